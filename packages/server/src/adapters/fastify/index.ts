@@ -1,0 +1,70 @@
+/**
+ * latchkey for Fastify 5. Add `onRequest` as a hook in the scope where sessions matter, read the
+ * session with `getSession(request)`, guard routes with `requireSession` as a preHandler.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { StoreUnavailableError } from '../../errors.js';
+import { errorBody, type HttpErrorCode, httpErrors } from '../../http/error-codes.js';
+import { createSessionFlow } from '../../http/session-flow.js';
+import type { SessionManager } from '../../sessions/manager.js';
+import type { Session } from '../../stores/store.js';
+
+const sessions = new WeakMap<FastifyRequest, Session | null>();
+
+/** The session `onRequest` found for this request; `null` when none. */
+export function getSession(request: FastifyRequest): Session | null {
+  return sessions.get(request) ?? null;
+}
+
+/** Sends a JSON error response with a stable code. */
+export function sendError(reply: FastifyReply, code: HttpErrorCode): FastifyReply {
+  return reply.code(httpErrors[code].status).header('cache-control', 'no-store').send(errorBody(code));
+}
+
+export interface FastifySessions {
+  onRequest(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
+  requireSession(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
+  login(request: FastifyRequest, reply: FastifyReply, userId: string, data?: Session['data']): Promise<Session>;
+  logout(request: FastifyRequest, reply: FastifyReply): Promise<boolean>;
+}
+
+/**
+ * @example
+ * const auth = createFastifySessions(sessions);
+ * app.addHook('onRequest', auth.onRequest);
+ * app.get('/api/me', { preHandler: auth.requireSession }, (request) => ({ userId: getSession(request)?.userId }));
+ */
+export function createFastifySessions(manager: SessionManager): FastifySessions {
+  const flow = createSessionFlow(manager);
+  return {
+    async onRequest(request, reply) {
+      try {
+        const { session, headers } = await flow.authenticate(request.headers.cookie);
+        reply.headers(headers);
+        sessions.set(request, session);
+      } catch (error) {
+        // A store that is down means 503 and "not logged in", never "logged in".
+        if (error instanceof StoreUnavailableError) return sendError(reply, 'STORE_UNAVAILABLE');
+        throw error;
+      }
+      return undefined;
+    },
+    async requireSession(request, reply) {
+      if (getSession(request) === null) return sendError(reply, 'SESSION_REQUIRED');
+      return undefined;
+    },
+    async login(request, reply, userId, data) {
+      const meta = { userAgent: request.headers['user-agent'] ?? null, ip: request.ip, data };
+      const { session, headers } = await flow.login(request.headers.cookie, userId, meta);
+      reply.headers(headers);
+      sessions.set(request, session);
+      return session;
+    },
+    async logout(request, reply) {
+      const { revoked, headers } = await flow.logout(request.headers.cookie);
+      reply.headers(headers);
+      sessions.set(request, null);
+      return revoked;
+    },
+  };
+}

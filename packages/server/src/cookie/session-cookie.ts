@@ -1,0 +1,76 @@
+/**
+ * The session cookie: read it strictly, write it with the secure defaults.
+ * Syntax comes from the `cookie` package; the rules on top are ours:
+ * - RFC 6265bis §4.1.3.2: a `__Host-` cookie is Secure, Path=/ and has no Domain, so no sibling
+ *   subdomain and no other path can set or shadow it.
+ * - RFC 6265bis §5.4: browsers match cookie prefixes case-insensitively, so `__HOST-session` set
+ *   by a sibling without the prefix rules could shadow ours. A header that carries our name twice,
+ *   or any case variant of it, is not authenticated.
+ */
+import { parseCookie, stringifySetCookie } from 'cookie';
+
+export type SameSite = 'strict' | 'lax';
+
+export interface SessionCookieOptions {
+  name: string;
+  sameSite: SameSite;
+  /** Seconds; the absolute timeout, so the browser drops the cookie when the server would. */
+  maxAge: number;
+}
+
+/** What the Cookie header held under our name. */
+export type CookieReading =
+  | { kind: 'none' }
+  | { kind: 'ambiguous' } // our name twice, or a case variant of it
+  | { kind: 'value'; value: string };
+
+// RFC 6265 §4.1.1: cookie-name is an HTTP token.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+export function assertCookieName(name: string): void {
+  if (typeof name !== 'string' || !TOKEN.test(name)) {
+    throw new TypeError('cookie name must be an RFC 6265 token');
+  }
+}
+
+// Values are never percent-decoded: a token has exactly one spelling, so no alternate encoding of
+// a captured token is accepted.
+const identity = (value: string) => value;
+
+/** Returns a reader bound to one cookie name; the name's pattern is compiled once. */
+export function createCookieReader(name: string): (header: string | undefined) => CookieReading {
+  assertCookieName(name);
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const occurrences = new RegExp(`(?:^|;)[ \\t]*(${escaped})[ \\t]*=`, 'gi');
+  return (header) => {
+    if (typeof header !== 'string' || header.length === 0) return { kind: 'none' };
+    const found = header.match(occurrences);
+    if (found === null) return { kind: 'none' };
+    if (found.length !== 1 || !found[0].includes(name)) return { kind: 'ambiguous' };
+    const value = parseCookie(header, { decode: identity })[name];
+    return value === undefined ? { kind: 'none' } : { kind: 'value', value };
+  };
+}
+
+/** `Set-Cookie` for a new session token. */
+export function serializeSessionCookie(token: string, options: SessionCookieOptions): string {
+  return stringifySetCookie(options.name, token, {
+    path: '/',
+    httpOnly: true, // C2: no script can read it.
+    secure: true, // C1: required by __Host-; browsers treat http://localhost as secure.
+    sameSite: options.sameSite, // C3: strict by default; lax only when asked for.
+    maxAge: options.maxAge,
+  });
+}
+
+/** `Set-Cookie` that removes the session cookie (same attributes, empty value, Max-Age=0). */
+export function serializeExpiredSessionCookie(options: SessionCookieOptions): string {
+  return stringifySetCookie(options.name, '', {
+    path: '/',
+    httpOnly: true,
+    secure: true,
+    sameSite: options.sameSite,
+    maxAge: 0,
+    expires: new Date(0),
+  });
+}

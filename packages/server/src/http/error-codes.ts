@@ -1,0 +1,47 @@
+/**
+ * The error codes latchkey's HTTP layer and the reference server put in response bodies, with
+ * their status. Bodies look like `{"error":{"code":"SESSION_REQUIRED","message":"..."}}`; clients
+ * branch on `code`, never on `message`. docs/errors.md documents each; a test keeps it complete.
+ */
+import { STATUS_CODES } from 'node:http';
+
+export const httpErrors = {
+  BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
+  INVALID_JSON: { status: 400, message: 'The body is not valid JSON.' },
+  INVALID_INPUT: { status: 400, message: 'A field is missing or has the wrong type.' },
+  SESSION_REQUIRED: { status: 401, message: 'Log in to continue.' },
+  INVALID_CREDENTIALS: { status: 401, message: 'Wrong username or password.' },
+  NOT_FOUND: { status: 404, message: 'No such resource.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed here.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The body is too large.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json.' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'Request headers are too large.' },
+  INTERNAL_ERROR: { status: 500, message: 'Something went wrong on our side.' },
+  STORE_UNAVAILABLE: { status: 503, message: 'Sessions are unavailable; try again shortly.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type HttpErrorCode = keyof typeof httpErrors;
+
+/** The JSON body for an error code: no request data is ever echoed into it. */
+export function errorBody(code: HttpErrorCode): { error: { code: HttpErrorCode; message: string } } {
+  return { error: { code, message: httpErrors[code].message } };
+}
+
+/**
+ * A whole HTTP/1.1 response for a connection the server could not parse (Node's `clientError`),
+ * such as headers over the size limit: a JSON body with a code instead of an empty 4xx.
+ */
+export function rawErrorResponse(code: HttpErrorCode): string {
+  const body = JSON.stringify(errorBody(code));
+  const { status } = httpErrors[code];
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n` +
+    `x-content-type-options: nosniff\r\nconnection: close\r\n\r\n${body}`
+  );
+}
+
+/** Maps Node's parser error codes to ours: oversized headers are 431, anything else 400. */
+export function clientErrorCode(error: { code?: string }): HttpErrorCode {
+  return error.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST';
+}

@@ -1,0 +1,90 @@
+/**
+ * The request-level session flow, free of any framework: read the cookie, validate, log in, log
+ * out, and the response headers each step needs. Adapters only move these headers in and out.
+ */
+import {
+  type CookieReading,
+  createCookieReader,
+  serializeExpiredSessionCookie,
+  serializeSessionCookie,
+} from '../cookie/session-cookie.js';
+import type { SessionManager, SessionMeta } from '../sessions/manager.js';
+import type { Session } from '../stores/store.js';
+
+/** Response headers to add; names are lower case. */
+export type FlowHeaders = Record<string, string>;
+
+export interface SessionFlow {
+  readonly manager: SessionManager;
+  /**
+   * The request's session, or `null`. When a cookie was sent but is not a live session, the
+   * headers expire it in the browser (T2). Rejects with StoreUnavailableError when the store fails.
+   */
+  authenticate(cookieHeader: string | undefined): Promise<{ session: Session | null; headers: FlowHeaders }>;
+  /**
+   * Starts a session after the caller verified a credential. Any session the request already
+   * carried is revoked first, so a planted or pre-login id never survives a login (F1, S4).
+   */
+  login(
+    cookieHeader: string | undefined,
+    userId: string,
+    meta?: SessionMeta,
+  ): Promise<{ session: Session; headers: FlowHeaders }>;
+  /** Ends the request's session (if any) and tells the browser to forget everything of ours. */
+  logout(cookieHeader: string | undefined): Promise<{ revoked: boolean; headers: FlowHeaders }>;
+}
+
+/** C7: responses that set the cookie or carry account data are never stored by any cache. */
+export const NO_STORE = 'no-store';
+
+/** L2: logout clears the browser's cache, cookies and storage for this origin (W3C Clear-Site-Data). */
+export const CLEAR_SITE_DATA = '"cache", "cookies", "storage"';
+
+const NONE: FlowHeaders = Object.freeze({});
+
+/**
+ * @example
+ * const flow = createSessionFlow(sessions);
+ * const { session, headers } = await flow.authenticate(req.headers.cookie);
+ */
+export function createSessionFlow(manager: SessionManager): SessionFlow {
+  const read = createCookieReader(manager.cookie.name);
+  const expire = serializeExpiredSessionCookie(manager.cookie);
+  const token = (reading: CookieReading) => (reading.kind === 'value' ? reading.value : null);
+
+  return {
+    manager,
+
+    async authenticate(cookieHeader) {
+      const reading = read(cookieHeader);
+      if (reading.kind === 'none') return { session: null, headers: NONE };
+      const value = token(reading);
+      const session = value === null ? null : await manager.validateToken(value);
+      if (session !== null) return { session, headers: NONE };
+      return { session: null, headers: { 'set-cookie': expire, 'cache-control': NO_STORE } };
+    },
+
+    async login(cookieHeader, userId, meta) {
+      const previous = token(read(cookieHeader));
+      if (previous !== null) {
+        const old = await manager.validateToken(previous);
+        if (old !== null) await manager.revokeSession(old.id);
+      }
+      const issued = await manager.createSession(userId, meta);
+      return {
+        session: issued.session,
+        headers: { 'set-cookie': serializeSessionCookie(issued.token, manager.cookie), 'cache-control': NO_STORE },
+      };
+    },
+
+    async logout(cookieHeader) {
+      const value = token(read(cookieHeader));
+      const session = value === null ? null : await manager.validateToken(value);
+      const revoked = session !== null && (await manager.revokeSession(session.id));
+      return {
+        revoked,
+        headers: { 'set-cookie': expire, 'cache-control': NO_STORE, 'clear-site-data': CLEAR_SITE_DATA },
+      };
+    },
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * latchkey: server-side sessions for Node web apps. The browser holds one opaque, signed,
+ * HttpOnly `__Host-session` cookie; the session lives in a store on the server.
+ * Stores: `latchkey/memory`, `latchkey/sqlite`. Frameworks: `latchkey/node`, `latchkey/express`,
+ * `latchkey/fastify`, `latchkey/hono`. Store tests: `latchkey/conformance`.
+ */
+export {
+  type CookieReading,
+  createCookieReader,
+  type SameSite,
+  type SessionCookieOptions,
+  serializeExpiredSessionCookie,
+  serializeSessionCookie,
+} from './cookie/session-cookie.js';
+export {
+  ConfigurationError,
+  type ErrorCode,
+  errorCodes,
+  InvalidArgumentError,
+  KeyError,
+  LatchkeyError,
+  SessionDataError,
+  StoreUnavailableError,
+} from './errors.js';
+export {
+  clientErrorCode,
+  errorBody,
+  type HttpErrorCode,
+  httpErrors,
+  rawErrorResponse,
+} from './http/error-codes.js';
+export {
+  CLEAR_SITE_DATA,
+  createSessionFlow,
+  type FlowHeaders,
+  NO_STORE,
+  type SessionFlow,
+} from './http/session-flow.js';
+export {
+  createKeyRing,
+  generateSigningKey,
+  type KeyRing,
+  MIN_KEY_BYTES,
+  type SigningKey,
+} from './sessions/key-ring.js';
+export {
+  createSessionManager,
+  type IssuedSession,
+  type SessionManager,
+  type SessionManagerOptions,
+  type SessionMeta,
+} from './sessions/manager.js';
+export type { Session, SessionData, SessionRecord, SessionStore } from './stores/store.js';

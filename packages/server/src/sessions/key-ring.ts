@@ -1,0 +1,77 @@
+/**
+ * The signing key ring: HMAC-SHA256 keys, newest first. The newest key signs; every key verifies,
+ * so a key can be rotated in without logging anyone out, and retired later by dropping it.
+ */
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { KeyError } from '../errors.js';
+
+/** A key as raw bytes, or as a base64url string of those bytes (never a password). */
+export type SigningKey = Uint8Array | string;
+
+export interface KeyRing {
+  /** The mac of `payload` under the newest key, base64url (43 characters). */
+  sign(payload: string): string;
+  /** True when `mac` is the mac of `payload` under any key of the ring. */
+  verify(payload: string, mac: string): boolean;
+}
+
+/** 32 bytes: the HMAC-SHA256 block of entropy NIST SP 800-107 asks for; shorter keys are refused. */
+export const MIN_KEY_BYTES = 32;
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+function toKeyObject(key: SigningKey, index: number): KeyObject {
+  let bytes: Uint8Array;
+  if (typeof key === 'string') {
+    // Strict base64url only: a passphrase typed as a key would otherwise pass as "bytes".
+    const decoded = Buffer.from(key, 'base64url');
+    if (!BASE64URL.test(key) || decoded.toString('base64url') !== key) {
+      throw new KeyError(`signing key #${index} is not base64url`);
+    }
+    bytes = decoded;
+  } else if (key instanceof Uint8Array) {
+    bytes = key;
+  } else {
+    throw new KeyError(`signing key #${index} must be a Uint8Array or a base64url string`);
+  }
+  if (bytes.byteLength < MIN_KEY_BYTES) {
+    throw new KeyError(`signing key #${index} has ${bytes.byteLength} bytes; at least ${MIN_KEY_BYTES} are required`);
+  }
+  // A KeyObject is built once: HMAC with a pre-built key skips the per-call key import.
+  return createSecretKey(bytes);
+}
+
+/**
+ * Builds a key ring from keys ordered newest first.
+ *
+ * @example
+ * const ring = createKeyRing([process.env.SESSION_KEY_2026_11, process.env.SESSION_KEY_2026_05]);
+ */
+export function createKeyRing(keys: readonly SigningKey[]): KeyRing {
+  if (!Array.isArray(keys) || keys.length === 0) {
+    throw new KeyError('at least one signing key is required');
+  }
+  const ring = keys.map(toKeyObject);
+  const newest = ring[0] as KeyObject;
+  const mac = (key: KeyObject, payload: string) => createHmac('sha256', key).update(payload).digest('base64url');
+  return {
+    sign: (payload) => mac(newest, payload),
+    verify(payload, given) {
+      const givenBytes = Buffer.from(given);
+      for (const key of ring) {
+        const expected = Buffer.from(mac(key, payload));
+        // Constant-time comparison of the encoded macs: no timing oracle, and no non-canonical
+        // base64 spelling of a right mac is accepted.
+        if (expected.length === givenBytes.length && timingSafeEqual(expected, givenBytes)) {
+          return true;
+        }
+      }
+      return false;
+    },
+  };
+}
+
+/** A fresh random 32-byte key, base64url: what `npx latchkey-keygen`-style set-up prints. */
+export function generateSigningKey(): string {
+  return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(MIN_KEY_BYTES))).toString('base64url');
+}

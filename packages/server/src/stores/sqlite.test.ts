@@ -1,0 +1,97 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../errors.js';
+import { runStoreConformance, sampleRecord } from './conformance.js';
+import { createSqliteStore, SQLITE_SCHEMA_VERSION } from './sqlite.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'latchkey-sqlite-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const handles = new WeakMap<object, Database.Database>();
+
+runStoreConformance({
+  name: 'sqlite (file, WAL)',
+  createStore() {
+    const db = new Database(join(dir, `conformance-${n++}.db`));
+    const store = createSqliteStore(db);
+    handles.set(store, db);
+    return store;
+  },
+  destroyStore: (store) => handles.get(store)?.close(),
+  describe,
+  it,
+  beforeEach,
+  afterEach,
+});
+
+describe('sqlite store specifics', () => {
+  it('runs in WAL mode with indexes for user and expiry and a schema version', () => {
+    const db = new Database(join(dir, 'schema.db'));
+    createSqliteStore(db);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name").pluck().all();
+    expect(indexes).toEqual(['latchkey_sessions_expiry', 'latchkey_sessions_user']);
+    expect(db.prepare('SELECT MAX(version) FROM latchkey_schema_version').pluck().get()).toBe(SQLITE_SCHEMA_VERSION);
+    db.close();
+  });
+
+  it('opens an existing file again without migrating twice, and keeps its rows', async () => {
+    const file = join(dir, 'reopen.db');
+    const first = new Database(file);
+    const record = sampleRecord();
+    await createSqliteStore(first).create(record, 10);
+    first.close();
+    const second = new Database(file);
+    const store = createSqliteStore(second);
+    expect((await store.get(record.id))?.userId).toBe(record.userId);
+    expect(second.prepare('SELECT COUNT(*) FROM latchkey_schema_version').pluck().get()).toBe(1);
+    second.close();
+  });
+
+  it('refuses a file written by a newer schema', () => {
+    const db = new Database(join(dir, 'newer.db'));
+    createSqliteStore(db);
+    db.prepare('INSERT INTO latchkey_schema_version (version) VALUES (99)').run();
+    expect(() => createSqliteStore(db)).toThrow(/newer/);
+    db.close();
+  });
+
+  it('keeps only the hash: no column holds a token secret', async () => {
+    const db = new Database(join(dir, 'columns.db'));
+    createSqliteStore(db);
+    const columns = db.prepare("SELECT name FROM pragma_table_info('latchkey_sessions')").pluck().all();
+    expect(columns).toContain('secret_hash');
+    expect(columns).not.toContain('secret');
+    expect(columns).not.toContain('token');
+    db.close();
+  });
+
+  it('sweeps in batches until nothing is due', async () => {
+    const db = new Database(join(dir, 'sweep.db'));
+    const store = createSqliteStore(db, { sweepBatchSize: 7 });
+    for (let i = 0; i < 30; i++) await store.create(sampleRecord({ createdAt: 0, expiresAt: 10 + i }), 10);
+    await store.create(sampleRecord({ createdAt: 0, expiresAt: 1000 }), 10);
+    expect(await store.deleteExpired(500)).toBe(30);
+    expect(db.prepare('SELECT COUNT(*) FROM latchkey_sessions').pluck().get()).toBe(1);
+    db.close();
+  });
+
+  it('rejects with StoreUnavailableError, never a session, when the database is gone', async () => {
+    const db = new Database(join(dir, 'closed.db'));
+    const store = createSqliteStore(db);
+    const record = sampleRecord();
+    await store.create(record, 10);
+    db.close();
+    await expect(store.get(record.id)).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.create(sampleRecord(), 10)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  });
+
+  it('refuses a table prefix that is not a plain identifier', () => {
+    const db = new Database(':memory:');
+    expect(() => createSqliteStore(db, { tablePrefix: 'x; DROP TABLE y; --' })).toThrow(TypeError);
+    db.close();
+  });
+});

@@ -1,0 +1,167 @@
+/**
+ * The embedded default store, on better-sqlite3 (an optional peer dependency). WAL mode, prepared
+ * statements, indexes for the user and expiry look-ups, and a schema version table so later
+ * versions can migrate a file in place. better-sqlite3 is synchronous: one look-up by primary key
+ * takes a few microseconds, far less than a hop to another thread would.
+ */
+import type BetterSqlite3 from 'better-sqlite3';
+import { StoreUnavailableError } from '../errors.js';
+import type { SessionData, SessionRecord, SessionStore } from './store.js';
+
+export interface SqliteStoreOptions {
+  /** Prefix of the tables this store owns. Default `latchkey_`. Letters, digits and `_` only. */
+  tablePrefix?: string;
+  /** Rows deleted per statement by `deleteExpired`, so a sweep never holds the write lock long. */
+  sweepBatchSize?: number;
+}
+
+interface Row {
+  id: string;
+  secret_hash: Buffer;
+  user_id: string;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  absolute_expires_at: number;
+  authenticated_at: number;
+  user_agent: string | null;
+  ip: string | null;
+  data: string;
+}
+
+/** Each entry moves the schema one version up; entries are never edited once released. */
+const migrations = (t: string): string[] => [
+  `CREATE TABLE ${t}sessions (
+     id TEXT PRIMARY KEY NOT NULL,
+     secret_hash BLOB NOT NULL,
+     user_id TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     last_seen_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     absolute_expires_at INTEGER NOT NULL,
+     authenticated_at INTEGER NOT NULL,
+     user_agent TEXT,
+     ip TEXT,
+     data TEXT NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX ${t}sessions_user ON ${t}sessions (user_id, created_at);
+   CREATE INDEX ${t}sessions_expiry ON ${t}sessions (expires_at);`,
+];
+
+/** The schema version this build of latchkey writes. */
+export const SQLITE_SCHEMA_VERSION = 1;
+
+function migrate(db: BetterSqlite3.Database, t: string): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS ${t}schema_version (version INTEGER NOT NULL)`);
+  const steps = migrations(t);
+  db.transaction(() => {
+    const row = db.prepare(`SELECT MAX(version) AS v FROM ${t}schema_version`).get() as {
+      v: number | null;
+    };
+    const current = row.v ?? 0;
+    if (current > steps.length) {
+      throw new Error(`the database has schema version ${current}, newer than this latchkey (${steps.length})`);
+    }
+    for (let v = current; v < steps.length; v++) {
+      db.exec(steps[v] as string);
+      db.prepare(`INSERT INTO ${t}schema_version (version) VALUES (?)`).run(v + 1);
+    }
+  }).immediate();
+}
+
+const toRecord = (row: Row): SessionRecord => ({
+  id: row.id,
+  secretHash: row.secret_hash,
+  userId: row.user_id,
+  createdAt: row.created_at,
+  lastSeenAt: row.last_seen_at,
+  expiresAt: row.expires_at,
+  absoluteExpiresAt: row.absolute_expires_at,
+  authenticatedAt: row.authenticated_at,
+  userAgent: row.user_agent,
+  ip: row.ip,
+  data: row.data === '{}' ? {} : (JSON.parse(row.data) as SessionData),
+});
+
+/**
+ * @example
+ * import Database from 'better-sqlite3';
+ * const store = createSqliteStore(new Database('data/sessions.db'));
+ */
+export function createSqliteStore(db: BetterSqlite3.Database, options: SqliteStoreOptions = {}): SessionStore {
+  const t = options.tablePrefix ?? 'latchkey_';
+  if (!/^[A-Za-z0-9_]*$/.test(t)) throw new TypeError('tablePrefix may hold only letters, digits and _');
+  const batch = options.sweepBatchSize ?? 1000;
+
+  // WAL: readers never wait for the writer; NORMAL sync is crash-safe for the process in WAL mode.
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  migrate(db, t);
+
+  const s = {
+    insert: db.prepare(
+      `INSERT INTO ${t}sessions (id, secret_hash, user_id, created_at, last_seen_at, expires_at,
+         absolute_expires_at, authenticated_at, user_agent, ip, data)
+       VALUES (@id, @secretHash, @userId, @createdAt, @lastSeenAt, @expiresAt,
+         @absoluteExpiresAt, @authenticatedAt, @userAgent, @ip, @data)`,
+    ),
+    get: db.prepare(`SELECT * FROM ${t}sessions WHERE id = ?`),
+    touch: db.prepare(`UPDATE ${t}sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`),
+    setData: db.prepare(`UPDATE ${t}sessions SET data = ? WHERE id = ?`),
+    delete: db.prepare(`DELETE FROM ${t}sessions WHERE id = ?`),
+    deleteUser: db.prepare(`DELETE FROM ${t}sessions WHERE user_id = ? AND id != ?`),
+    listUser: db.prepare(`SELECT * FROM ${t}sessions WHERE user_id = ? ORDER BY created_at, id`),
+    userExpired: db.prepare(`SELECT id FROM ${t}sessions WHERE user_id = ? AND expires_at <= ?`),
+    userLive: db.prepare(`SELECT id FROM ${t}sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at, id`),
+    sweep: db.prepare(
+      `DELETE FROM ${t}sessions WHERE id IN
+         (SELECT id FROM ${t}sessions WHERE expires_at <= ? LIMIT ${Number(batch)})`,
+    ),
+  };
+
+  const create = db.transaction((record: SessionRecord, maxPerUser: number): string[] => {
+    s.insert.run({ ...record, data: JSON.stringify(record.data) });
+    const evicted = (s.userExpired.all(record.userId, record.createdAt) as { id: string }[]).map((r) => r.id);
+    const live = (s.userLive.all(record.userId, record.createdAt) as { id: string }[]).map((r) => r.id);
+    evicted.push(...live.slice(0, Math.max(0, live.length - maxPerUser)));
+    for (const id of evicted) s.delete.run(id);
+    return evicted;
+  });
+
+  // better-sqlite3 is synchronous; each call is wrapped so a driver failure (closed handle, I/O
+  // error, lock timeout) surfaces as StoreUnavailableError and never as "logged in".
+  const guard = <T>(work: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(work());
+    } catch (error) {
+      return Promise.reject(new StoreUnavailableError('sqlite session store failed', { cause: error }));
+    }
+  };
+
+  return {
+    create: (record, maxPerUser) => guard(() => create.immediate(record, maxPerUser)),
+    get: (id) =>
+      guard(() => {
+        const row = s.get.get(id) as Row | undefined;
+        return row === undefined ? null : toRecord(row);
+      }),
+    touch: (id, lastSeenAt, expiresAt) =>
+      guard(() => {
+        s.touch.run(lastSeenAt, expiresAt, id);
+      }),
+    setData: (id, data) => guard(() => s.setData.run(JSON.stringify(data), id).changes > 0),
+    delete: (id) => guard(() => s.delete.run(id).changes > 0),
+    deleteUser: (userId, exceptId) => guard(() => s.deleteUser.run(userId, exceptId ?? '').changes),
+    listUser: (userId) => guard(() => (s.listUser.all(userId) as Row[]).map(toRecord)),
+    deleteExpired: (now) =>
+      guard(() => {
+        let total = 0;
+        for (;;) {
+          const { changes } = s.sweep.run(now);
+          total += changes;
+          if (changes < batch) return total;
+        }
+      }),
+  };
+}

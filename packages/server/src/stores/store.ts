@@ -1,0 +1,57 @@
+/**
+ * The session store contract. A store keeps session records and nothing else; every rule
+ * (timeouts, macs, hashing, caps) lives in the session manager. Times are milliseconds since the
+ * Unix epoch, as numbers. All methods may reject with `StoreUnavailableError` when the backing
+ * service fails; callers then answer 503 and treat the request as not logged in.
+ * Every store passes the same suite: `runStoreConformance` from `latchkey/conformance`.
+ */
+
+/** Small, JSON-serialisable data kept with a session on the server. */
+export type SessionData = Record<string, unknown>;
+
+/** What the application sees of a session. */
+export interface Session {
+  /** The token's public id part; the store's key. Safe to show in a sessions list. */
+  id: string;
+  userId: string;
+  createdAt: number;
+  /** Last time a request carried this session, to the touch interval's precision. */
+  lastSeenAt: number;
+  /** When the idle timeout ends it, unless activity moves it on; never after `absoluteExpiresAt`. */
+  expiresAt: number;
+  /** The absolute limit, fixed at login; no activity moves it. */
+  absoluteExpiresAt: number;
+  /** Last time the user proved a credential (login or step-up), for "fresh session" checks. */
+  authenticatedAt: number;
+  userAgent: string | null;
+  ip: string | null;
+  data: SessionData;
+}
+
+/** A session as stored: the session plus SHA-256(secret), never the secret itself. */
+export interface SessionRecord extends Session {
+  secretHash: Uint8Array;
+}
+
+export interface SessionStore {
+  /**
+   * Inserts a new record, then, in the same atomic step: deletes the user's records whose
+   * `expiresAt` ≤ `record.createdAt`, and if the user still has more than `maxPerUser`, deletes the
+   * oldest (by `createdAt`) until `maxPerUser` remain. Resolves to the ids it deleted that way.
+   */
+  create(record: SessionRecord, maxPerUser: number): Promise<string[]>;
+  /** The record with this id, or `null`. Does not check expiry. */
+  get(id: string): Promise<SessionRecord | null>;
+  /** Sets `lastSeenAt` and `expiresAt` of a record, if it still exists. */
+  touch(id: string, lastSeenAt: number, expiresAt: number): Promise<void>;
+  /** Replaces a record's data; `false` when no such record exists. */
+  setData(id: string, data: SessionData): Promise<boolean>;
+  /** Deletes one record; `false` when none existed. */
+  delete(id: string): Promise<boolean>;
+  /** Deletes every record of a user except `exceptId`; resolves to the number deleted. Atomic. */
+  deleteUser(userId: string, exceptId?: string): Promise<number>;
+  /** A user's records, oldest first (by `createdAt`). */
+  listUser(userId: string): Promise<SessionRecord[]>;
+  /** Deletes records with `expiresAt` ≤ `now`, in batches that never hold a long lock. */
+  deleteExpired(now: number): Promise<number>;
+}
