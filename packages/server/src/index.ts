@@ -22,8 +22,9 @@ export {
   SessionDataError,
   StoreUnavailableError,
 } from './errors.js';
+export { clientErrorCode, handleClientError } from './http/client-error.js';
 export {
-  clientErrorCode,
+  codeForError,
   errorBody,
   type HttpErrorCode,
   httpErrors,

@@ -4,6 +4,7 @@
  * branch on `code`, never on `message`. docs/errors.md documents each; a test keeps it complete.
  */
 import { STATUS_CODES } from 'node:http';
+import { StoreUnavailableError } from '../errors.js';
 
 export const httpErrors = {
   BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
@@ -41,7 +42,30 @@ export function rawErrorResponse(code: HttpErrorCode): string {
   );
 }
 
-/** Maps Node's parser error codes to ours: oversized headers are 431, anything else 400. */
-export function clientErrorCode(error: { code?: string }): HttpErrorCode {
-  return error.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST';
+/**
+ * The code for an error a handler threw: a failing store is 503 (never "logged in"); framework
+ * errors for bad input keep their 4xx; anything else is a 500 the app must log and fix.
+ */
+export function codeForError(error: unknown): HttpErrorCode {
+  if (error instanceof StoreUnavailableError) return 'STORE_UNAVAILABLE';
+  const e = (error ?? {}) as { status?: unknown; statusCode?: unknown; code?: unknown; type?: unknown };
+  // Express's body-parser and Fastify's JSON parser name bad JSON this way.
+  if (e.type === 'entity.parse.failed' || e.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return 'INVALID_JSON';
+  // JSON.parse of a request body (Hono's c.req.json(), a hand-rolled parser) throws SyntaxError.
+  if (error instanceof SyntaxError) return 'INVALID_JSON';
+  const status = typeof e.statusCode === 'number' ? e.statusCode : typeof e.status === 'number' ? e.status : 500;
+  switch (status) {
+    case 404:
+      return 'NOT_FOUND';
+    case 405:
+      return 'METHOD_NOT_ALLOWED';
+    case 413:
+      return 'PAYLOAD_TOO_LARGE';
+    case 415:
+      return 'UNSUPPORTED_MEDIA_TYPE';
+    case 431:
+      return 'HEADERS_TOO_LARGE';
+    default:
+      return status >= 400 && status < 500 ? 'BAD_REQUEST' : 'INTERNAL_ERROR';
+  }
 }

@@ -64,14 +64,20 @@ export function runStoreConformance(options: ConformanceOptions): void {
       assert.deepEqual(await store.create(record, 10), []);
       const got = await store.get(record.id);
       assert.ok(got);
-      assert.deepEqual({ ...got, secretHash: Buffer.from(got.secretHash) }, { ...record, secretHash: Buffer.from(record.secretHash) });
+      assert.deepEqual(
+        { ...got, secretHash: Buffer.from(got.secretHash) },
+        { ...record, secretHash: Buffer.from(record.secretHash) },
+      );
     });
 
     it('answers null for an unknown id, and for ids that only look alike', async () => {
       const record = sampleRecord();
       await store.create(record, 10);
       assert.equal(await store.get(sampleRecord().id), null);
-      assert.equal(await store.get(record.id.toUpperCase() === record.id ? `${record.id}x` : record.id.toUpperCase()), null);
+      assert.equal(
+        await store.get(record.id.toUpperCase() === record.id ? `${record.id}x` : record.id.toUpperCase()),
+        null,
+      );
       assert.equal(await store.get(`${record.id} `), null);
     });
 
@@ -142,7 +148,10 @@ export function runStoreConformance(options: ConformanceOptions): void {
       for (const r of records.slice(0, 3)) assert.deepEqual(await store.create(r, 3), []);
       assert.deepEqual(await store.create(records[3] as SessionRecord, 3), [records[0]?.id]);
       assert.deepEqual(ids(await store.listUser(userId)), ids(records.slice(1)));
-      assert.deepEqual((await store.create(sampleRecord({ userId, createdAt: T0 + 5 }), 1)).sort(), ids(records.slice(1)).sort());
+      assert.deepEqual(
+        (await store.create(sampleRecord({ userId, createdAt: T0 + 5 }), 1)).sort(),
+        ids(records.slice(1)).sort(),
+      );
     });
 
     it("create drops the user's expired records before counting", async () => {
@@ -158,7 +167,9 @@ export function runStoreConformance(options: ConformanceOptions): void {
 
     it('parallel creates for one user never leave more than the cap', async () => {
       const userId = sampleRecord().userId;
-      await Promise.all(Array.from({ length: 20 }, (_, i) => store.create(sampleRecord({ userId, createdAt: T0 + i }), 3)));
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.create(sampleRecord({ userId, createdAt: T0 + i }), 3)),
+      );
       assert.equal((await store.listUser(userId)).length, 3);
     });
 

@@ -2,9 +2,12 @@
  * latchkey for Express 5. Mount `middleware` where sessions matter (an `/api` router, say), read
  * the session with `getSession(req)`, guard routes with `requireSession`.
  */
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { StoreUnavailableError } from '../../errors.js';
-import { errorBody, type HttpErrorCode, httpErrors } from '../../http/error-codes.js';
+import { codeForError, errorBody, type HttpErrorCode, httpErrors } from '../../http/error-codes.js';
+
+export { handleClientError } from '../../http/client-error.js';
+
 import { createSessionFlow, type FlowHeaders } from '../../http/session-flow.js';
 import type { SessionManager } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
@@ -72,3 +75,12 @@ export function createExpressSessions(manager: SessionManager): ExpressSessions 
     },
   };
 }
+
+/**
+ * Last in the chain: answers any error with a JSON code (bad JSON 400, store down 503) and never
+ * echoes the error's message, which may quote request data.
+ */
+export const errorHandler: ErrorRequestHandler = (error, _req, res, next) => {
+  if (res.headersSent) return next(error);
+  sendError(res, codeForError(error));
+};

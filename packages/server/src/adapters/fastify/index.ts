@@ -4,7 +4,10 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StoreUnavailableError } from '../../errors.js';
-import { errorBody, type HttpErrorCode, httpErrors } from '../../http/error-codes.js';
+import { codeForError, errorBody, type HttpErrorCode, httpErrors } from '../../http/error-codes.js';
+
+export { handleClientError } from '../../http/client-error.js';
+
 import { createSessionFlow } from '../../http/session-flow.js';
 import type { SessionManager } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
@@ -67,4 +70,12 @@ export function createFastifySessions(manager: SessionManager): FastifySessions 
       return revoked;
     },
   };
+}
+
+/**
+ * For `app.setErrorHandler(errorHandler)`: answers any error with a JSON code (bad JSON 400,
+ * store down 503) and never echoes the error's message, which may quote request data.
+ */
+export function errorHandler(error: unknown, _request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendError(reply, codeForError(error));
 }

@@ -4,7 +4,10 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { StoreUnavailableError } from '../../errors.js';
-import { errorBody, type HttpErrorCode, httpErrors } from '../../http/error-codes.js';
+import { codeForError, errorBody, type HttpErrorCode, httpErrors } from '../../http/error-codes.js';
+
+export { handleClientError } from '../../http/client-error.js';
+
 import { createSessionFlow, type FlowHeaders } from '../../http/session-flow.js';
 import type { SessionManager } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
@@ -82,4 +85,9 @@ export function createHonoSessions(manager: SessionManager, options: HonoSession
       return revoked;
     },
   };
+}
+
+/** For `app.onError(onError)`: answers any error with a JSON code; a failing store is 503. */
+export function onError(error: Error, c: Context): Response {
+  return errorResponse(c, codeForError(error));
 }

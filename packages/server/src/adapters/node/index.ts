@@ -4,15 +4,10 @@
  * requests with a JSON code instead of an empty 4xx.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { StoreUnavailableError } from '../../errors.js';
-import {
-  clientErrorCode,
-  errorBody,
-  type HttpErrorCode,
-  httpErrors,
-  rawErrorResponse,
-} from '../../http/error-codes.js';
+import { codeForError, errorBody, type HttpErrorCode, httpErrors } from '../../http/error-codes.js';
+
+export { handleClientError } from '../../http/client-error.js';
+
 import { createSessionFlow, type FlowHeaders } from '../../http/session-flow.js';
 import type { SessionManager, SessionMeta } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
@@ -74,13 +69,7 @@ export function sendError(res: ServerResponse, code: HttpErrorCode): void {
   res.end(body);
 }
 
-/** Maps a thrown error to a response: a failing store is 503, never "logged in"; the rest 500. */
+/** Answers a thrown error with its code: a failing store is 503, never "logged in"; the rest 500. */
 export function sendFailure(res: ServerResponse, error: unknown): void {
-  sendError(res, error instanceof StoreUnavailableError ? 'STORE_UNAVAILABLE' : 'INTERNAL_ERROR');
-}
-
-/** For `server.on('clientError', handleClientError)`: 431 or 400 with a JSON code, then close. */
-export function handleClientError(error: Error & { code?: string }, socket: Socket): void {
-  if (socket.writable) socket.end(rawErrorResponse(clientErrorCode(error)));
-  else socket.destroy();
+  sendError(res, codeForError(error));
 }

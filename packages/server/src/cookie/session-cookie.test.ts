@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { createCookieReader, serializeExpiredSessionCookie, serializeSessionCookie } from './session-cookie.js';
+
+const options = { name: '__Host-session', sameSite: 'strict', maxAge: 43_200 } as const;
+const read = createCookieReader('__Host-session');
+
+describe('session cookie', () => {
+  it('C1–C3: is written with __Host- rules, HttpOnly and SameSite=Strict, and no Domain', () => {
+    expect(serializeSessionCookie('a.b.c', options)).toBe(
+      '__Host-session=a.b.c; Max-Age=43200; Path=/; HttpOnly; Secure; SameSite=Strict',
+    );
+    expect(serializeSessionCookie('a.b.c', { ...options, sameSite: 'lax' })).toMatch(/; SameSite=Lax$/);
+  });
+
+  it('T2: is expired with the same attributes', () => {
+    const expired = serializeExpiredSessionCookie(options);
+    expect(expired).toMatch(
+      /^__Host-session=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Strict$/,
+    );
+  });
+
+  it('reads our cookie among others', () => {
+    expect(read('a=1; __Host-session=x.y.z; b=2')).toEqual({ kind: 'value', value: 'x.y.z' });
+    expect(read('__Host-session=x.y.z')).toEqual({ kind: 'value', value: 'x.y.z' });
+    expect(read(undefined)).toEqual({ kind: 'none' });
+    expect(read('')).toEqual({ kind: 'none' });
+    expect(read('a=1; my__Host-session=x')).toEqual({ kind: 'none' });
+    expect(read('__Host-sessionX=x')).toEqual({ kind: 'none' });
+  });
+
+  it('C5: two session cookies, or a case variant of the name, are ambiguous', () => {
+    expect(read('__Host-session=a; __Host-session=b')).toEqual({ kind: 'ambiguous' });
+    expect(read('__Host-session=a;__Host-session=a')).toEqual({ kind: 'ambiguous' });
+    expect(read('__HOST-session=a')).toEqual({ kind: 'ambiguous' });
+    expect(read('__host-SESSION=a; other=1')).toEqual({ kind: 'ambiguous' });
+    expect(read('__HOST-session=a; __Host-session=b')).toEqual({ kind: 'ambiguous' });
+    expect(read('__Host-session=b; __HOST-session=a')).toEqual({ kind: 'ambiguous' });
+  });
+
+  it('never percent-decodes: a token has one spelling', () => {
+    expect(read('__Host-session=a%2Eb')).toEqual({ kind: 'value', value: 'a%2Eb' });
+  });
+
+  it('finds the cookie among 200 others', () => {
+    const many = Array.from({ length: 200 }, (_, i) => `c${i}=${'v'.repeat(20)}`);
+    many.splice(150, 0, '__Host-session=t.o.k');
+    expect(read(many.join('; '))).toEqual({ kind: 'value', value: 't.o.k' });
+  });
+});
