@@ -9,13 +9,13 @@ function setup() {
   return { sessions, flow: createSessionFlow(sessions) };
 }
 
-const valueOf = (setCookie: string | undefined) => /^__Host-session=([^;]*)/.exec(setCookie ?? '')?.[1] ?? '';
+const cookieValue = (setCookie: string | undefined) => /^__Host-session=([^;]*)/.exec(setCookie ?? '')?.[1] ?? '';
 
 describe('session flow (cookie level)', () => {
   it('S3: every single-byte change of a valid cookie value is rejected', async () => {
     const { flow } = setup();
     const { headers } = await flow.login(undefined, 'u1');
-    const value = valueOf(headers['set-cookie']);
+    const value = cookieValue(headers['set-cookie']);
     expect(value).toHaveLength(89);
     expect((await flow.authenticate(`__Host-session=${value}`)).session?.userId).toBe('u1');
     let tried = 0;
@@ -46,14 +46,14 @@ describe('session flow (cookie level)', () => {
     for (let i = 0; i < 5; i++) cookies.push((await flow.login(undefined, 'u1')).headers['set-cookie']);
     const other = (await flow.login(undefined, 'u2')).headers['set-cookie'];
     expect(await sessions.revokeUserSessions('u1')).toBe(5);
-    for (const c of cookies) expect((await flow.authenticate(`__Host-session=${valueOf(c)}`)).session).toBeNull();
+    for (const c of cookies) expect((await flow.authenticate(`__Host-session=${cookieValue(c)}`)).session).toBeNull();
     expect(await sessions.listUserSessions('u1')).toEqual([]);
-    expect((await flow.authenticate(`__Host-session=${valueOf(other)}`)).session?.userId).toBe('u2');
+    expect((await flow.authenticate(`__Host-session=${cookieValue(other)}`)).session?.userId).toBe('u2');
   });
 
   it('L2: logout revokes and asks the browser to clear site data', async () => {
     const { flow } = setup();
-    const cookie = `__Host-session=${valueOf((await flow.login(undefined, 'u1')).headers['set-cookie'])}`;
+    const cookie = `__Host-session=${cookieValue((await flow.login(undefined, 'u1')).headers['set-cookie'])}`;
     const out = await flow.logout(cookie);
     expect(out.revoked).toBe(true);
     expect(out.headers['clear-site-data']).toBe(CLEAR_SITE_DATA);
