@@ -8,13 +8,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { SessionManager } from 'latchkey';
-import {
-  createFastifySessions,
-  errorHandler,
-  getSession,
-  handleClientError,
-  sendError,
-} from 'latchkey/fastify';
+import { createFastifySessions, errorHandler, getSession, handleClientError, sendError } from 'latchkey/fastify';
 import type { Users } from './users.js';
 
 export interface AppOptions {
@@ -43,7 +37,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { sessions, users } = options;
   const auth = createFastifySessions(sessions);
   const app = Fastify({
-    logger: options.logger === false ? false : { redact: { paths: REDACT, censor: '[redacted]' }, ...(options.logger === true ? {} : options.logger) },
+    logger:
+      options.logger === false
+        ? false
+        : { redact: { paths: REDACT, censor: '[redacted]' }, ...(options.logger === true ? {} : options.logger) },
     clientErrorHandler: handleClientError, // 431/400 with a JSON code instead of an empty reply
     bodyLimit: 16 * 1024,
     trustProxy: false,
@@ -51,7 +48,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // JSON only: a form or text/plain body (what a cross-site <form> can send) gets 415.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error, request, reply) => {
-    if ((error as { statusCode?: number }).statusCode === undefined) request.log.error({ err: error }, 'request failed');
+    if ((error as { statusCode?: number }).statusCode === undefined)
+      request.log.error({ err: error }, 'request failed');
     return errorHandler(error, request, reply);
   });
   app.setNotFoundHandler((_request, reply) => sendError(reply, 'NOT_FOUND'));

@@ -3,9 +3,9 @@
  * Expected failures (malformed token, bad mac, unknown id, wrong secret, expired) resolve to
  * `null`; misuse and bad configuration throw; a failing store rejects with StoreUnavailableError.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { assertCookieName, type SameSite, type SessionCookieOptions } from '../cookie/session-cookie.js';
 import { ConfigurationError, InvalidArgumentError, SessionDataError } from '../errors.js';
+import { constantTimeEqual } from '../lib/constant-time.js';
 import type { Session, SessionData, SessionRecord, SessionStore } from '../stores/store.js';
 import { createKeyRing, type SigningKey } from './key-ring.js';
 import { generateTokenParts, hashSecret, signToken, verifyToken } from './token.js';
@@ -94,9 +94,20 @@ function seconds(name: string, value: number | undefined, fallback: number, min:
 const clip = (value: string | null | undefined, max: number): string | null =>
   typeof value === 'string' && value.length > 0 ? value.slice(0, max) : null;
 
-function toSession(record: SessionRecord): Session {
-  const { secretHash: _omit, ...session } = record;
-  return session;
+/** The record without its hash. Spelled out: object rest-spread is several times slower here. */
+function toSession(r: SessionRecord): Session {
+  return {
+    id: r.id,
+    userId: r.userId,
+    createdAt: r.createdAt,
+    lastSeenAt: r.lastSeenAt,
+    expiresAt: r.expiresAt,
+    absoluteExpiresAt: r.absoluteExpiresAt,
+    authenticatedAt: r.authenticatedAt,
+    userAgent: r.userAgent,
+    ip: r.ip,
+    data: r.data,
+  };
 }
 
 /**
@@ -160,8 +171,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     const record = await store.get(parts.id);
     if (record === null) return null;
     // Prevent a timing oracle on the stored hash: constant-time comparison.
-    const given = hashSecret(parts.secret);
-    if (record.secretHash.byteLength !== given.byteLength || !timingSafeEqual(record.secretHash, given)) {
+    if (!constantTimeEqual(record.secretHash, hashSecret(parts.secret))) {
       return null;
     }
     const t = now();

@@ -19,7 +19,7 @@ export interface TokenParts {
 }
 
 // 16 bytes → 22 base64url characters; a 32-byte HMAC → 43. Anything else is not ours.
-const TOKEN = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
+const TOKEN = /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/;
 
 /** Fresh id and secret from the CSPRNG (one call for both). */
 export function generateTokenParts(): TokenParts {
@@ -37,16 +37,12 @@ export function signToken(parts: TokenParts, ring: KeyRing): string {
 
 /** The id and secret of a well-formed token whose mac verifies; `null` for anything else. */
 export function verifyToken(token: string, ring: KeyRing): TokenParts | null {
-  if (typeof token !== 'string' || token.length !== 89) return null;
-  const match = TOKEN.exec(token);
-  if (match === null) return null;
-  const id = match[1] as string;
-  const secret = match[2] as string;
-  if (!ring.verify(`${id}.${secret}`, match[3] as string)) return null;
-  return { id, secret };
+  if (typeof token !== 'string' || token.length !== 89 || !TOKEN.test(token)) return null;
+  if (!ring.verify(token.slice(0, 45), token.slice(46))) return null;
+  return { id: token.slice(0, 22), secret: token.slice(23, 45) };
 }
 
-/** SHA-256 of the secret's text: the only form of the secret a store ever holds. */
-export function hashSecret(secret: string): Buffer {
-  return hash('sha256', secret, 'buffer');
+/** SHA-256 of the secret's text, base64url: the only form of the secret a store ever holds. */
+export function hashSecret(secret: string): string {
+  return hash('sha256', secret, 'base64url');
 }

@@ -32,7 +32,7 @@ const HOUR = 3_600_000;
 export function sampleRecord(overrides: Partial<SessionRecord> = {}): SessionRecord {
   return {
     id: randomBytes(16).toString('base64url'),
-    secretHash: randomBytes(32),
+    secretHash: randomBytes(32).toString('base64url'),
     userId: `user-${randomBytes(6).toString('hex')}`,
     createdAt: T0,
     lastSeenAt: T0,
@@ -59,15 +59,12 @@ export function runStoreConformance(options: ConformanceOptions): void {
       await options.destroyStore?.(store);
     });
 
-    it('returns what it stored, field for field, with the hash as bytes', async () => {
+    it('returns what it stored, field for field', async () => {
       const record = sampleRecord({ data: { n: 1.5, flag: true, nested: { list: [1, 'two', null] }, text: 'é✓' } });
       assert.deepEqual(await store.create(record, 10), []);
       const got = await store.get(record.id);
       assert.ok(got);
-      assert.deepEqual(
-        { ...got, secretHash: Buffer.from(got.secretHash) },
-        { ...record, secretHash: Buffer.from(record.secretHash) },
-      );
+      assert.deepEqual(got, record);
     });
 
     it('answers null for an unknown id, and for ids that only look alike', async () => {

@@ -5,7 +5,7 @@
 import type { SessionData, SessionRecord, SessionStore } from './store.js';
 
 function copy(record: SessionRecord): SessionRecord {
-  return { ...record, secretHash: Uint8Array.from(record.secretHash), data: structuredClone(record.data) };
+  return { ...record, data: structuredClone(record.data) };
 }
 
 /**

@@ -27,7 +27,34 @@ runStoreConformance({
   afterEach,
 });
 
+runStoreConformance({
+  name: 'sqlite (file, WAL, exclusive)',
+  createStore() {
+    const db = new Database(join(dir, `conformance-x${n++}.db`));
+    const store = createSqliteStore(db, { exclusive: true });
+    handles.set(store, db);
+    return store;
+  },
+  destroyStore: (store) => handles.get(store)?.close(),
+  describe,
+  it,
+  beforeEach,
+  afterEach,
+});
+
 describe('sqlite store specifics', () => {
+  it('exclusive mode keeps the file to itself: another connection cannot read it', async () => {
+    const file = join(dir, 'exclusive.db');
+    const db = new Database(file);
+    const store = createSqliteStore(db, { exclusive: true });
+    await store.create(sampleRecord(), 10);
+    expect(db.pragma('locking_mode', { simple: true })).toBe('exclusive');
+    const other = new Database(file, { timeout: 50 });
+    expect(() => other.prepare('SELECT COUNT(*) FROM latchkey_sessions').get()).toThrow(/locked/);
+    other.close();
+    db.close();
+  });
+
   it('runs in WAL mode with indexes for user and expiry and a schema version', () => {
     const db = new Database(join(dir, 'schema.db'));
     createSqliteStore(db);

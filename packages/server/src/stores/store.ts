@@ -30,7 +30,8 @@ export interface Session {
 
 /** A session as stored: the session plus SHA-256(secret), never the secret itself. */
 export interface SessionRecord extends Session {
-  secretHash: Uint8Array;
+  /** SHA-256 of the token's secret, base64url (43 characters). */
+  secretHash: string;
 }
 
 export interface SessionStore {

@@ -1,0 +1,89 @@
+/**
+ * Load generation in a separate process: wrk when installed (C, light enough to leave the server
+ * its own core), else autocannon. Each is pinned to a different core from the server where
+ * `taskset` exists and the machine has two cores or more.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+
+export interface LoadResult {
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  non2xx: number;
+}
+
+const has = (cmd: string) => {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export const tools = { wrk: has('wrk'), taskset: has('taskset') && availableParallelism() >= 2 };
+
+/** `cmd args` pinned to `core` when pinning is possible. */
+export function pinned(core: number, cmd: string, args: string[]): [string, string[]] {
+  return tools.taskset ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, args];
+}
+
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => {
+      out += c;
+    });
+    child.stderr.on('data', (c) => {
+      out += c;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}: ${out}`))));
+  });
+}
+
+const toMs = (value: string, unit: string) => Number(value) * ({ us: 0.001, ms: 1, s: 1000 }[unit] ?? Number.NaN);
+
+export async function load(
+  url: string,
+  seconds: number,
+  connections: number,
+  headers: Record<string, string>,
+): Promise<LoadResult> {
+  if (tools.wrk) {
+    const h = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+    const [cmd, args] = pinned(1, 'wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', ...h, url]);
+    const out = await run(cmd, args);
+    const latency = (p: string) => {
+      const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)$`, 'm').exec(out);
+      return m ? toMs(m[1] as string, m[2] as string) : Number.NaN;
+    };
+    return {
+      rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
+      p50ms: latency('50'),
+      p99ms: latency('99'),
+      non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
+    };
+  }
+  const bin = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
+  const h = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}=${v}`]);
+  const [cmd, args] = pinned(1, process.execPath, [
+    bin,
+    '-j',
+    '-c',
+    String(connections),
+    '-d',
+    String(seconds),
+    ...h,
+    url,
+  ]);
+  const result = JSON.parse(await run(cmd, args)) as {
+    requests: { average: number };
+    latency: { p50: number; p99: number };
+    non2xx: number;
+  };
+  return { rps: result.requests.average, p50ms: result.latency.p50, p99ms: result.latency.p99, non2xx: result.non2xx };
+}
