@@ -43,13 +43,15 @@ const post = (path: string, body: unknown, headers: Record<string, string> = {})
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
+// biome-ignore lint/suspicious/noExplicitAny: test reads JSON of several shapes
+const json = async (res: Response): Promise<any> => res.json();
 const cookieOf = (res: Response) => (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
 
 describe('reference server', () => {
   it('logs in with the article paths, serves /api/me, logs out, and rejects the replay', async () => {
     const login = await post('/api/auth/login', { username: 'demo', password: PASSWORD });
     expect(login.status).toBe(200);
-    const body = await login.json();
+    const body = await json(login);
     expect(body).toEqual({ user: { id: expect.any(String), username: 'demo' } });
     const cookie = cookieOf(login);
     expect(cookie).toMatch(/^__Host-session=.{89}$/);
@@ -58,7 +60,7 @@ describe('reference server', () => {
     const me = await fetch(`${base}/api/me`, { headers: { cookie } });
     expect(me.status).toBe(200);
     expect(me.headers.get('cache-control')).toBe('no-store');
-    const meBody = await me.json();
+    const meBody = await json(me);
     expect(meBody.user.username).toBe('demo');
     expect(Date.parse(meBody.session.expiresAt)).toBeGreaterThan(Date.now());
 
@@ -67,7 +69,7 @@ describe('reference server', () => {
     expect(logout.headers.get('clear-site-data')).toBe('"cache", "cookies", "storage"');
     const replay = await fetch(`${base}/api/me`, { headers: { cookie } });
     expect(replay.status).toBe(401);
-    expect((await replay.json()).error.code).toBe('SESSION_REQUIRED');
+    expect((await json(replay)).error.code).toBe('SESSION_REQUIRED');
   });
 
   it('P3: unknown user and wrong password get the same status and body', async () => {
@@ -105,7 +107,7 @@ describe('reference server', () => {
     ];
     for (const [pending, status, code] of cases) {
       const res = await pending;
-      expect({ status: res.status, code: (await res.json()).error?.code }).toEqual({ status, code });
+      expect({ status: res.status, code: (await json(res)).error?.code }).toEqual({ status, code });
     }
   });
 
