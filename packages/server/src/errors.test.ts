@@ -15,7 +15,8 @@ const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'u
 
 describe('error codes', () => {
   it('every code is documented in docs/errors.md', () => {
-    for (const code of [...errorCodes, ...Object.keys(httpErrors)]) expect(doc).toMatch(new RegExp(`\\| +\`${code}\` +\\|`));
+    for (const code of [...errorCodes, ...Object.keys(httpErrors)])
+      expect(doc).toMatch(new RegExp(`\\| +\`${code}\` +\\|`));
   });
 
   it('each class carries its code and is a LatchkeyError', () => {
