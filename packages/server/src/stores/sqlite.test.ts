@@ -12,35 +12,22 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const handles = new WeakMap<object, Database.Database>();
 
-runStoreConformance({
-  name: 'sqlite (file, WAL)',
-  createStore() {
-    const db = new Database(join(dir, `conformance-${n++}.db`));
-    const store = createSqliteStore(db);
-    handles.set(store, db);
-    return store;
-  },
-  destroyStore: (store) => handles.get(store)?.close(),
-  describe,
-  it,
-  beforeEach,
-  afterEach,
-});
-
-runStoreConformance({
-  name: 'sqlite (file, WAL, exclusive)',
-  createStore() {
-    const db = new Database(join(dir, `conformance-x${n++}.db`));
-    const store = createSqliteStore(db, { exclusive: true });
-    handles.set(store, db);
-    return store;
-  },
-  destroyStore: (store) => handles.get(store)?.close(),
-  describe,
-  it,
-  beforeEach,
-  afterEach,
-});
+for (const exclusive of [false, true]) {
+  runStoreConformance({
+    name: `sqlite (file, WAL${exclusive ? ', exclusive' : ''})`,
+    createStore() {
+      const db = new Database(join(dir, `conformance-${n++}.db`));
+      const store = createSqliteStore(db, { exclusive });
+      handles.set(store, db);
+      return store;
+    },
+    destroyStore: (store) => handles.get(store)?.close(),
+    describe,
+    it,
+    beforeEach,
+    afterEach,
+  });
+}
 
 describe('sqlite store specifics', () => {
   it('exclusive mode keeps the file to itself: another connection cannot read it', async () => {
