@@ -191,6 +191,12 @@ describe('session manager', () => {
       SessionDataError,
     );
     await expect(sessions.updateSessionData(session.id, [] as never)).rejects.toThrow(SessionDataError);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    await expect(sessions.updateSessionData(session.id, cyclic)).rejects.toThrow(SessionDataError);
+    await expect(sessions.updateSessionData(session.id, { n: 1n })).rejects.toMatchObject({
+      code: 'SESSION_DATA_INVALID',
+    });
     expect(await sessions.updateSessionData('no-such-id', {})).toBe(false);
   });
 

@@ -148,7 +148,12 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     if (data === null || typeof data !== 'object' || Array.isArray(data)) {
       throw new SessionDataError('session data must be a plain object');
     }
-    const json = JSON.stringify(data);
+    let json: string;
+    try {
+      json = JSON.stringify(data);
+    } catch {
+      throw new SessionDataError('session data must be JSON-serialisable (no cycles, no BigInt)');
+    }
     if (Buffer.byteLength(json) > maxDataBytes) {
       throw new SessionDataError(`session data exceeds ${maxDataBytes} bytes of JSON`);
     }
