@@ -51,4 +51,4 @@ export {
   type SessionManagerOptions,
   type SessionMeta,
 } from './sessions/manager.js';
-export type { Session, SessionData, SessionRecord, SessionStore } from './stores/store.js';
+export type { GetOptions, Session, SessionData, SessionRecord, SessionStore } from './stores/store.js';

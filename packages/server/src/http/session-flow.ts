@@ -20,7 +20,10 @@ export interface SessionFlow {
    * The request's session, or `null`. When a cookie was sent but is not a live session, the
    * headers expire it in the browser (T2). Rejects with StoreUnavailableError when the store fails.
    */
-  authenticate(cookieHeader: string | undefined): Promise<{ session: Session | null; headers: FlowHeaders }>;
+  authenticate(
+    cookieHeader: string | undefined,
+    method?: string,
+  ): Promise<{ session: Session | null; headers: FlowHeaders }>;
   /**
    * Starts a session after the caller verified a credential. Any session the request already
    * carried is revoked first, so a planted or pre-login id never survives a login (F1, S4).
@@ -41,6 +44,8 @@ export const NO_STORE = 'no-store';
 export const CLEAR_SITE_DATA = '"cache", "cookies", "storage"';
 
 const NONE: FlowHeaders = Object.freeze({});
+const FRESH = Object.freeze({ fresh: true });
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * @example
@@ -55,11 +60,13 @@ export function createSessionFlow(manager: SessionManager): SessionFlow {
   return {
     manager,
 
-    async authenticate(cookieHeader) {
+    async authenticate(cookieHeader, method) {
       const reading = read(cookieHeader);
       if (reading.kind === 'none') return { session: null, headers: NONE };
       const value = token(reading);
-      const session = value === null ? null : await manager.validateToken(value);
+      // Unsafe methods change state: they read past any cache, so a revocation is never missed.
+      const fresh = method !== undefined && !SAFE_METHODS.has(method);
+      const session = value === null ? null : await manager.validateToken(value, fresh ? FRESH : undefined);
       if (session !== null) return { session, headers: NONE };
       return { session: null, headers: { 'set-cookie': expire, 'cache-control': NO_STORE } };
     },
@@ -67,7 +74,7 @@ export function createSessionFlow(manager: SessionManager): SessionFlow {
     async login(cookieHeader, userId, meta) {
       const previous = token(read(cookieHeader));
       if (previous !== null) {
-        const old = await manager.validateToken(previous);
+        const old = await manager.validateToken(previous, FRESH);
         if (old !== null) await manager.revokeSession(old.id);
       }
       const issued = await manager.createSession(userId, meta);
@@ -79,7 +86,7 @@ export function createSessionFlow(manager: SessionManager): SessionFlow {
 
     async logout(cookieHeader) {
       const value = token(read(cookieHeader));
-      const session = value === null ? null : await manager.validateToken(value);
+      const session = value === null ? null : await manager.validateToken(value, FRESH);
       const revoked = session !== null && (await manager.revokeSession(session.id));
       return {
         revoked,

@@ -6,7 +6,7 @@
 import { assertCookieName, type SameSite, type SessionCookieOptions } from '../cookie/session-cookie.js';
 import { ConfigurationError, InvalidArgumentError, SessionDataError } from '../errors.js';
 import { constantTimeEqual } from '../lib/constant-time.js';
-import type { Session, SessionData, SessionRecord, SessionStore } from '../stores/store.js';
+import type { GetOptions, Session, SessionData, SessionRecord, SessionStore } from '../stores/store.js';
 import { createKeyRing, type SigningKey } from './key-ring.js';
 import { generateTokenParts, hashSecret, signToken, verifyToken } from './token.js';
 
@@ -60,8 +60,11 @@ export interface SessionManager {
   readonly absoluteTimeout: number;
   /** Starts a session for a user who just proved a credential. */
   createSession(userId: string, meta?: SessionMeta): Promise<IssuedSession>;
-  /** The live session a token names, or `null`. Slides the idle timeout (throttled). */
-  validateToken(token: string): Promise<Session | null>;
+  /**
+   * The live session a token names, or `null`. Slides the idle timeout (throttled). With `fresh`,
+   * a cached store reads its backing store: ask for it on state-changing requests.
+   */
+  validateToken(token: string, options?: GetOptions): Promise<Session | null>;
   /**
    * Replaces a session's id and secret (on privilege change or step-up): the old token is dead
    * before the new one exists. Keeps the user, data and absolute limit. `null` if not valid.
@@ -170,10 +173,10 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     t >= record.expiresAt || t >= record.absoluteExpiresAt || t - record.lastSeenAt >= idleMs;
 
   /** The stored record behind a token, if the token is authentic and the session alive. */
-  async function load(token: string): Promise<SessionRecord | null> {
+  async function load(token: string, options?: GetOptions): Promise<SessionRecord | null> {
     const parts = verifyToken(token, ring); // forged or malformed: rejected before any store look-up
     if (parts === null) return null;
-    const record = await store.get(parts.id);
+    const record = await store.get(parts.id, options);
     if (record === null) return null;
     // Prevent a timing oracle on the stored hash: constant-time comparison.
     if (!constantTimeEqual(record.secretHash, hashSecret(parts.secret))) {
@@ -212,21 +215,22 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       });
     },
 
-    async validateToken(token) {
-      const record = await load(token);
+    async validateToken(token, options) {
+      const record = await load(token, options);
       if (record === null) return null;
+      const session = toSession(record); // a copy: records from a cache are shared and frozen
       const t = now();
       // The sliding write is throttled: at most one store write per touch interval per session.
       if (t - record.lastSeenAt >= touchMs) {
-        record.lastSeenAt = t;
-        record.expiresAt = Math.min(t + idleMs, record.absoluteExpiresAt);
-        await store.touch(record.id, record.lastSeenAt, record.expiresAt);
+        session.lastSeenAt = t;
+        session.expiresAt = Math.min(t + idleMs, record.absoluteExpiresAt);
+        await store.touch(record.id, session.lastSeenAt, session.expiresAt);
       }
-      return toSession(record);
+      return session;
     },
 
     async rotateSession(token, rotateOptions = {}) {
-      const record = await load(token);
+      const record = await load(token, { fresh: true });
       if (record === null) return null;
       // F1: the old id dies first, so there is never a moment with two live tokens.
       if (!(await store.delete(record.id))) return null;

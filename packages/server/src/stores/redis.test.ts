@@ -44,7 +44,7 @@ describe.runIf(hasRedis)('redis store on the shared server', () => {
 
   it('keeps session data byte for byte (no Lua JSON round trip)', async () => {
     const store = isolated(() => client).createStore();
-    const data = { list: [], empty: {}, pi: 3.141592653589793, big: 2 ** 53 - 1, text: 'é"\\/' };
+    const data = { list: [], empty: {}, pi: Math.PI, big: 2 ** 53 - 1, text: 'é"\\/' };
     const record = sampleRecord({ data });
     await store.create(record, 10);
     expect((await store.get(record.id))?.data).toEqual(data);

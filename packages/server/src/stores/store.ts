@@ -25,13 +25,19 @@ export interface Session {
   authenticatedAt: number;
   userAgent: string | null;
   ip: string | null;
-  data: SessionData;
+  /** Read-only: change it with `updateSessionData`. A cached store freezes it. */
+  data: Readonly<SessionData>;
 }
 
 /** A session as stored: the session plus SHA-256(secret), never the secret itself. */
 export interface SessionRecord extends Session {
   /** SHA-256 of the token's secret, base64url (43 characters). */
   secretHash: string;
+}
+
+export interface GetOptions {
+  /** Bypass any cache: the answer reflects every change committed before the call. */
+  fresh?: boolean;
 }
 
 export interface SessionStore {
@@ -41,8 +47,11 @@ export interface SessionStore {
    * oldest (by `createdAt`) until `maxPerUser` remain. Resolves to the ids it deleted that way.
    */
   create(record: SessionRecord, maxPerUser: number): Promise<string[]>;
-  /** The record with this id, or `null`. Does not check expiry. */
-  get(id: string): Promise<SessionRecord | null>;
+  /**
+   * The record with this id, or `null`. Does not check expiry. With `fresh`, a store that caches
+   * must read its backing store (unsafe requests ask for this); other stores ignore it.
+   */
+  get(id: string, options?: GetOptions): Promise<SessionRecord | null>;
   /** Sets `lastSeenAt` and `expiresAt` of a record, if it still exists. */
   touch(id: string, lastSeenAt: number, expiresAt: number): Promise<void>;
   /** Replaces a record's data; `false` when no such record exists. */

@@ -46,7 +46,7 @@ export function createExpressSessions(manager: SessionManager): ExpressSessions 
   return {
     async middleware(req: Request, res: Response, next: NextFunction) {
       try {
-        const { session, headers } = await flow.authenticate(req.headers.cookie);
+        const { session, headers } = await flow.authenticate(req.headers.cookie, req.method);
         apply(res, headers);
         sessions.set(req, session);
       } catch (error) {

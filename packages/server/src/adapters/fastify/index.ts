@@ -42,7 +42,7 @@ export function createFastifySessions(manager: SessionManager): FastifySessions 
   return {
     async onRequest(request, reply) {
       try {
-        const { session, headers } = await flow.authenticate(request.headers.cookie);
+        const { session, headers } = await flow.authenticate(request.headers.cookie, request.method);
         reply.headers(headers);
         sessions.set(request, session);
       } catch (error) {

@@ -55,7 +55,7 @@ export function createHonoSessions(manager: SessionManager, options: HonoSession
   return {
     async middleware(c, next) {
       try {
-        const { session, headers } = await flow.authenticate(c.req.header('cookie'));
+        const { session, headers } = await flow.authenticate(c.req.header('cookie'), c.req.method);
         apply(c, headers);
         c.set('session', session);
       } catch (error) {

@@ -43,7 +43,7 @@ export function createNodeSessions(manager: SessionManager): NodeSessions {
   const flow = createSessionFlow(manager);
   return {
     async authenticate(req, res) {
-      const { session, headers } = await flow.authenticate(req.headers.cookie);
+      const { session, headers } = await flow.authenticate(req.headers.cookie, req.method);
       apply(res, headers);
       return session;
     },
