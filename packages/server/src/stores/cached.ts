@@ -1,0 +1,162 @@
+/**
+ * A cached store: an in-process LRU in front of any store, for the request path of busy sites.
+ *
+ * Bounds, in this order of strength:
+ * - unsafe requests (`get(id, { fresh: true })`) always read the backing store;
+ * - every write made through any instance is published on the invalidation bus, and every
+ *   instance drops what the message names (a session, or all of a user's) as it arrives;
+ * - an entry is never served older than `maxStalenessMs` (default 1000), even if a message is lost;
+ * - while the bus is down (or before it is up), nothing is cached: each read goes to the store;
+ * - when the backing store fails, the cache is emptied, so an outage never leaves "logged in"
+ *   answers behind.
+ */
+import { LRUCache } from 'lru-cache';
+import type { GetOptions, SessionRecord, SessionStore } from './store.js';
+
+/** Carries invalidation messages between instances (Redis pub/sub, PostgreSQL LISTEN/NOTIFY). */
+export interface InvalidationBus {
+  publish(message: string): Promise<void>;
+  /**
+   * Delivers every message any instance publishes, ours included. Calls `onLive(false)` as soon as
+   * messages may be missed (a dropped connection) and `onLive(true)` once delivery is live again.
+   * Resolves, once subscribed, to a function that unsubscribes.
+   */
+  subscribe(onMessage: (message: string) => void, onLive: (live: boolean) => void): Promise<() => Promise<void>>;
+}
+
+export interface CachedStoreOptions {
+  /** Entries kept at most. Default 10,000. */
+  maxEntries?: number;
+  /** Oldest an entry may be when served, in ms. Default 1000. */
+  maxStalenessMs?: number;
+  /** Without a bus, only this process's own writes invalidate: other instances see changes within `maxStalenessMs`. */
+  bus?: InvalidationBus;
+}
+
+export interface CachedSessionStore extends SessionStore {
+  /** Cache hits and backing-store reads since start. */
+  readonly stats: { hits: number; misses: number };
+  /** Unsubscribes from the bus. The backing store stays open. */
+  close(): Promise<void>;
+}
+
+const session = (id: string) => `s:${id}`;
+const user = (userId: string) => `u:${userId}`;
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
+
+/**
+ * @example
+ * const store = await createCachedStore(createRedisStore(redis), { bus: createRedisInvalidation(redis) });
+ */
+export async function createCachedStore(
+  backing: SessionStore,
+  options: CachedStoreOptions = {},
+): Promise<CachedSessionStore> {
+  const byUser = new Map<string, Set<string>>();
+  const cache = new LRUCache<string, SessionRecord>({
+    max: options.maxEntries ?? 10_000,
+    ttl: options.maxStalenessMs ?? 1000,
+    ttlAutopurge: false,
+    updateAgeOnGet: false,
+    dispose(record, id) {
+      const ids = byUser.get(record.userId);
+      ids?.delete(id);
+      if (ids?.size === 0) byUser.delete(record.userId);
+    },
+  });
+  const stats = { hits: 0, misses: 0 };
+  // A read that started before an invalidation must not refill the cache with what it read.
+  let epoch = 0;
+  let live = options.bus === undefined;
+
+  const drop = (message: string) => {
+    epoch++;
+    if (message.startsWith('s:')) cache.delete(message.slice(2));
+    else if (message.startsWith('u:')) for (const id of [...(byUser.get(message.slice(2)) ?? [])]) cache.delete(id);
+  };
+  const reset = () => {
+    epoch++;
+    cache.clear();
+  };
+  const unsubscribe = await options.bus?.subscribe(drop, (isLive) => {
+    reset(); // whatever happened while the bus was down is unknown: start empty
+    live = isLive;
+  });
+  const publish = async (message: string) => {
+    drop(message);
+    await options.bus?.publish(message);
+  };
+  /** Runs a backing-store call; a failure empties the cache before it propagates. */
+  const through = async <T>(work: Promise<T>): Promise<T> => {
+    try {
+      return await work;
+    } catch (error) {
+      reset();
+      throw error;
+    }
+  };
+
+  return {
+    stats,
+    async get(id: string, getOptions?: GetOptions) {
+      if (live && getOptions?.fresh !== true) {
+        const hit = cache.get(id);
+        if (hit !== undefined) {
+          stats.hits++;
+          return hit;
+        }
+      }
+      stats.misses++;
+      const started = epoch;
+      const record = await through(backing.get(id, getOptions));
+      if (record !== null && live && started === epoch) {
+        cache.set(id, deepFreeze(record));
+        const ids = byUser.get(record.userId) ?? new Set<string>();
+        byUser.set(record.userId, ids.add(id));
+      }
+      return record;
+    },
+    async create(record, maxPerUser) {
+      const evicted = await through(backing.create(record, maxPerUser));
+      await Promise.all(evicted.map((id) => publish(session(id))));
+      return evicted;
+    },
+    async touch(id, lastSeenAt, expiresAt) {
+      await through(backing.touch(id, lastSeenAt, expiresAt));
+      // This instance re-reads it; others see the new times within the staleness bound, which
+      // keeps sliding writes (the most frequent write) off the bus.
+      cache.delete(id);
+    },
+    async setData(id, data) {
+      const changed = await through(backing.setData(id, data));
+      await publish(session(id));
+      return changed;
+    },
+    async delete(id) {
+      const deleted = await through(backing.delete(id));
+      await publish(session(id));
+      return deleted;
+    },
+    async deleteUser(userId, exceptId) {
+      const count = await through(backing.deleteUser(userId, exceptId));
+      await publish(user(userId));
+      return count;
+    },
+    listUser: (userId) => through(backing.listUser(userId)),
+    async deleteExpired(now) {
+      const count = await through(backing.deleteExpired(now));
+      // Expired entries are refused by the manager anyway; nothing to publish.
+      return count;
+    },
+    async close() {
+      await unsubscribe?.();
+    },
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * Invalidation messages over PostgreSQL LISTEN/NOTIFY, for `createCachedStore`. Listening needs a
+ * connection of its own (a `pg.Client`); when it drops, the cache is told and the listener
+ * reconnects with a growing delay.
+ */
+
+import type { InvalidationBus } from './cached.js';
+import type { PgQueryable } from './postgres.js';
+
+/** What the listener needs of a client: `pg.Client` has it. */
+export interface PgListener {
+  connect(): Promise<unknown>;
+  query(text: string): Promise<unknown>;
+  on(event: 'notification', listener: (message: { channel: string; payload?: string }) => void): unknown;
+  on(event: 'error' | 'end', listener: (error?: Error) => void): unknown;
+  end(): Promise<void>;
+}
+
+export interface PostgresInvalidationOptions {
+  /** Runs NOTIFY (a pool is fine). */
+  notify: PgQueryable;
+  /** A new, unconnected listening client, each time it is called. */
+  listener: () => PgListener;
+  /** Letters, digits and `_`. Default `latchkey_invalidate`. */
+  channel?: string;
+}
+
+/**
+ * @example
+ * const bus = createPostgresInvalidation({ notify: pool, listener: () => new pg.Client(url) });
+ */
+export function createPostgresInvalidation(options: PostgresInvalidationOptions): InvalidationBus {
+  const channel = options.channel ?? 'latchkey_invalidate';
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(channel)) throw new TypeError('channel may hold only letters, digits and _');
+  return {
+    async publish(message) {
+      await options.notify.query('SELECT pg_notify($1, $2)', [channel, message]);
+    },
+    async subscribe(onMessage, onLive) {
+      let closed = false;
+      let current: PgListener | undefined;
+      let delay = 100;
+      const connect = async (): Promise<void> => {
+        const client = options.listener();
+        let lost = false;
+        const onLost = () => {
+          if (lost) return;
+          lost = true;
+          onLive(false);
+          client.end().catch(() => {});
+          if (!closed) setTimeout(() => void connect().catch(() => {}), delay).unref();
+          delay = Math.min(delay * 2, 5000);
+        };
+        client.on('error', onLost);
+        client.on('end', onLost);
+        client.on('notification', (message) => {
+          if (message.channel === channel && message.payload !== undefined) onMessage(message.payload);
+        });
+        try {
+          await client.connect();
+          await client.query(`LISTEN ${channel}`);
+        } catch (error) {
+          onLost();
+          throw error;
+        }
+        current = client;
+        delay = 100;
+        onLive(true);
+      };
+      await connect();
+      return async () => {
+        closed = true;
+        await current?.end().catch(() => {});
+      };
+    },
+  };
+}
