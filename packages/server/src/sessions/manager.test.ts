@@ -241,6 +241,27 @@ describe('session manager', () => {
     await expect(sessions.createSession('u1')).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 
+  it('a remembered (already verified) token is still checked against the store every time', async () => {
+    for (const verifiedTokens of [10_000, 0]) {
+      const { sessions, clock, store } = setup({ verifiedTokens, idleTimeout: 600 });
+      const a = await sessions.createSession('u1');
+      const b = await sessions.createSession('u1');
+      for (let i = 0; i < 3; i++) expect(await sessions.validateToken(a.token)).not.toBeNull();
+      await sessions.revokeSession(a.session.id);
+      expect(await sessions.validateToken(a.token)).toBeNull(); // revoked: gone despite the memo
+      expect(await sessions.validateToken(b.token)).not.toBeNull();
+      clock.advance(601 * SECOND);
+      expect(await sessions.validateToken(b.token)).toBeNull(); // expired: gone despite the memo
+      expect(await store.get(b.session.id)).toBeNull();
+      // A look-alike of a remembered token is a different string: it takes the full check.
+      const c = await sessions.createSession('u1');
+      await sessions.validateToken(c.token);
+      expect(
+        await sessions.validateToken(`${c.token.slice(0, 30)}${c.token[30] === 'A' ? 'B' : 'A'}${c.token.slice(31)}`),
+      ).toBeNull();
+    }
+  });
+
   it('expected failures are null, not errors', async () => {
     const { sessions } = setup();
     for (const bad of ['', 'x', 'a.b.c', '...', null, undefined, 42, {}]) {

@@ -3,12 +3,14 @@
  * Expected failures (malformed token, bad mac, unknown id, wrong secret, expired) resolve to
  * `null`; misuse and bad configuration throw; a failing store rejects with StoreUnavailableError.
  */
+
+import { LRUCache } from 'lru-cache';
 import { assertCookieName, type SameSite, type SessionCookieOptions } from '../cookie/session-cookie.js';
 import { ConfigurationError, InvalidArgumentError, SessionDataError } from '../errors.js';
 import { constantTimeEqual } from '../lib/constant-time.js';
 import type { GetOptions, Session, SessionData, SessionRecord, SessionStore } from '../stores/store.js';
 import { createKeyRing, type SigningKey } from './key-ring.js';
-import { generateTokenParts, hashSecret, signToken, verifyToken } from './token.js';
+import { generateTokenParts, hashSecret, ID_CHARS, signToken, verifyToken } from './token.js';
 
 export interface SessionManagerOptions {
   store: SessionStore;
@@ -30,6 +32,12 @@ export interface SessionManagerOptions {
   maxDataBytes?: number;
   /** Seconds between sweeps of expired sessions; 0 turns the timer off. Default 600. */
   sweepInterval?: number;
+  /**
+   * Tokens remembered as authentic (mac and secret already proven), so a repeat request skips the
+   * HMAC and the hash; the session itself is still read from the store every time. Default 10,000;
+   * 0 turns it off.
+   */
+  verifiedTokens?: number;
   /** The clock, in ms since the epoch. Inject one in tests. Default `Date.now`. */
   now?: () => number;
   cookie?: {
@@ -129,6 +137,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   const maxPerUser = seconds('maxSessionsPerUser', options.maxSessionsPerUser, 10, 1, 10_000);
   const maxDataBytes = seconds('maxDataBytes', options.maxDataBytes, 4096, 2, 1 << 20);
   const sweepEvery = seconds('sweepInterval', options.sweepInterval, 600, 0, 86_400);
+  const verifiedMax = seconds('verifiedTokens', options.verifiedTokens, 10_000, 0, 10_000_000);
   const now = options.now ?? Date.now;
   const name = options.cookie?.name ?? '__Host-session';
   assertCookieName(name);
@@ -172,15 +181,26 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   const expired = (record: SessionRecord, t: number) =>
     t >= record.expiresAt || t >= record.absoluteExpiresAt || t - record.lastSeenAt >= idleMs;
 
+  // Authenticity never changes for a token under one key ring, so proving it once is enough; only
+  // the session's state (revoked, expired) must be read each time, and it is. Holding recent tokens
+  // adds nothing an attacker who can read this process's memory lacks: the signing keys are there.
+  // The look-up is a hash-table probe (random per-process seed), not a comparison an attacker can time.
+  const verified = verifiedMax > 0 ? new LRUCache<string, true>({ max: verifiedMax }) : undefined;
+
   /** The stored record behind a token, if the token is authentic and the session alive. */
   async function load(token: string, options?: GetOptions): Promise<SessionRecord | null> {
-    const parts = verifyToken(token, ring); // forged or malformed: rejected before any store look-up
-    if (parts === null) return null;
-    const record = await store.get(parts.id, options);
-    if (record === null) return null;
-    // Prevent a timing oracle on the stored hash: constant-time comparison.
-    if (!constantTimeEqual(record.secretHash, hashSecret(parts.secret))) {
-      return null;
+    let record: SessionRecord | null;
+    if (verified?.has(token) === true) {
+      record = await store.get(token.slice(0, ID_CHARS), options);
+      if (record === null) return null;
+    } else {
+      const parts = verifyToken(token, ring); // forged or malformed: rejected before any store look-up
+      if (parts === null) return null;
+      record = await store.get(parts.id, options);
+      if (record === null) return null;
+      // Prevent a timing oracle on the stored hash: constant-time comparison.
+      if (!constantTimeEqual(record.secretHash, hashSecret(parts.secret))) return null;
+      verified?.set(token, true);
     }
     const t = now();
     if (expired(record, t)) {

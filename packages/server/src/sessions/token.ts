@@ -12,6 +12,8 @@ import type { KeyRing } from './key-ring.js';
 
 export const ID_BYTES = 16;
 export const SECRET_BYTES = 16;
+/** Length of the id part of a token: 16 bytes in base64url. */
+export const ID_CHARS = 22;
 
 export interface TokenParts {
   id: string;
