@@ -4,7 +4,7 @@
  * bulk. `open` gives a store over the same data, with or without the cache in front.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
@@ -40,6 +40,8 @@ export interface Opened {
 
 export interface Backend {
   name: BackendName;
+  /** Reads the backend's files once, as a running server would have them in the OS page cache. */
+  prewarm?(): void;
   size: number;
   tokens: string[];
   /** Grows the backend to `size` sessions. */
@@ -157,6 +159,12 @@ export async function sqliteBackend(dir: string, sampled: number): Promise<Backe
       db.pragma('wal_checkpoint(TRUNCATE)');
       db.close();
       backend.size = size;
+    },
+    prewarm() {
+      const fd = openSync(file, 'r');
+      const buffer = Buffer.alloc(1 << 20);
+      while (readSync(fd, buffer, 0, buffer.length, null) > 0);
+      closeSync(fd);
     },
     open,
     env: (v) => ({ STORE: 'sqlite', SQLITE_FILE: file, EXCLUSIVE: v.exclusive ? '1' : '', CACHE: v.cache ? '1' : '' }),
