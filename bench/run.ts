@@ -1,17 +1,22 @@
 /**
- * `npm run bench`: latchkey against the bare framework, in one run, with ratios.
+ * `npm run bench`: latchkey against the bare frameworks and the libraries people use instead, in
+ * one run, with ratios; writes docs/benchmarks.md and its charts (not in --quick mode).
  *   1. validateToken in process, per store, with and without the cache, at each size (default
  *      100,000 and 1,000,000 sessions): median and p99 of a first ("cold") validation of each of
  *      many sessions (first for this process and its caches, after one untimed pass has brought
  *      them into the server's buffers and the OS page cache, as on a running system), and the
  *      median of repeated ("warm") validations of one;
- *   2. node:http, the bare route against the authenticated route per store, in the same server,
- *      load from a separate process (wrk, or autocannon), alternating rounds; medians and ranges.
+ *   2. per framework (node:http, Express, Fastify) the bare route against the authenticated route of
+ *      latchkey on each store and of the anchors (express-session on memory, SQLite and Redis; the
+ *      article's jsonwebtoken.verify with a string and a KeyObject secret; jose; iron-session),
+ *      the same request on both routes, load from a separate process, alternating rounds;
+ *   3. latency against concurrent connections; 4. a login storm: logins/s against the raw
+ *      argon2id hash rate, and the event-loop delay while it lasts.
  * Flags: --quick (small and short: checks the harness), --sizes 100000,1000000, --seconds S,
  * --rounds R. PostgreSQL and Redis are measured when they answer on their usual ports.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -27,6 +32,7 @@ import {
   variantName,
 } from './lib/backends.js';
 import { type LoadResult, load, pinned, tools } from './lib/load.js';
+import { writeReport } from './lib/report.js';
 import { fmt, median, percentile } from './lib/stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -36,10 +42,10 @@ const arg = (name: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const quick = argv.includes('--quick');
-const sizes = (arg('sizes') ?? (quick ? '10000' : '100000,1000000')).split(',').map(Number);
+const sizes = (arg('sizes') ?? (quick ? '10000' : '10000,100000,1000000')).split(',').map(Number);
 const sampled = quick ? 1000 : 10_000;
-const seconds = Number(arg('seconds') ?? (quick ? 1 : 3));
-const rounds = Number(arg('rounds') ?? (quick ? 1 : 5));
+const seconds = Number(arg('seconds') ?? (quick ? 1 : 2));
+const rounds = Number(arg('rounds') ?? (quick ? 1 : 3));
 const connections = 64;
 
 const answers = (port: number) =>
@@ -130,43 +136,69 @@ for (const size of sizes) {
   }
 }
 
-// 2. node:http: bare route vs authenticated route per store, alternating rounds
-async function startServer(variant: StoreVariant): Promise<{ base: string; stop: () => void }> {
-  const port = 3900 + Math.floor(Math.random() * 90);
-  const [cmd, args] = pinned(0, process.execPath, [
-    '--import',
-    'tsx',
-    join(here, 'servers/node-http.ts'),
-    String(port),
-  ]);
-  const server: ChildProcess = spawn(cmd, args, {
+// 2. HTTP: every framework's bare route against each mechanism's authenticated route
+type Framework = 'node' | 'express' | 'fastify';
+interface Case {
+  framework: Framework;
+  name: string;
+  env: Record<string, string>;
+}
+const latchkeyCases = (framework: Framework, list: StoreVariant[]): Case[] =>
+  list
+    .filter((v) => backends.some((b) => b.name === v.backend))
+    .map((v) => ({
+      framework,
+      name: `latchkey, ${variantName(v)}`,
+      env: { MECH: 'latchkey', ...backendOf(v).env(v) },
+    }));
+const fastVariants: StoreVariant[] = [
+  { backend: 'sqlite', exclusive: true },
+  { backend: 'sqlite', exclusive: true, cache: true },
+  { backend: 'postgres', cache: true },
+  { backend: 'redis', cache: true },
+];
+const anchor = (framework: Framework, name: string, mech: string): Case => ({ framework, name, env: { MECH: mech } });
+const cases: Case[] = [
+  ...latchkeyCases('node', variants),
+  anchor('node', 'jsonwebtoken.verify, string secret (the article)', 'jsonwebtoken-string'),
+  anchor('node', 'jsonwebtoken.verify, KeyObject secret', 'jsonwebtoken-keyobject'),
+  anchor('node', 'jose jwtVerify (HS256)', 'jose'),
+  anchor('node', 'iron-session (sealed cookie)', 'iron-session'),
+  ...latchkeyCases('express', fastVariants),
+  anchor('express', 'express-session, MemoryStore', 'express-session-memory'),
+  anchor('express', 'express-session, SQLite (better-sqlite3, WAL)', 'express-session-sqlite'),
+  ...(backends.some((b) => b.name === 'redis')
+    ? [anchor('express', 'express-session, connect-redis', 'express-session-redis')]
+    : []),
+  ...latchkeyCases('fastify', fastVariants),
+];
+
+async function startServer(
+  script: string,
+  env: Record<string, string>,
+  args: string[] = [],
+): Promise<{ base: string; stop: () => void }> {
+  const port = 3900 + Math.floor(Math.random() * 1000);
+  const [cmd, cmdArgs] = pinned(0, process.execPath, ['--import', 'tsx', join(here, script), String(port), ...args]);
+  const server: ChildProcess = spawn(cmd, cmdArgs, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, ...backendOf(variant).env(variant) },
+    env: { ...process.env, ...env },
   });
   await new Promise<void>((resolve, reject) => {
     server.once('message', () => resolve());
-    server.once('exit', (code) => reject(new Error(`bench server exited ${code}`)));
+    server.once('exit', (code) => reject(new Error(`bench server ${script} exited ${code}`)));
   });
   return { base: `http://127.0.0.1:${port}`, stop: () => server.kill() };
 }
 
-const bare: LoadResult[] = [];
-const auth = new Map<string, LoadResult[]>();
-for (const variant of variants) {
-  const { base, stop } = await startServer(variant);
-  const cookie = { cookie: `__Host-session=${backendOf(variant).tokens[1]}` };
-  // Both routes get the same request, cookie included: the only difference is latchkey's work.
-  await load(`${base}/bare`, 1, connections, cookie); // warm-up
-  await load(`${base}/auth`, 1, connections, cookie);
-  const results: LoadResult[] = [];
-  for (let r = 0; r < rounds; r++) {
-    bare.push(await load(`${base}/bare`, seconds, connections, cookie));
-    results.push(await load(`${base}/auth`, seconds, connections, cookie));
-  }
-  stop();
-  if (results.some((r) => r.non2xx > 0))
-    throw new Error(`${variantName(variant)} answered non-2xx: the harness is broken`);
-  auth.set(variantName(variant), results);
+/** Logs in once and returns the header the authenticated route needs. */
+async function credential(base: string): Promise<Record<string, string>> {
+  const res = await fetch(`${base}/login`, { method: 'POST' });
+  if (res.status !== 200) throw new Error(`login answered ${res.status}`);
+  const cookie = res.headers.getSetCookie()[0]?.split(';')[0];
+  if (cookie) return { cookie };
+  const { token } = (await res.json()) as { token: string };
+  return { authorization: `Bearer ${token}` };
 }
 
 const summary = (rs: LoadResult[]) => ({
@@ -176,27 +208,163 @@ const summary = (rs: LoadResult[]) => ({
   p50: median(rs.map((r) => r.p50ms)),
   p99: median(rs.map((r) => r.p99ms)),
 });
-const bareSummary = summary(bare);
+type Summary = ReturnType<typeof summary>;
+const bareRuns: Record<Framework, LoadResult[]> = { node: [], express: [], fastify: [] };
+const authRuns = new Map<Case, LoadResult[]>();
 const largest = sizes[sizes.length - 1] as number;
+for (const c of cases) {
+  const { base, stop } = await startServer('servers/app.ts', { FRAMEWORK: c.framework, ...c.env });
+  try {
+    const headers = await credential(base);
+    if (!quick) {
+      await load(`${base}/bare`, 1, connections, headers); // warm-up
+      await load(`${base}/auth`, 1, connections, headers);
+    }
+    const runs: LoadResult[] = [];
+    for (let r = 0; r < rounds; r++) {
+      // Both routes get the same request, credential included: the difference is the auth work.
+      bareRuns[c.framework].push(await load(`${base}/bare`, seconds, connections, headers));
+      runs.push(await load(`${base}/auth`, seconds, connections, headers));
+    }
+    if (runs.some((r) => r.non2xx > 0))
+      throw new Error(`${c.framework} / ${c.name} answered non-2xx: the harness is broken`);
+    authRuns.set(c, runs);
+  } finally {
+    stop();
+  }
+}
+const bareOf = Object.fromEntries(Object.entries(bareRuns).map(([f, rs]) => [f, summary(rs)])) as Record<
+  Framework,
+  Summary
+>;
+const rows = cases.map((c) => ({ framework: c.framework, name: c.name, ...summary(authRuns.get(c) as LoadResult[]) }));
+const line = (name: string, s: Summary, bareRps: number) =>
+  `  ${name.padEnd(52)} ${fmt(s.rps, 0).padStart(7)} (${fmt(s.min, 0)}–${fmt(s.max, 0)})`.padEnd(86) +
+  `${fmt(s.p50, 2).padStart(6)} ms ${fmt(s.p99, 2).padStart(6)} ms  ${fmt(s.rps / bareRps, 2)}×`;
 console.log(
-  `\nnode:http, ${largest.toLocaleString('en-US')} sessions, ${connections} connections, ${rounds}×${seconds} s per route`,
+  `\nHTTP, ${largest.toLocaleString('en-US')} latchkey sessions, ${connections} connections, ${rounds}×${seconds} s per route, medians`,
 );
-console.log('  route                                       req/s median (min–max)          p50       p99   ratio');
-const http: Record<string, ReturnType<typeof summary> & { ratio: number }> = {};
-for (const [name, s] of [
-  ['bare route', bareSummary] as const,
-  ...[...auth].map(([n, rs]) => [`authenticated, ${n}`, summary(rs)] as const),
-]) {
-  http[name] = { ...s, ratio: s.rps / bareSummary.rps };
+for (const framework of ['node', 'express', 'fastify'] as const) {
   console.log(
-    `  ${name.padEnd(42)} ${fmt(s.rps, 0).padStart(7)} (${fmt(s.min, 0)}–${fmt(s.max, 0)})`.padEnd(77) +
-      `${fmt(s.p50, 2).padStart(6)} ms ${fmt(s.p99, 2).padStart(6)} ms  ${fmt(s.rps / bareSummary.rps, 2)}×`,
+    `  ${framework === 'node' ? 'node:http' : framework}${' '.repeat(44)}req/s median (min–max)             p50       p99   ratio`,
+  );
+  console.log(line('bare route', bareOf[framework], bareOf[framework].rps));
+  for (const r of rows.filter((x) => x.framework === framework)) console.log(line(r.name, r, bareOf[framework].rps));
+}
+
+// 3. Latency against concurrent connections (node:http, latchkey on SQLite + cache)
+const scaling: { connections: number; bare: Summary; auth: Summary }[] = [];
+{
+  const variant: StoreVariant = { backend: 'sqlite', exclusive: true, cache: true };
+  const { base, stop } = await startServer('servers/app.ts', {
+    FRAMEWORK: 'node',
+    MECH: 'latchkey',
+    ...backendOf(variant).env(variant),
+  });
+  const headers = await credential(base);
+  for (const c of quick ? [1, 64] : [1, 8, 64, 256]) {
+    const bareRun = await load(`${base}/bare`, seconds, c, headers);
+    const authRun = await load(`${base}/auth`, seconds, c, headers);
+    scaling.push({ connections: c, bare: summary([bareRun]), auth: summary([authRun]) });
+  }
+  stop();
+}
+console.log('\nnode:http, latchkey on SQLite + cache, by concurrent connections');
+for (const s of scaling) {
+  console.log(
+    `  ${String(s.connections).padStart(4)} connections   bare ${fmt(s.bare.rps, 0).padStart(7)} req/s p99 ${fmt(s.bare.p99, 2)} ms   authenticated ${fmt(s.auth.rps, 0).padStart(7)} req/s p99 ${fmt(s.auth.p99, 2)} ms   ${fmt(s.auth.rps / s.bare.rps, 2)}×`,
   );
 }
 
-mkdirSync(join(here, 'results'), { recursive: true });
-writeFileSync(
-  join(here, 'results/latest.json'),
-  JSON.stringify({ date: new Date().toISOString(), node: process.version, sizes, sampled, inProcess, http }, null, 2),
+// 4. Login storm: the reference server's login under 50 concurrent clients
+const password = 'a long bench password, 2026';
+const rawHashRate = await (async () => {
+  const { hash } = await import('@node-rs/argon2');
+  const options = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+  const end = performance.now() + (quick ? 1000 : 5000);
+  let count = 0;
+  // As many hashes in flight as the login storm can have on libuv's pool (4 threads by default).
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (performance.now() < end) {
+        await hash(password, options as never);
+        count++;
+      }
+    }),
+  );
+  return count / ((quick ? 1000 : 5000) / 1000);
+})();
+const storm = await (async () => {
+  const { base, stop } = await startServer('servers/login-storm.ts', {}, [password]);
+  try {
+    await fetch(`${base}/__bench/eld/reset`, { method: 'POST' });
+    const result = await load(
+      `${base}/api/auth/login`,
+      quick ? 1 : 5,
+      50,
+      { 'content-type': 'application/json' },
+      JSON.stringify({ username: 'demo', password }),
+    );
+    const eld = (await (await fetch(`${base}/__bench/eld`)).json()) as { p50: number; p99: number; max: number };
+    if (result.non2xx > 0) throw new Error('logins failed during the storm');
+    return { ...result, eld };
+  } finally {
+    stop();
+  }
+})();
+console.log(
+  `\nlogin storm (50 concurrent, argon2id m=19456 t=2 p=1): ${fmt(storm.rps, 1)} logins/s, p99 ${fmt(storm.p99ms, 0)} ms; raw hash rate ${fmt(rawHashRate, 1)}/s (${fmt((storm.rps / rawHashRate) * 100, 0)} %); event-loop delay p50 ${fmt(storm.eld.p50, 2)} ms, p99 ${fmt(storm.eld.p99, 2)} ms, max ${fmt(storm.eld.max, 2)} ms`,
 );
+
+// 5. Results, and the report (full runs only)
+const versionOf = (name: string) => {
+  for (const dir of [
+    join(here, '..', 'node_modules'),
+    join(here, 'node_modules'),
+    join(here, '..', 'packages/server/node_modules'),
+  ]) {
+    try {
+      return (JSON.parse(readFileSync(join(dir, name, 'package.json'), 'utf8')) as { version: string }).version;
+    } catch {}
+  }
+  return '?';
+};
+const versions = Object.fromEntries(
+  [
+    'latchkey',
+    'express',
+    'fastify',
+    'express-session',
+    'connect-redis',
+    'jsonwebtoken',
+    'jose',
+    'iron-session',
+    'better-sqlite3',
+    'pg',
+    'ioredis',
+    '@node-rs/argon2',
+  ].map((name) => [name, versionOf(name)]),
+);
+const results = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cpu: cpus()[0]?.model,
+  cores: cpus().length,
+  loadGenerator: tools.wrk ? 'wrk' : 'autocannon',
+  versions,
+  sizes,
+  sampled,
+  connections,
+  rounds,
+  seconds,
+  inProcess,
+  bare: bareOf,
+  http: rows,
+  scaling,
+  storm: { ...storm, rawHashRate },
+};
+mkdirSync(join(here, 'results'), { recursive: true });
+writeFileSync(join(here, 'results/latest.json'), JSON.stringify(results, null, 2));
+if (!quick) writeReport(results);
 for (const backend of backends) await backend.destroy();
+console.log(quick ? '\nquick run: harness checked, no report written' : '\nreport: docs/benchmarks.md');

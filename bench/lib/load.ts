@@ -4,8 +4,10 @@
  * `taskset` exists and the machine has two cores or more.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface LoadResult {
   rps: number;
@@ -52,10 +54,25 @@ export async function load(
   seconds: number,
   connections: number,
   headers: Record<string, string>,
+  post?: string,
 ): Promise<LoadResult> {
   if (tools.wrk) {
     const h = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
-    const [cmd, args] = pinned(1, 'wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', ...h, url]);
+    const script: string[] = [];
+    if (post !== undefined) {
+      const file = join(tmpdir(), `latchkey-wrk-${process.pid}.lua`);
+      writeFileSync(file, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(post)}\n`);
+      script.push('-s', file);
+    }
+    const [cmd, args] = pinned(1, 'wrk', [
+      '-t1',
+      `-c${connections}`,
+      `-d${seconds}s`,
+      '--latency',
+      ...script,
+      ...h,
+      url,
+    ]);
     const out = await run(cmd, args);
     const latency = (p: string) => {
       const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)$`, 'm').exec(out);
@@ -70,8 +87,10 @@ export async function load(
   }
   const bin = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
   const h = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}=${v}`]);
+  const body = post === undefined ? [] : ['-m', 'POST', '-b', post];
   const [cmd, args] = pinned(1, process.execPath, [
     bin,
+    ...body,
     '-j',
     '-c',
     String(connections),

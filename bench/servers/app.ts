@@ -1,0 +1,158 @@
+/**
+ * One benchmark server, configured by its environment, so every case runs the same way:
+ *   FRAMEWORK = node | express | fastify
+ *   MECH      = latchkey | express-session-memory | express-session-sqlite | express-session-redis
+ *             | jsonwebtoken-string | jsonwebtoken-keyobject | jose | iron-session
+ *   (latchkey's store: STORE, EXCLUSIVE, CACHE, SQLITE_FILE — see lib/backends.ts)
+ * Routes: GET /bare (no auth work), GET /auth (the mechanism's check), POST /login (issues a
+ * session: a cookie, or `{token}` for the bearer mechanisms). Usage: app.ts <port>
+ */
+import { createSecretKey } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import RedisStore from 'connect-redis';
+import express from 'express';
+import session from 'express-session';
+import Fastify from 'fastify';
+import { Redis } from 'ioredis';
+import { getIronSession } from 'iron-session';
+import { jwtVerify, SignJWT } from 'jose';
+import jsonwebtoken from 'jsonwebtoken';
+import { createSessionManager } from 'latchkey';
+import { createExpressSessions, getSession as getExpressSession } from 'latchkey/express';
+import { createFastifySessions, getSession as getFastifySession } from 'latchkey/fastify';
+import { createNodeSessions } from 'latchkey/node';
+import { createSqliteSessionStore } from '../anchors/express-session-sqlite.js';
+import { BENCH_KEY, openFromEnv, REDIS_URL } from '../lib/backends.js';
+
+export const JWT_SECRET = 'a-bench-secret-of-thirty-two-bytes!!';
+const port = Number(process.argv[2]);
+const { FRAMEWORK: framework = 'node', MECH: mech = 'latchkey' } = process.env;
+const ok = JSON.stringify({ ok: true });
+const ready = () => process.send?.('ready');
+
+async function latchkey() {
+  const { store } = await openFromEnv(process.env);
+  return createSessionManager({ store, keys: [BENCH_KEY], sweepInterval: 0 });
+}
+
+if (framework === 'express') {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.get('/bare', (_req, res) => {
+    res.type('json').send(ok);
+  });
+  if (mech === 'latchkey') {
+    const auth = createExpressSessions(await latchkey());
+    app.use(auth.middleware);
+    app.post('/login', async (req, res) => {
+      await auth.login(req, res, 'bench-user');
+      res.type('json').send(ok);
+    });
+    app.get('/auth', auth.requireSession, (req, res) => {
+      res.type('json').send(JSON.stringify({ userId: getExpressSession(req)?.userId }));
+    });
+  } else {
+    const store =
+      mech === 'express-session-sqlite'
+        ? createSqliteSessionStore(new Database(join(tmpdir(), `express-session-${port}.db`)))
+        : mech === 'express-session-redis'
+          ? new RedisStore({ client: new Redis(REDIS_URL), prefix: `lkbench-es:${port}:` })
+          : new session.MemoryStore();
+    // The settings that write least: no resave, no empty sessions.
+    app.use(
+      session({ secret: JWT_SECRET, store, resave: false, saveUninitialized: false, cookie: { maxAge: 1_800_000 } }),
+    );
+    app.post('/login', (req, res) => {
+      (req.session as unknown as { userId: string }).userId = 'bench-user';
+      res.type('json').send(ok);
+    });
+    app.get('/auth', (req, res) => {
+      const userId = (req.session as unknown as { userId?: string }).userId;
+      if (!userId) res.status(401).end();
+      else res.type('json').send(JSON.stringify({ userId }));
+    });
+  }
+  app.listen(port, '127.0.0.1', ready);
+} else if (framework === 'fastify') {
+  const app = Fastify();
+  app.get('/bare', async (_request, reply) => reply.type('application/json').send(ok));
+  const auth = createFastifySessions(await latchkey());
+  await app.register(async (scope) => {
+    scope.addHook('onRequest', auth.onRequest);
+    scope.post('/login', async (request, reply) => {
+      await auth.login(request, reply, 'bench-user');
+      return reply.type('application/json').send(ok);
+    });
+    scope.get('/auth', { preHandler: auth.requireSession }, async (request, reply) =>
+      reply.type('application/json').send(JSON.stringify({ userId: getFastifySession(request)?.userId })),
+    );
+  });
+  await app.listen({ port, host: '127.0.0.1' });
+  ready();
+} else {
+  type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<string | null>;
+  let check: Handler;
+  let login: Handler;
+  const bearer = (req: IncomingMessage) => req.headers.authorization?.slice(7) ?? '';
+  if (mech === 'latchkey') {
+    const auth = createNodeSessions(await latchkey());
+    check = async (req, res) => (await auth.authenticate(req, res))?.userId ?? null;
+    login = async (req, res) => (await auth.login(req, res, 'bench-user')).userId;
+  } else if (mech === 'jsonwebtoken-string' || mech === 'jsonwebtoken-keyobject') {
+    // The article's pattern: jwt.verify on a Bearer header; with the secret as a string, or as
+    // a KeyObject built once.
+    const key = mech === 'jsonwebtoken-string' ? JWT_SECRET : createSecretKey(Buffer.from(JWT_SECRET));
+    check = async (req) => {
+      try {
+        return (jsonwebtoken.verify(bearer(req), key, { algorithms: ['HS256'] }) as { username: string }).username;
+      } catch {
+        return null;
+      }
+    };
+    login = async () =>
+      jsonwebtoken.sign({ username: 'bench-user', id: 1, employerType: 'x' }, JWT_SECRET, { expiresIn: '15m' });
+  } else if (mech === 'jose') {
+    const key = new TextEncoder().encode(JWT_SECRET);
+    check = async (req) => {
+      try {
+        return (await jwtVerify(bearer(req), key, { algorithms: ['HS256'] })).payload.username as string;
+      } catch {
+        return null;
+      }
+    };
+    login = async () =>
+      new SignJWT({ username: 'bench-user' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('15m').sign(key);
+  } else {
+    const options = { password: JWT_SECRET, cookieName: 'iron', cookieOptions: { secure: true } };
+    check = async (req, res) => (await getIronSession<{ userId?: string }>(req, res, options)).userId ?? null;
+    login = async (req, res) => {
+      const s = await getIronSession<{ userId?: string }>(req, res, options);
+      s.userId = 'bench-user';
+      await s.save();
+      return s.userId;
+    };
+  }
+  createServer(async (req, res) => {
+    res.setHeader('content-type', 'application/json');
+    if (req.url === '/bare') return res.end(ok);
+    try {
+      if (req.url === '/login') {
+        const issued = await login(req, res);
+        return res.end(mech.startsWith('j') ? JSON.stringify({ token: issued }) : ok);
+      }
+      const userId = await check(req, res);
+      if (userId === null) {
+        res.statusCode = 401;
+        return res.end();
+      }
+      res.end(JSON.stringify({ userId }));
+    } catch {
+      res.statusCode = 503;
+      res.end();
+    }
+  }).listen(port, '127.0.0.1', ready);
+}
