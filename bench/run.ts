@@ -166,7 +166,8 @@ const cases: Case[] = [
   anchor('node', 'iron-session (sealed cookie)', 'iron-session'),
   ...latchkeyCases('express', fastVariants),
   anchor('express', 'express-session, MemoryStore', 'express-session-memory'),
-  anchor('express', 'express-session, SQLite (better-sqlite3, WAL)', 'express-session-sqlite'),
+  anchor('express', 'express-session, better-sqlite3-session-store (WAL)', 'express-session-sqlite-published'),
+  anchor('express', 'express-session, SQLite tuned by us (WAL, prepared)', 'express-session-sqlite'),
   ...(backends.some((b) => b.name === 'redis')
     ? [anchor('express', 'express-session, connect-redis', 'express-session-redis')]
     : []),

@@ -1,7 +1,7 @@
 /**
  * One benchmark server, configured by its environment, so every case runs the same way:
  *   FRAMEWORK = node | express | fastify
- *   MECH      = latchkey | express-session-memory | express-session-sqlite | express-session-redis
+ *   MECH      = latchkey | express-session-memory | express-session-sqlite(-published) | express-session-redis
  *             | jsonwebtoken-string | jsonwebtoken-keyobject | jose | iron-session
  *   (latchkey's store: STORE, EXCLUSIVE, CACHE, SQLITE_FILE — see lib/backends.ts)
  * Routes: GET /bare (no auth work), GET /auth (the mechanism's check), POST /login (issues a
@@ -12,6 +12,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import createPublishedStore from 'better-sqlite3-session-store';
 import RedisStore from 'connect-redis';
 import express from 'express';
 import session from 'express-session';
@@ -38,6 +39,14 @@ async function latchkey() {
   return createSessionManager({ store, keys: [BENCH_KEY], sweepInterval: 0 });
 }
 
+/** better-sqlite3-session-store, the published better-sqlite3 store for express-session, in WAL mode. */
+function publishedSqliteStore(at: number): session.Store {
+  const db = new Database(join(tmpdir(), `express-session-published-${at}.db`));
+  db.pragma('journal_mode = WAL');
+  const SqliteStore = createPublishedStore(session) as new (options: { client: Database.Database }) => session.Store;
+  return new SqliteStore({ client: db });
+}
+
 if (framework === 'express') {
   const app = express();
   app.disable('x-powered-by');
@@ -59,9 +68,11 @@ if (framework === 'express') {
     const store =
       mech === 'express-session-sqlite'
         ? createSqliteSessionStore(new Database(join(tmpdir(), `express-session-${port}.db`)))
-        : mech === 'express-session-redis'
-          ? new RedisStore({ client: new Redis(REDIS_URL), prefix: `lkbench-es:${port}:` })
-          : new session.MemoryStore();
+        : mech === 'express-session-sqlite-published'
+          ? publishedSqliteStore(port)
+          : mech === 'express-session-redis'
+            ? new RedisStore({ client: new Redis(REDIS_URL), prefix: `lkbench-es:${port}:` })
+            : new session.MemoryStore();
     // The settings that write least: no resave, no empty sessions.
     app.use(
       session({ secret: JWT_SECRET, store, resave: false, saveUninitialized: false, cookie: { maxAge: 1_800_000 } }),
