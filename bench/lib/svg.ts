@@ -18,7 +18,9 @@ export function barChart(options: {
   log?: boolean;
 }): string {
   const { bars } = options;
-  const labelWidth = 330;
+  // ~6.8 px per character at 12 px sans-serif: room for the longest label and value text.
+  const labelWidth = Math.ceil(Math.max(...bars.map((b) => b.label.length)) * 6.8) + 20;
+  const textWidth = Math.ceil(Math.max(...bars.map((b) => (b.text ?? b.value.toFixed(2)).length)) * 6.8) + 20;
   const plotWidth = 420;
   const row = 22;
   const top = 48;
@@ -42,7 +44,7 @@ export function barChart(options: {
     options.reference === undefined
       ? ''
       : `<line x1="${labelWidth + x(options.reference)}" x2="${labelWidth + x(options.reference)}" y1="${top - 4}" y2="${top + bars.length * row}" stroke="#dc2626" stroke-dasharray="4 3"/>`;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${labelWidth + plotWidth + 110}" height="${height}" font-family="sans-serif" font-size="12" fill="#0f172a">
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${labelWidth + plotWidth + textWidth}" height="${height}" font-family="sans-serif" font-size="12" fill="#0f172a">
 <rect width="100%" height="100%" fill="#ffffff"/>
 <text x="12" y="24" font-size="15" font-weight="bold">${escape(options.title)}</text>
 ${rows}
