@@ -164,6 +164,8 @@ const cases: Case[] = [
   anchor('node', 'jsonwebtoken.verify, KeyObject secret', 'jsonwebtoken-keyobject'),
   anchor('node', 'jose jwtVerify (HS256)', 'jose'),
   anchor('node', 'iron-session (sealed cookie)', 'iron-session'),
+  anchor('node', 'better-auth getSession (SQLite)', 'better-auth'),
+  anchor('node', 'better-auth getSession, cookie cache', 'better-auth-cookie-cache'),
   ...latchkeyCases('express', fastVariants),
   anchor('express', 'express-session, MemoryStore', 'express-session-memory'),
   anchor('express', 'express-session, better-sqlite3-session-store (WAL)', 'express-session-sqlite-published'),
@@ -198,8 +200,8 @@ async function startServer(
 async function credential(base: string): Promise<Record<string, string>> {
   const res = await fetch(`${base}/login`, { method: 'POST' });
   if (res.status !== 200) throw new Error(`login answered ${res.status}`);
-  const cookie = res.headers.getSetCookie()[0]?.split(';')[0];
-  if (cookie) return { cookie };
+  const cookies = res.headers.getSetCookie().map((c) => c.split(';')[0]);
+  if (cookies.length > 0) return { cookie: cookies.join('; ') };
   const { token } = (await res.json()) as { token: string };
   return { authorization: `Bearer ${token}` };
 }

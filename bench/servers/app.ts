@@ -3,6 +3,7 @@
  *   FRAMEWORK = node | express | fastify
  *   MECH      = latchkey | express-session-memory | express-session-sqlite(-published) | express-session-redis
  *             | jsonwebtoken-string | jsonwebtoken-keyobject | jose | iron-session
+ *             | better-auth | better-auth-cookie-cache
  *   (latchkey's store: STORE, EXCLUSIVE, CACHE, SQLITE_FILE — see lib/backends.ts)
  * Routes: GET /bare (no auth work), GET /auth (the mechanism's check), POST /login (issues a
  * session: a cookie, or `{token}` for the bearer mechanisms). Usage: app.ts <port>
@@ -137,6 +138,40 @@ if (framework === 'express') {
     };
     login = async () =>
       new SignJWT({ username: 'bench-user' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('15m').sign(key);
+  } else if (mech === 'better-auth' || mech === 'better-auth-cookie-cache') {
+    // better-auth on the same better-sqlite3 (WAL), email and password, its own tables migrated.
+    const { betterAuth } = await import('better-auth');
+    const { getMigrations } = await import('better-auth/db/migration');
+    const db = new Database(join(tmpdir(), `better-auth-${port}.db`));
+    db.pragma('journal_mode = WAL');
+    const origin = `http://127.0.0.1:${port}`;
+    const options = {
+      database: db,
+      secret: JWT_SECRET,
+      baseURL: origin,
+      emailAndPassword: { enabled: true },
+      session: { cookieCache: { enabled: mech === 'better-auth-cookie-cache', maxAge: 300 } },
+    };
+    const auth = betterAuth(options);
+    await (await getMigrations(options)).runMigrations();
+    let users = 0;
+    login = async (_req, res) => {
+      const signUp = await auth.handler(
+        new Request(`${origin}/api/auth/sign-up/email`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', origin },
+          body: JSON.stringify({
+            email: `bench${users++}@example.com`,
+            password: 'a long bench password',
+            name: 'Bench',
+          }),
+        }),
+      );
+      res.setHeader('set-cookie', signUp.headers.getSetCookie());
+      return 'bench-user';
+    };
+    check = async (req) =>
+      (await auth.api.getSession({ headers: new Headers({ cookie: req.headers.cookie ?? '' }) }))?.user.id ?? null;
   } else {
     const options = { password: JWT_SECRET, cookieName: 'iron', cookieOptions: { secure: true } };
     check = async (req, res) => (await getIronSession<{ userId?: string }>(req, res, options)).userId ?? null;
