@@ -7,7 +7,7 @@ export interface Bar {
   highlight?: boolean;
 }
 
-const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** Horizontal bars, one per row, optional vertical reference line (for example at 1.0×). */
 export function barChart(options: {
@@ -34,9 +34,9 @@ export function barChart(options: {
       const y = top + i * row;
       const w = Math.max(1, x(b.value));
       return (
-        `<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${escape(b.label)}</text>` +
+        `<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${xml(b.label)}</text>` +
         `<rect x="${labelWidth}" y="${y + 3}" width="${w.toFixed(1)}" height="${row - 6}" fill="${b.highlight ? '#2563eb' : '#94a3b8'}"/>` +
-        `<text x="${(labelWidth + w + 6).toFixed(1)}" y="${y + 15}">${escape(b.text ?? b.value.toFixed(2))}</text>`
+        `<text x="${(labelWidth + w + 6).toFixed(1)}" y="${y + 15}">${xml(b.text ?? b.value.toFixed(2))}</text>`
       );
     })
     .join('\n');
@@ -44,12 +44,13 @@ export function barChart(options: {
     options.reference === undefined
       ? ''
       : `<line x1="${labelWidth + x(options.reference)}" x2="${labelWidth + x(options.reference)}" y1="${top - 4}" y2="${top + bars.length * row}" stroke="#dc2626" stroke-dasharray="4 3"/>`;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${labelWidth + plotWidth + textWidth}" height="${height}" font-family="sans-serif" font-size="12" fill="#0f172a">
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${labelWidth + plotWidth + textWidth}" height="${height}" font-family="sans-serif" font-size="12" fill="#0f172a" role="img">
+<title>${xml(options.title)}</title>
 <rect width="100%" height="100%" fill="#ffffff"/>
-<text x="12" y="24" font-size="15" font-weight="bold">${escape(options.title)}</text>
+<text x="12" y="24" font-size="15" font-weight="bold">${xml(options.title)}</text>
 ${rows}
 ${ref}
-<text x="${labelWidth}" y="${height - 12}" fill="#475569">${escape(options.unit)}${options.log ? ' (log scale)' : ''}</text>
+<text x="${labelWidth}" y="${height - 12}" fill="#475569">${xml(options.unit)}${options.log ? ' (log scale)' : ''}</text>
 </svg>
 `;
 }
