@@ -17,7 +17,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +47,17 @@ const sampled = quick ? 1000 : 10_000;
 const seconds = Number(arg('seconds') ?? (quick ? 1 : 2));
 const rounds = Number(arg('rounds') ?? (quick ? 1 : 3));
 const connections = 64;
+
+/** A port the OS just handed out (fetch refuses some fixed ones, such as 4045). */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
 
 const answers = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -182,7 +193,7 @@ async function startServer(
   args: string[] = [],
   pin = true,
 ): Promise<{ base: string; stop: () => void }> {
-  const port = 3900 + Math.floor(Math.random() * 1000);
+  const port = await freePort();
   const command = ['--import', 'tsx', join(here, script), String(port), ...args];
   const [cmd, cmdArgs] = pin ? pinned(0, process.execPath, command) : [process.execPath, command];
   const server: ChildProcess = spawn(cmd, cmdArgs, {
