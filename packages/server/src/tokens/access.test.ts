@@ -1,0 +1,197 @@
+import { createHmac } from 'node:crypto';
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ConfigurationError, InvalidArgumentError } from '../errors.js';
+import { manualClock, SECOND } from '../test/clock.js';
+import {
+  type AccessTokenKey,
+  type AccessTokenOptions,
+  createAccessTokens,
+  createMemoryRevocations,
+  generateAccessTokenKey,
+} from './access.js';
+
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+let key: AccessTokenKey;
+let older: AccessTokenKey;
+beforeAll(async () => {
+  key = await generateAccessTokenKey();
+  older = await generateAccessTokenKey('ES256');
+});
+
+function setup(overrides: Partial<AccessTokenOptions> = {}) {
+  const clock = manualClock();
+  const revocations = createMemoryRevocations(clock.now);
+  const tokens = createAccessTokens({
+    issuer: 'https://auth.example',
+    audience: 'api',
+    keys: [key],
+    revocations,
+    now: clock.now,
+    allowedClaims: ['scope'],
+    ...overrides,
+  });
+  return { clock, revocations, tokens };
+}
+
+/** Signs with our own private key but lets the test choose header and claims. */
+const forge = (header: Record<string, unknown>, claims: Record<string, unknown>, now: number) =>
+  new SignJWT({
+    iss: 'https://auth.example',
+    aud: 'api',
+    sub: 'u1',
+    jti: 'j1',
+    iat: now,
+    nbf: now,
+    exp: now + 300,
+    ...claims,
+  })
+    .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'at+jwt', ...header } as never)
+    .sign(key.privateKey as never);
+
+describe('access tokens', () => {
+  it('issues EdDSA tokens with kid and typ, and verifies them with their allowed claims', async () => {
+    const { tokens } = setup();
+    const { token, jti } = await tokens.issue('u1', { scope: 'notes:read' });
+    const [header] = token.split('.');
+    expect(JSON.parse(Buffer.from(header as string, 'base64url').toString())).toEqual({
+      alg: 'EdDSA',
+      kid: key.kid,
+      typ: 'at+jwt',
+    });
+    expect(await tokens.verify(token)).toMatchObject({ subject: 'u1', jti, claims: { scope: 'notes:read' } });
+  });
+
+  it('J7: refuses claims outside the allowlist, and registered claims from the caller', async () => {
+    const { tokens } = setup();
+    await expect(tokens.issue('u1', { email: 'a@b.c' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(tokens.issue('u1', { sub: 'admin' })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('J3: a lifetime over one hour is a configuration error', () => {
+    expect(() => setup({ lifetime: 3601 })).toThrow(ConfigurationError);
+    expect(() => setup({ lifetime: 3600 })).not.toThrow();
+  });
+
+  it('J1: alg none is rejected, even with our kid', async () => {
+    const { tokens, clock } = setup();
+    const now = Math.floor(clock.now() / 1000);
+    const unsigned = `${b64({ alg: 'none', kid: key.kid, typ: 'at+jwt' })}.${b64({ iss: 'https://auth.example', aud: 'api', sub: 'u1', jti: 'x', iat: now, nbf: now, exp: now + 60 })}.`;
+    expect(await tokens.verify(unsigned)).toBeNull();
+  });
+
+  it('J1: an HS256 token signed with our public key is rejected', async () => {
+    const { tokens, clock } = setup();
+    const now = Math.floor(clock.now() / 1000);
+    const signingInput = `${b64({ alg: 'HS256', kid: key.kid, typ: 'at+jwt' })}.${b64({ iss: 'https://auth.example', aud: 'api', sub: 'admin', jti: 'x', iat: now, nbf: now, exp: now + 60 })}`;
+    for (const secret of [
+      await exportSPKI(key.publicKey),
+      JSON.stringify(await exportJWK(key.publicKey)),
+      (await exportJWK(key.publicKey)).x as string,
+    ]) {
+      const mac = createHmac('sha256', secret).update(signingInput).digest('base64url');
+      expect(await tokens.verify(`${signingInput}.${mac}`)).toBeNull();
+    }
+  });
+
+  it('J2: a token that carries its own key (jwk) or points to one (jku, x5u) is rejected', async () => {
+    const { tokens, clock } = setup();
+    const now = Math.floor(clock.now() / 1000);
+    const attacker = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+    const jwk = await exportJWK(attacker.publicKey);
+    for (const header of [
+      { jwk },
+      { jku: 'https://evil.example/jwks.json' },
+      { x5u: 'https://evil.example/cert.pem' },
+    ]) {
+      const token = await new SignJWT({
+        iss: 'https://auth.example',
+        aud: 'api',
+        sub: 'admin',
+        jti: 'x',
+        iat: now,
+        nbf: now,
+        exp: now + 60,
+      })
+        .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'at+jwt', ...header } as never)
+        .sign(attacker.privateKey);
+      expect(await tokens.verify(token)).toBeNull();
+      // Even signed by our own key, a token with such a header is refused.
+      expect(await tokens.verify(await forge(header, {}, now))).toBeNull();
+    }
+  });
+
+  it('J2: an unknown or odd kid is rejected', async () => {
+    const { tokens, clock } = setup();
+    const now = Math.floor(clock.now() / 1000);
+    for (const kid of ['nope', '../../etc/passwd', "' OR 1=1 --", ''])
+      expect(await tokens.verify(await forge({ kid }, {}, now))).toBeNull();
+  });
+
+  it('J3: wrong aud, iss or typ, and missing jti are rejected', async () => {
+    const { tokens, clock } = setup();
+    const now = Math.floor(clock.now() / 1000);
+    expect(await tokens.verify(await forge({}, {}, now))).not.toBeNull(); // the baseline is valid
+    expect(await tokens.verify(await forge({}, { aud: 'other-api' }, now))).toBeNull();
+    expect(await tokens.verify(await forge({}, { iss: 'https://evil.example' }, now))).toBeNull();
+    expect(await tokens.verify(await forge({ typ: 'JWT' }, {}, now))).toBeNull();
+    expect(await tokens.verify(await forge({}, { jti: undefined }, now))).toBeNull();
+    expect(await tokens.verify(await forge({}, { exp: now + 3601 }, now))).toBeNull(); // minted too long
+  });
+
+  it('J3: expired and not-yet-valid tokens are rejected, with a small skew', async () => {
+    const { tokens, clock } = setup({ lifetime: 300, clockSkew: 30 });
+    const { token } = await tokens.issue('u1');
+    clock.advance(329 * SECOND);
+    expect(await tokens.verify(token)).not.toBeNull();
+    clock.advance(2 * SECOND);
+    expect(await tokens.verify(token)).toBeNull();
+    const now = Math.floor(clock.now() / 1000);
+    expect(await tokens.verify(await forge({}, { nbf: now + 120, exp: now + 300 }, now))).toBeNull();
+  });
+
+  it('R4: a revoked token stays revoked in every encoding; a user not-before revokes older tokens', async () => {
+    const { tokens, revocations, clock } = setup();
+    const { token, jti } = await tokens.issue('u1');
+    revocations.revokeToken(jti);
+    expect(await tokens.verify(token)).toBeNull();
+    const [h, p, s] = token.split('.') as [string, string, string];
+    const variants = [
+      `${h}.${p}.${s.slice(0, -1)}${s.endsWith('A') ? 'B' : 'A'}`,
+      `${h}.${p}.${s}=`,
+      `${h}.${Buffer.from(JSON.stringify(JSON.parse(Buffer.from(p, 'base64url').toString()), null, 1)).toString('base64url')}.${s}`,
+    ];
+    for (const copy of variants) expect(await tokens.verify(copy)).toBeNull();
+
+    const a = await tokens.issue('u2');
+    const b = await tokens.issue('u3');
+    clock.advance(SECOND);
+    revocations.revokeSubject('u2');
+    expect(await tokens.verify(a.token)).toBeNull();
+    expect(await tokens.verify(b.token)).not.toBeNull();
+    clock.advance(SECOND);
+    expect(await tokens.verify((await tokens.issue('u2')).token)).not.toBeNull();
+  });
+
+  it('rotates keys: the newest signs, older keys verify until dropped; JWKS holds only public keys', async () => {
+    const before = setup({ keys: [older] });
+    const old = (await before.tokens.issue('u1')).token;
+    const rotated = setup({ keys: [key, { ...older, privateKey: undefined }] });
+    expect(await rotated.tokens.verify(old)).not.toBeNull();
+    const fresh = (await rotated.tokens.issue('u1')).token;
+    expect(JSON.parse(Buffer.from(fresh.split('.')[0] as string, 'base64url').toString()).kid).toBe(key.kid);
+    expect(await setup({ keys: [key] }).tokens.verify(old)).toBeNull();
+    const { keys } = await rotated.tokens.jwks();
+    expect(keys.map((k) => [k.kid, k.alg, k.use])).toEqual([
+      [key.kid, 'EdDSA', 'sig'],
+      [older.kid, 'ES256', 'sig'],
+    ]);
+    expect(keys.some((k) => 'd' in k)).toBe(false);
+  });
+
+  it('garbage is null, never an exception', async () => {
+    const { tokens } = setup();
+    for (const junk of ['', 'a.b.c', 'eyJ.eyJ.', '...', 'x'.repeat(10_000), null, 42])
+      expect(await tokens.verify(junk as string)).toBeNull();
+  });
+});

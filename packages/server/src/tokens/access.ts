@@ -1,0 +1,199 @@
+/**
+ * Short-lived access tokens (JWT) for clients that are not browsers: a CLI, a mobile app, another
+ * service. Browsers never get one (the session cookie is theirs). Built on jose.
+ *
+ * - EdDSA (Ed25519) by default, ES256 on request; `kid` in every header; the newest key signs.
+ * - A lifetime over one hour is a configuration error (the article: limit expiry to 1 h).
+ * - Claims from an allowlist only: a JWT is readable by anyone who holds it (J7).
+ * - Verification trusts nothing in the token to pick its key (J2): `jwk`, `jku`, `x5u`, `x5c`
+ *   headers are refused; `kid` must name one of our keys, and the algorithm must be that key's (J1).
+ * - iss, aud, typ (`at+jwt`), exp, nbf (with a small skew), iat and jti are all required (J3).
+ * - Revocation by jti or by a per-user not-before (R4): never by the token's text, so a re-encoded
+ *   copy of a revoked token is still revoked.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  type CryptoKey,
+  decodeProtectedHeader,
+  exportJWK,
+  generateKeyPair,
+  type JWK,
+  type JWTPayload,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
+import { ConfigurationError, InvalidArgumentError } from '../errors.js';
+
+export type AccessTokenAlg = 'EdDSA' | 'ES256';
+
+export interface AccessTokenKey {
+  kid: string;
+  alg: AccessTokenAlg;
+  privateKey?: CryptoKey;
+  publicKey: CryptoKey;
+}
+
+export interface AccessTokenOptions {
+  issuer: string;
+  audience: string;
+  /** Newest first: the first signs, all verify. Drop a key once its tokens have expired. */
+  keys: readonly AccessTokenKey[];
+  /** Seconds; at most 3600. Default 300. */
+  lifetime?: number;
+  /** Seconds of clock skew tolerated on exp and nbf. Default 30, at most 60. */
+  clockSkew?: number;
+  /** Claims a caller may add beyond the registered ones. Default none. */
+  allowedClaims?: readonly string[];
+  revocations?: AccessTokenRevocations;
+  now?: () => number;
+}
+
+/** Revoked token ids and per-user not-before times. Keep entries until the tokens would expire. */
+export interface AccessTokenRevocations {
+  isRevoked(jti: string): boolean | Promise<boolean>;
+  /** Tokens of this subject issued before this time (ms) are revoked. */
+  notBefore(subject: string): number | undefined | Promise<number | undefined>;
+}
+
+export interface VerifiedAccessToken {
+  subject: string;
+  jti: string;
+  issuedAt: number;
+  expiresAt: number;
+  claims: Record<string, unknown>;
+}
+
+export interface AccessTokens {
+  issue(subject: string, claims?: Record<string, unknown>): Promise<{ token: string; jti: string; expiresAt: number }>;
+  /** The token's subject and claims, or `null` for anything not valid now. */
+  verify(token: string): Promise<VerifiedAccessToken | null>;
+  /** The public keys, as a JWKS document for `/.well-known/jwks.json`. */
+  jwks(): Promise<{ keys: JWK[] }>;
+}
+
+export const MAX_ACCESS_TOKEN_LIFETIME = 3600;
+const TYP = 'at+jwt';
+const REGISTERED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti']);
+// Headers that would let a token bring or point at its own key.
+const FORBIDDEN_HEADERS = ['jwk', 'jku', 'x5u', 'x5c', 'x5t', 'x5t#S256'];
+const KID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** A new key pair with a random kid. */
+export async function generateAccessTokenKey(alg: AccessTokenAlg = 'EdDSA'): Promise<AccessTokenKey> {
+  const pair = await generateKeyPair(
+    alg,
+    alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : { extractable: true },
+  );
+  return { kid: randomBytes(9).toString('base64url'), alg, privateKey: pair.privateKey, publicKey: pair.publicKey };
+}
+
+export function createAccessTokens(options: AccessTokenOptions): AccessTokens {
+  const lifetime = options.lifetime ?? 300;
+  if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_ACCESS_TOKEN_LIFETIME) {
+    throw new ConfigurationError(`access token lifetime must be 1 to ${MAX_ACCESS_TOKEN_LIFETIME} seconds`);
+  }
+  const skew = options.clockSkew ?? 30;
+  if (!Number.isFinite(skew) || skew < 0 || skew > 60)
+    throw new ConfigurationError('clockSkew must be 0 to 60 seconds');
+  if (!options.issuer || !options.audience) throw new ConfigurationError('issuer and audience are required');
+  const keys = [...options.keys];
+  const signer = keys[0];
+  if (signer?.privateKey === undefined)
+    throw new ConfigurationError('the newest access token key needs its private key');
+  for (const key of keys) {
+    if (!KID.test(key.kid) || (key.alg !== 'EdDSA' && key.alg !== 'ES256')) {
+      throw new ConfigurationError('each access token key needs a kid of [A-Za-z0-9_-]{1,64} and alg EdDSA or ES256');
+    }
+  }
+  const byKid = new Map(keys.map((k) => [k.kid, k]));
+  const allowed = new Set(options.allowedClaims ?? []);
+  const now = options.now ?? Date.now;
+
+  return {
+    async issue(subject, claims = {}) {
+      if (typeof subject !== 'string' || subject.length === 0) throw new InvalidArgumentError('subject is required');
+      for (const name of Object.keys(claims)) {
+        if (REGISTERED.has(name) || !allowed.has(name))
+          throw new InvalidArgumentError(`claim "${name}" is not allowed`);
+      }
+      const iat = Math.floor(now() / 1000);
+      const jti = randomBytes(16).toString('base64url');
+      const token = await new SignJWT(claims)
+        .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: TYP })
+        .setIssuer(options.issuer)
+        .setAudience(options.audience)
+        .setSubject(subject)
+        .setIssuedAt(iat)
+        .setNotBefore(iat)
+        .setExpirationTime(iat + lifetime)
+        .setJti(jti)
+        .sign(signer.privateKey as CryptoKey);
+      return { token, jti, expiresAt: (iat + lifetime) * 1000 };
+    },
+
+    async verify(token) {
+      if (typeof token !== 'string' || token.length > 8192) return null;
+      let header: ReturnType<typeof decodeProtectedHeader>;
+      try {
+        header = decodeProtectedHeader(token);
+      } catch {
+        return null;
+      }
+      // Keys come from our set only, chosen by a kid we issued; the token cannot supply one.
+      if (FORBIDDEN_HEADERS.some((name) => name in header) || header.crit !== undefined) return null;
+      const key = typeof header.kid === 'string' ? byKid.get(header.kid) : undefined;
+      if (key === undefined || header.alg !== key.alg) return null;
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, key.publicKey, {
+          algorithms: [key.alg],
+          issuer: options.issuer,
+          audience: options.audience,
+          typ: TYP,
+          clockTolerance: skew,
+          currentDate: new Date(now()),
+          requiredClaims: ['sub', 'exp', 'iat', 'nbf', 'jti'],
+        }));
+      } catch {
+        return null;
+      }
+      const { sub, jti, iat, exp } = payload as Required<Pick<JWTPayload, 'sub' | 'jti' | 'iat' | 'exp'>>;
+      if (exp - iat > MAX_ACCESS_TOKEN_LIFETIME) return null; // J3: nobody may mint long-lived tokens
+      if (options.revocations) {
+        if (await options.revocations.isRevoked(jti)) return null;
+        const notBefore = await options.revocations.notBefore(sub);
+        if (notBefore !== undefined && iat * 1000 < notBefore) return null;
+      }
+      const claims: Record<string, unknown> = {};
+      for (const name of allowed) if (name in payload) claims[name] = payload[name];
+      return { subject: sub, jti, issuedAt: iat * 1000, expiresAt: exp * 1000, claims };
+    },
+
+    async jwks() {
+      const out: JWK[] = [];
+      for (const key of keys) out.push({ ...(await exportJWK(key.publicKey)), kid: key.kid, alg: key.alg, use: 'sig' });
+      return { keys: out };
+    },
+  };
+}
+
+/** Revocations kept in process memory; entries past the longest token lifetime are dropped. */
+export function createMemoryRevocations(now: () => number = Date.now) {
+  const revoked = new Map<string, number>();
+  const notBefore = new Map<string, number>();
+  const prune = () => {
+    const horizon = now() - MAX_ACCESS_TOKEN_LIFETIME * 1000;
+    for (const [jti, at] of revoked) if (at < horizon) revoked.delete(jti);
+  };
+  return {
+    revokeToken(jti: string) {
+      prune();
+      revoked.set(jti, now());
+    },
+    revokeSubject(subject: string) {
+      notBefore.set(subject, now());
+    },
+    isRevoked: (jti: string) => revoked.has(jti),
+    notBefore: (subject: string) => notBefore.get(subject),
+  } satisfies AccessTokenRevocations & Record<string, unknown>;
+}
