@@ -1,8 +1,11 @@
 /**
  * latchkey: server-side sessions for Node web apps. The browser holds one opaque, signed,
  * HttpOnly `__Host-session` cookie; the session lives in a store on the server.
- * Stores: `latchkey/memory`, `latchkey/sqlite`. Frameworks: `latchkey/node`, `latchkey/express`,
- * `latchkey/fastify`, `latchkey/hono`. Store tests: `latchkey/conformance`.
+ * Stores: `latchkey/memory`, `latchkey/sqlite`, `latchkey/postgres`, `latchkey/redis`, and
+ * `latchkey/cached` in front of any of them (invalidation: `latchkey/redis-invalidation`,
+ * `latchkey/postgres-invalidation`). Frameworks: `latchkey/node`, `latchkey/express`,
+ * `latchkey/fastify`, `latchkey/hono`. Store tests: `latchkey/conformance`. Access JWTs for
+ * non-browser clients: `latchkey/tokens`.
  */
 export {
   type CookieReading,
