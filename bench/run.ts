@@ -381,7 +381,8 @@ const results = {
   storm: { ...storm, rawHashRate },
 };
 mkdirSync(join(here, 'results'), { recursive: true });
-writeFileSync(join(here, 'results/latest.json'), JSON.stringify(results, null, 2));
+// A quick run never replaces the results of the last full one.
+writeFileSync(join(here, quick ? 'results/quick.json' : 'results/latest.json'), JSON.stringify(results, null, 2));
 if (!quick) writeReport(results);
 for (const backend of backends) await backend.destroy();
 console.log(quick ? '\nquick run: harness checked, no report written' : '\nreport: docs/benchmarks.md');

@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { createSessionManager, type SessionStore } from 'latchkey';
 import { createCachedStore } from 'latchkey/cached';
-import { createPostgresStore } from 'latchkey/postgres';
+import { createPostgresStore, dropPostgresSchema } from 'latchkey/postgres';
 import { createPostgresInvalidation } from 'latchkey/postgres-invalidation';
 import { createRedisStore } from 'latchkey/redis';
 import { createRedisInvalidation } from 'latchkey/redis-invalidation';
@@ -178,8 +178,7 @@ export async function sqliteBackend(dir: string, sampled: number): Promise<Backe
 
 export async function postgresBackend(sampled: number): Promise<Backend> {
   const admin = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
-  await admin.query(`DROP TABLE IF EXISTS ${PG_PREFIX}sessions, ${PG_PREFIX}schema_version`);
-  await admin.query(`DROP FUNCTION IF EXISTS ${PG_PREFIX}create_session`);
+  await dropPostgresSchema(admin, PG_PREFIX);
   const open = openPostgres;
   const backend: Backend = {
     name: 'postgres',
@@ -200,8 +199,7 @@ export async function postgresBackend(sampled: number): Promise<Backend> {
     open,
     env: (v) => ({ STORE: 'postgres', CACHE: v.cache ? '1' : '' }),
     async destroy() {
-      await admin.query(`DROP TABLE IF EXISTS ${PG_PREFIX}sessions, ${PG_PREFIX}schema_version`);
-      await admin.query(`DROP FUNCTION IF EXISTS ${PG_PREFIX}create_session`);
+      await dropPostgresSchema(admin, PG_PREFIX);
       await admin.end();
     },
   };

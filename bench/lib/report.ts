@@ -101,29 +101,45 @@ export function writeReport(r: Results): void {
     }),
   );
 
+  const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
   const httpTable = ['node', 'express', 'fastify']
     .map((f) => {
       const bare = r.bare[f] as Summary;
-      const head = `| ${label[f]} bare route | ${fmt(bare.rps, 0)} | ${fmt(bare.min, 0)}–${fmt(bare.max, 0)} | ${fmt(bare.p50, 2)} | ${fmt(bare.p99, 2)} | 1.00× |`;
+      const cells = (s: Summary, ratioText: string) => [
+        fmt(s.rps, 0),
+        `${fmt(s.min, 0)}–${fmt(s.max, 0)}`,
+        fmt(s.p50, 2),
+        fmt(s.p99, 2),
+        ratioText,
+      ];
+      const head = row([`${label[f]} bare route`, ...cells(bare, '1.00×')]);
       const body = r.http
         .filter((h) => h.framework === f)
-        .map(
-          (h) =>
-            `| ${label[f]}: ${h.name} | ${fmt(h.rps, 0)} | ${fmt(h.min, 0)}–${fmt(h.max, 0)} | ${fmt(h.p50, 2)} | ${fmt(h.p99, 2)} | ${fmt(ratio(h), 2)}× |`,
-        );
+        .map((h) => row([`${label[f]}: ${h.name}`, ...cells(h, `${fmt(ratio(h), 2)}×`)]));
       return [head, ...body].join('\n');
     })
     .join('\n');
   const sizeTable = r.inProcess
-    .map(
-      (p) =>
-        `| ${p.variant} | ${p.size.toLocaleString('en-US')} | ${fmt(p.coldMedianUs, 2)} | ${fmt(p.coldP99Us, 2)} | ${fmt(p.warmMedianUs, 2)} |`,
+    .map((p) =>
+      row([
+        p.variant,
+        p.size.toLocaleString('en-US'),
+        fmt(p.coldMedianUs, 2),
+        fmt(p.coldP99Us, 2),
+        fmt(p.warmMedianUs, 2),
+      ]),
     )
     .join('\n');
   const scalingTable = r.scaling
-    .map(
-      (s) =>
-        `| ${s.connections} | ${fmt(s.bare.rps, 0)} | ${fmt(s.bare.p99, 2)} | ${fmt(s.auth.rps, 0)} | ${fmt(s.auth.p99, 2)} | ${fmt(s.auth.rps / s.bare.rps, 2)}× |`,
+    .map((s) =>
+      row([
+        String(s.connections),
+        fmt(s.bare.rps, 0),
+        fmt(s.bare.p99, 2),
+        fmt(s.auth.rps, 0),
+        fmt(s.auth.p99, 2),
+        `${fmt(s.auth.rps / s.bare.rps, 2)}×`,
+      ]),
     )
     .join('\n');
 

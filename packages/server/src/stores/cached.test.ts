@@ -7,7 +7,7 @@ import { POSTGRES_URL, REDIS_URL, serviceAvailable } from '../test/services.js';
 import { createCachedStore } from './cached.js';
 import { runStoreConformance, sampleRecord } from './conformance.js';
 import { createMemoryStore } from './memory.js';
-import { createPostgresStore } from './postgres.js';
+import { createPostgresStore, dropPostgresSchema } from './postgres.js';
 import { createPostgresInvalidation } from './postgres-invalidation.js';
 import { createRedisStore } from './redis.js';
 import { createRedisInvalidation } from './redis-invalidation.js';
@@ -213,7 +213,7 @@ describe.runIf(hasPostgres)('cached store with PostgreSQL LISTEN/NOTIFY', () => 
     } finally {
       await a.close();
       await b.close();
-      await pool.query(`DROP TABLE ${prefix}sessions, ${prefix}schema_version; DROP FUNCTION ${prefix}create_session`);
+      await dropPostgresSchema(pool, prefix);
     }
   });
 });

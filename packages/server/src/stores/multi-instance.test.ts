@@ -10,6 +10,7 @@ import { generateSigningKey } from '../sessions/key-ring.js';
 import { type Instance, login, me, startInstance } from '../test/instances.js';
 import { startRedis } from '../test/redis-servers.js';
 import { POSTGRES_URL, REDIS_URL, serviceAvailable } from '../test/services.js';
+import { dropPostgresSchema } from './postgres.js';
 
 const hasRedis = await serviceAvailable('redis', 6379);
 const hasPostgres = await serviceAvailable('postgres', 5432);
@@ -81,9 +82,7 @@ describe.runIf(hasPostgres)('two instances sharing PostgreSQL', () => {
   afterAll(async () => {
     await Promise.all(instances.map((i) => i.stop()));
     const pool = new pg.Pool({ connectionString: POSTGRES_URL });
-    await pool.query(
-      `DROP TABLE IF EXISTS ${prefix}sessions, ${prefix}schema_version; DROP FUNCTION IF EXISTS ${prefix}create_session`,
-    );
+    await dropPostgresSchema(pool, prefix);
     await pool.end();
   });
 

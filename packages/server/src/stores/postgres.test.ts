@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { StoreUnavailableError } from '../errors.js';
 import { POSTGRES_URL, serviceAvailable } from '../test/services.js';
 import { runStoreConformance, sampleRecord } from './conformance.js';
-import { createPostgresStore, type PgQueryable, POSTGRES_SCHEMA_VERSION } from './postgres.js';
+import { createPostgresStore, dropPostgresSchema, type PgQueryable, POSTGRES_SCHEMA_VERSION } from './postgres.js';
 import type { SessionStore } from './store.js';
 
 const hasPostgres = await serviceAvailable('postgres', 5432);
@@ -21,9 +21,7 @@ function isolated(db: () => PgQueryable) {
       return store;
     },
     async destroyStore(store: SessionStore) {
-      const t = prefixes.get(store);
-      await db().query(`DROP TABLE IF EXISTS ${t}sessions, ${t}schema_version`);
-      await db().query(`DROP FUNCTION IF EXISTS ${t}create_session`);
+      await dropPostgresSchema(db(), prefixes.get(store));
     },
   };
 }
@@ -46,7 +44,7 @@ describe.runIf(hasPostgres)('postgres store on a pg.Pool', () => {
       `${prefix}sessions_pkey`,
       `${prefix}sessions_user`,
     ]);
-    await pool.query(`DROP TABLE ${prefix}sessions, ${prefix}schema_version; DROP FUNCTION ${prefix}create_session`);
+    await dropPostgresSchema(pool, prefix);
   });
 
   it('the cap holds when two pools create sessions for one user at once', async () => {
@@ -65,7 +63,7 @@ describe.runIf(hasPostgres)('postgres store on a pg.Pool', () => {
       );
       expect(await a.listUser(userId)).toHaveLength(5);
     } finally {
-      await pool.query(`DROP TABLE ${prefix}sessions, ${prefix}schema_version; DROP FUNCTION ${prefix}create_session`);
+      await dropPostgresSchema(pool, prefix);
       await other.end();
     }
   });

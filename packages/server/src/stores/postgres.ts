@@ -118,6 +118,14 @@ export async function migratePostgres(db: PgQueryable, tablePrefix = 'latchkey_'
   }
 }
 
+/** Removes every table and function a store with this prefix owns: for tests and uninstalls. */
+export async function dropPostgresSchema(db: PgQueryable, tablePrefix = 'latchkey_'): Promise<void> {
+  const t = tablePrefix;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(t)) throw new TypeError('tablePrefix may hold only letters, digits and _');
+  await db.query(`DROP TABLE IF EXISTS ${t}sessions, ${t}schema_version`);
+  await db.query(`DROP FUNCTION IF EXISTS ${t}create_session`);
+}
+
 /**
  * @example
  * import pg from 'pg';
