@@ -5,7 +5,8 @@
  * `latchkey/cached` in front of any of them (invalidation: `latchkey/redis-invalidation`,
  * `latchkey/postgres-invalidation`). Frameworks: `latchkey/node`, `latchkey/express`,
  * `latchkey/fastify`, `latchkey/hono`. Store tests: `latchkey/conformance`. Access JWTs for
- * non-browser clients: `latchkey/tokens`.
+ * non-browser clients: `latchkey/tokens`. Passwords (argon2id, rules, login throttle):
+ * `latchkey/password`. HTTP defences (CSRF guard, security headers, trusted proxies): `latchkey/http`.
  */
 export {
   type CookieReading,

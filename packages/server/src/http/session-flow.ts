@@ -33,6 +33,11 @@ export interface SessionFlow {
     userId: string,
     meta?: SessionMeta,
   ): Promise<{ session: Session; headers: FlowHeaders }>;
+  /**
+   * Step-up: the user just entered their password again. The session gets a new id and token
+   * (the old one dies at once, F1) and counts as fresh. `null` when the request has no live session.
+   */
+  reauthenticate(cookieHeader: string | undefined): Promise<{ session: Session; headers: FlowHeaders } | null>;
   /** Ends the request's session (if any) and tells the browser to forget everything of ours. */
   logout(cookieHeader: string | undefined): Promise<{ revoked: boolean; headers: FlowHeaders }>;
 }
@@ -78,6 +83,16 @@ export function createSessionFlow(manager: SessionManager): SessionFlow {
         if (old !== null) await manager.revokeSession(old.id);
       }
       const issued = await manager.createSession(userId, meta);
+      return {
+        session: issued.session,
+        headers: { 'set-cookie': serializeSessionCookie(issued.token, manager.cookie), 'cache-control': NO_STORE },
+      };
+    },
+
+    async reauthenticate(cookieHeader) {
+      const value = token(read(cookieHeader));
+      const issued = value === null ? null : await manager.rotateSession(value, { reauthenticated: true });
+      if (issued === null) return null;
       return {
         session: issued.session,
         headers: { 'set-cookie': serializeSessionCookie(issued.token, manager.cookie), 'cache-control': NO_STORE },

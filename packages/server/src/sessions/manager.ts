@@ -46,6 +46,11 @@ export interface SessionManagerOptions {
     /** Default `strict`. `lax` is offered for apps that need cross-site top-level logins. */
     sameSite?: SameSite;
   };
+  /**
+   * Seconds after a password entry during which a session counts as "fresh" for sensitive actions
+   * (step-up: change the password, reveal a secret). Default 600 (10 min).
+   */
+  freshFor?: number;
   /** Called with failures of background work (the sweep). Default: a process warning. */
   onBackgroundError?: (error: unknown) => void;
 }
@@ -78,6 +83,8 @@ export interface SessionManager {
    * before the new one exists. Keeps the user, data and absolute limit. `null` if not valid.
    */
   rotateSession(token: string, options?: { reauthenticated?: boolean }): Promise<IssuedSession | null>;
+  /** The session proved a credential within `freshFor` seconds (F3: step-up before sensitive actions). */
+  isFresh(session: Session): boolean;
   revokeSession(sessionId: string): Promise<boolean>;
   revokeUserSessions(userId: string): Promise<number>;
   revokeOtherSessions(userId: string, currentSessionId: string): Promise<number>;
@@ -138,6 +145,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   const maxDataBytes = seconds('maxDataBytes', options.maxDataBytes, 4096, 2, 1 << 20);
   const sweepEvery = seconds('sweepInterval', options.sweepInterval, 600, 0, 86_400);
   const verifiedMax = seconds('verifiedTokens', options.verifiedTokens, 10_000, 0, 10_000_000);
+  const freshMs = seconds('freshFor', options.freshFor, 600, 1, absolute) * 1000;
   const now = options.now ?? Date.now;
   const name = options.cookie?.name ?? '__Host-session';
   assertCookieName(name);
@@ -262,6 +270,8 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
         authenticatedAt: rotateOptions.reauthenticated === true ? t : record.authenticatedAt,
       });
     },
+
+    isFresh: (session) => now() - session.authenticatedAt < freshMs,
 
     revokeSession: (sessionId) => store.delete(String(sessionId)),
 

@@ -4,7 +4,9 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StoreUnavailableError } from '../../errors.js';
+import { CSRF_VARY, type CsrfGuard, type CsrfRequest } from '../../http/csrf.js';
 import { codeForError, errorBody, type HttpErrorCode, httpErrors } from '../../http/error-codes.js';
+import type { SecurityHeaders } from '../../http/headers.js';
 
 export { handleClientError } from '../../http/client-error.js';
 
@@ -29,6 +31,10 @@ export interface FastifySessions {
   requireSession(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
   login(request: FastifyRequest, reply: FastifyReply, userId: string, data?: Session['data']): Promise<Session>;
   logout(request: FastifyRequest, reply: FastifyReply): Promise<boolean>;
+  /** Step-up after the caller checked the password again: new token, fresh session. `null` if none. */
+  reauthenticate(request: FastifyRequest, reply: FastifyReply): Promise<Session | null>;
+  /** preHandler: 401 without a session, 403 `REAUTHENTICATION_REQUIRED` unless it is fresh (F3). */
+  requireFreshSession(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
 }
 
 /**
@@ -69,6 +75,54 @@ export function createFastifySessions(manager: SessionManager): FastifySessions 
       sessions.set(request, null);
       return revoked;
     },
+    async reauthenticate(request, reply) {
+      const result = await flow.reauthenticate(request.headers.cookie);
+      if (result === null) return null;
+      reply.headers(result.headers);
+      sessions.set(request, result.session);
+      return result.session;
+    },
+    async requireFreshSession(request, reply) {
+      const session = getSession(request);
+      if (session === null) return sendError(reply, 'SESSION_REQUIRED');
+      if (!manager.isFresh(session)) return sendError(reply, 'REAUTHENTICATION_REQUIRED');
+      return undefined;
+    },
+  };
+}
+
+const nonces = new WeakMap<FastifyRequest, string>();
+
+/** This response's CSP nonce, for the `nonce` attribute of script and style tags in HTML. */
+export function getNonce(request: FastifyRequest): string {
+  return nonces.get(request) ?? '';
+}
+
+export interface FastifyHardeningOptions {
+  headers: SecurityHeaders;
+  /** Omit to leave CSRF checks to you. */
+  csrf?: CsrfGuard;
+  /** Decides HSTS: only HTTPS responses get it. Default: the socket is TLS. */
+  isHttps?: (request: FastifyRequest) => boolean;
+}
+
+/**
+ * One `onRequest` hook for the root scope: security headers on every response (404s and errors
+ * too, since they are set before routing), `Vary: Sec-Fetch-Site, Origin`, and the CSRF guard,
+ * which answers 403 `CSRF_REJECTED` before any body is parsed or any handler runs.
+ * @example
+ * app.addHook('onRequest', createFastifyHardening({ headers: createSecurityHeaders(), csrf }));
+ */
+export function createFastifyHardening(options: FastifyHardeningOptions) {
+  const { headers: policy, csrf } = options;
+  const isHttps = options.isHttps ?? ((request: FastifyRequest) => request.protocol === 'https');
+  return async function hardening(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+    const { nonce, headers } = policy.forResponse(isHttps(request));
+    nonces.set(request, nonce);
+    reply.headers(headers);
+    reply.header('vary', CSRF_VARY);
+    if (csrf && !csrf.allows(request.raw as CsrfRequest)) return sendError(reply, 'CSRF_REJECTED');
+    return undefined;
   };
 }
 

@@ -1,0 +1,176 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { ConfigurationError } from '../errors.js';
+import { createCsrfGuard } from './csrf.js';
+import { createSecurityHeaders, parseCspReport } from './headers.js';
+import { createTrustedProxies } from './proxy.js';
+
+describe('CSRF guard (X1, X2, X3)', () => {
+  const guard = createCsrfGuard({ origins: ['https://app.example.org', 'http://localhost:3000'] });
+  const post = (headers: Record<string, string | string[]>) => guard.allows({ method: 'POST', headers });
+
+  it('decides by Sec-Fetch-Site when the browser sends it', () => {
+    expect(post({ 'sec-fetch-site': 'same-origin' })).toBe(true);
+    expect(post({ 'sec-fetch-site': 'none' })).toBe(true);
+    expect(post({ 'sec-fetch-site': 'cross-site' })).toBe(false);
+    // Another port or subdomain of the same site: SameSite cookies go along, so this is the wall.
+    expect(post({ 'sec-fetch-site': 'same-site' })).toBe(false);
+    // A forged same-origin Origin does not override what the browser's fetch metadata says.
+    expect(post({ 'sec-fetch-site': 'cross-site', origin: 'https://app.example.org' })).toBe(false);
+  });
+
+  it('falls back to an exact Origin match, then to the Referer origin', () => {
+    expect(post({ origin: 'https://app.example.org' })).toBe(true);
+    expect(post({ origin: 'http://localhost:3000' })).toBe(true);
+    for (const origin of [
+      'https://app.example.org.attacker.com',
+      'https://attacker.com',
+      'http://app.example.org', // scheme differs
+      'https://app.example.org:8443', // port differs
+      'https://evil-app.example.org',
+      'null',
+      '',
+    ])
+      expect(post({ origin }), origin).toBe(false);
+    expect(post({ referer: 'https://app.example.org/settings?x=1' })).toBe(true);
+    expect(post({ referer: 'https://app.example.org.attacker.com/' })).toBe(false);
+    expect(post({ referer: 'not a url' })).toBe(false);
+    expect(post({ origin: ['https://app.example.org', 'https://app.example.org'] })).toBe(false);
+  });
+
+  it('refuses unsafe requests that carry neither, and lets safe methods through', () => {
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE', 'post', 'PROPFIND'])
+      expect(guard.allows({ method, headers: {} }), method).toBe(false);
+    for (const method of ['GET', 'HEAD', 'OPTIONS']) expect(guard.allows({ method, headers: {} })).toBe(true);
+  });
+
+  it('validates its configuration', () => {
+    expect(() => createCsrfGuard({ origins: [] })).toThrow(ConfigurationError);
+    expect(() => createCsrfGuard({ origins: ['app.example.org'] })).toThrow(ConfigurationError);
+    expect(() => createCsrfGuard({ origins: ['ftp://app.example.org'] })).toThrow(ConfigurationError);
+    // Given with a path or a trailing slash, the origin is still exact.
+    expect(
+      createCsrfGuard({ origins: ['https://a.example/'] }).allows({
+        method: 'POST',
+        headers: { origin: 'https://a.example' },
+      }),
+    ).toBe(true);
+  });
+});
+
+describe('security headers (H1–H7)', () => {
+  const policy = createSecurityHeaders();
+
+  it('sends the DESIGN.md defaults, X-XSS-Protection 0 and no HSTS over http', () => {
+    const { headers } = policy.forResponse(false);
+    expect(headers).toMatchObject({
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+      'referrer-policy': 'same-origin',
+      'x-xss-protection': '0',
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-resource-policy': 'same-origin',
+    });
+    expect(headers['strict-transport-security']).toBeUndefined();
+    expect(policy.forResponse(true).headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+  });
+
+  it('builds a CSP with a fresh 128-bit nonce each time and no unsafe-inline', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      const { nonce, headers } = policy.forResponse(false);
+      expect(Buffer.from(nonce, 'base64')).toHaveLength(16);
+      const csp = headers['content-security-policy'] ?? '';
+      expect(csp).toContain(`script-src 'self' 'nonce-${nonce}'`);
+      expect(csp).toContain(`style-src 'self' 'nonce-${nonce}'`);
+      seen.add(nonce);
+    }
+    expect(seen.size).toBe(1000);
+    const csp = policy.forResponse(false).headers['content-security-policy'] ?? '';
+    for (const part of ["object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", 'report-uri /api/csp-report'])
+      expect(csp).toContain(part);
+    expect(csp).not.toContain('unsafe-inline');
+    expect(policy.forResponse(false).headers['reporting-endpoints']).toBe('csp="/api/csp-report"');
+  });
+
+  it('refuses a policy that would not protect, at configuration', () => {
+    expect(() => createSecurityHeaders({ csp: { 'script-src': ["'self'", "'unsafe-inline'"] } })).toThrow(
+      ConfigurationError,
+    );
+    expect(() => createSecurityHeaders({ csp: { 'img-src': ["'self'; script-src *"] } })).toThrow(ConfigurationError);
+    expect(() => createSecurityHeaders({ hstsMaxAge: 3600 })).toThrow(ConfigurationError);
+    expect(() => createSecurityHeaders({ reportPath: 'https://elsewhere.example/r' })).toThrow(ConfigurationError);
+  });
+
+  it('reads both CSP report formats and keeps no query string', () => {
+    const legacy = parseCspReport({
+      'csp-report': {
+        'document-uri': 'https://app.example.org/page?token=secret',
+        'blocked-uri': 'https://evil.example/x.js?k=v',
+        'effective-directive': 'script-src-elem',
+        disposition: 'enforce',
+      },
+    });
+    expect(legacy).toEqual([
+      {
+        directive: 'script-src-elem',
+        blocked: 'https://evil.example/x.js',
+        document: 'https://app.example.org/page',
+        disposition: 'enforce',
+      },
+    ]);
+    const modern = parseCspReport([
+      {
+        type: 'csp-violation',
+        body: {
+          documentURL: 'https://a/#frag',
+          blockedURL: 'inline',
+          effectiveDirective: 'style-src-attr',
+          disposition: 'enforce',
+        },
+      },
+      { type: 'deprecation', body: {} },
+    ]);
+    expect(modern).toEqual([
+      { directive: 'style-src-attr', blocked: 'inline', document: 'https://a/', disposition: 'enforce' },
+    ]);
+    expect(parseCspReport('junk')).toEqual([]);
+    expect(parseCspReport(Array.from({ length: 500 }, () => ({ type: 'csp-violation', body: {} })))).toHaveLength(20);
+  });
+});
+
+describe('trusted proxies', () => {
+  async function seen(proxies: string[], headers: Record<string, string>) {
+    const trusted = createTrustedProxies(proxies);
+    const server = createServer((req: IncomingMessage, res) => {
+      res.end(JSON.stringify({ ip: trusted.clientAddress(req), https: trusted.isHttps(req) }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { headers });
+      return (await res.json()) as { ip: string; https: boolean };
+    } finally {
+      server.close();
+    }
+  }
+  const spoof = { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https' };
+
+  it('ignores X-Forwarded-* from a peer that is not a trusted proxy', async () => {
+    expect(await seen([], spoof)).toEqual({ ip: '127.0.0.1', https: false });
+    expect(await seen(['10.0.0.0/8'], spoof)).toEqual({ ip: '127.0.0.1', https: false });
+  });
+
+  it('believes a trusted proxy, and walks past only trusted hops', async () => {
+    expect(await seen(['loopback'], spoof)).toEqual({ ip: '6.6.6.6', https: true });
+    // The client wrote the first hop itself; the proxy appended the address it saw.
+    expect(await seen(['127.0.0.1'], { 'x-forwarded-for': '1.1.1.1, 203.0.113.5' })).toEqual({
+      ip: '203.0.113.5',
+      https: false,
+    });
+  });
+
+  it('refuses a malformed proxy list at configuration', () => {
+    expect(() => createTrustedProxies(['not-an-ip'])).toThrow(ConfigurationError);
+  });
+});

@@ -1,0 +1,14 @@
+/**
+ * `latchkey/http`: the HTTP-level defences, free of any framework. The adapters wire them in
+ * (`createFastifyHardening` in `latchkey/fastify`); use these directly with anything else.
+ */
+export { CSRF_VARY, type CsrfGuard, type CsrfRequest, canonicalOrigin, createCsrfGuard } from './csrf.js';
+export {
+  type CspViolation,
+  createSecurityHeaders,
+  DEFAULT_CSP,
+  parseCspReport,
+  type SecurityHeaders,
+  type SecurityHeadersOptions,
+} from './headers.js';
+export { createTrustedProxies, type TrustedProxies } from './proxy.js';

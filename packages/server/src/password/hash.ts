@@ -1,0 +1,95 @@
+/**
+ * Password hashing with argon2id (@node-rs/argon2, an optional peer dependency). Hashes run on
+ * the native thread pool, never on the event loop. Parameters default to OWASP's minimum
+ * (m = 19 MiB, t = 2, p = 1) and can only be raised; `verify` says when a stored hash was made
+ * with weaker parameters so the caller can store a new one after a successful login.
+ */
+import { randomBytes } from 'node:crypto';
+import { hash, parseOptions, verify } from '@node-rs/argon2';
+import { ConfigurationError } from '../errors.js';
+
+export interface Argon2Parameters {
+  /** KiB of memory per hash. Default and minimum 19456 (19 MiB). */
+  memoryCost?: number;
+  /** Passes over memory. Default and minimum 2. */
+  timeCost?: number;
+  /** Lanes. Default 1: more lanes make each hash cheaper for an attacker with many cores, not us. */
+  parallelism?: number;
+}
+
+export interface PasswordVerification {
+  ok: boolean;
+  /** The hash was made with weaker parameters (or another algorithm): store `hash(password)` anew. */
+  needsRehash: boolean;
+}
+
+export interface PasswordHasher {
+  readonly parameters: Readonly<Required<Argon2Parameters>>;
+  /** A PHC string `$argon2id$v=19$m=…,t=…,p=1$salt$hash`; the library draws a fresh 128-bit salt. */
+  hash(password: string): Promise<string>;
+  /** Checks a password against a stored hash. A malformed hash is a mismatch, not an exception. */
+  verify(storedHash: string, password: string): Promise<PasswordVerification>;
+  /**
+   * Spends the time of one `verify` on a hash nobody owns, so an unknown username costs as much as
+   * a wrong password (P3) and its timing does not reveal which accounts exist.
+   */
+  verifyDummy(password: string): Promise<PasswordVerification>;
+}
+
+const ARGON2ID = 2; // @node-rs/argon2's Algorithm.Argon2id (a const enum, which isolated modules cannot read)
+const MIN = { memoryCost: 19_456, timeCost: 2 } as const;
+
+/**
+ * Passwords are compared as NFKC (NIST SP 800-63B §5.1.1.2): the same password typed on two
+ * keyboards that encode "é" differently is the same password. Never truncated.
+ */
+export const normalizePassword = (password: string): string => password.normalize('NFKC');
+
+/**
+ * @example
+ * const passwords = createPasswordHasher();
+ * const stored = await passwords.hash('correct horse battery staple');
+ * const { ok, needsRehash } = await passwords.verify(stored, attempt);
+ */
+export function createPasswordHasher(options: Argon2Parameters = {}): PasswordHasher {
+  const parameters = {
+    memoryCost: options.memoryCost ?? MIN.memoryCost,
+    timeCost: options.timeCost ?? MIN.timeCost,
+    parallelism: options.parallelism ?? 1,
+  };
+  const { memoryCost, timeCost, parallelism } = parameters;
+  // Why a floor: below OWASP's parameters a stolen hash table falls to a GPU in days.
+  if (!Number.isInteger(memoryCost) || memoryCost < MIN.memoryCost || memoryCost > 4 * 1024 * 1024)
+    throw new ConfigurationError(`memoryCost must be an integer between ${MIN.memoryCost} and 4194304 KiB`);
+  if (!Number.isInteger(timeCost) || timeCost < MIN.timeCost || timeCost > 100)
+    throw new ConfigurationError(`timeCost must be an integer between ${MIN.timeCost} and 100`);
+  if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > 16)
+    throw new ConfigurationError('parallelism must be an integer between 1 and 16');
+  const settings = { algorithm: ARGON2ID, memoryCost, timeCost, parallelism };
+
+  const weaker = (stored: string): boolean => {
+    if (!stored.startsWith('$argon2id$')) return true;
+    const p = parseOptions(stored);
+    return p.memoryCost < memoryCost || p.timeCost < timeCost || p.parallelism !== parallelism;
+  };
+  const check = async (stored: string, password: string): Promise<PasswordVerification> => {
+    try {
+      const ok = await verify(stored, normalizePassword(password));
+      return { ok, needsRehash: ok && weaker(stored) };
+    } catch {
+      return { ok: false, needsRehash: false }; // not a PHC string we can read: never a match
+    }
+  };
+  let dummy: Promise<string> | undefined;
+
+  return {
+    parameters: Object.freeze(parameters),
+    hash: (password) => hash(normalizePassword(password), settings),
+    verify: check,
+    async verifyDummy(password) {
+      dummy ??= hash(randomBytes(32).toString('base64url'), settings);
+      await check(await dummy, password);
+      return { ok: false, needsRehash: false };
+    },
+  };
+}
