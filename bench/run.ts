@@ -319,7 +319,7 @@ const storm = await (async () => {
       `${base}/api/auth/login`,
       quick ? 1 : 5,
       50,
-      { 'content-type': 'application/json' },
+      { 'content-type': 'application/json', origin: base },
       JSON.stringify({ username: 'demo', password }),
     );
     const eld = (await (await fetch(`${base}/__bench/eld`)).json()) as { p50: number; p99: number; max: number };

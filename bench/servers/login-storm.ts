@@ -21,7 +21,7 @@ const sessions = createSessionManager({
   sweepInterval: 0,
   maxSessionsPerUser: 10_000,
 });
-const app = await buildApp({ sessions, users, logger: false });
+const app = await buildApp({ sessions, users, origins: [`http://127.0.0.1:${port}`], logger: false });
 const delay = monitorEventLoopDelay({ resolution: 1 });
 app.post('/__bench/eld/reset', async () => {
   delay.disable();

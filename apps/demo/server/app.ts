@@ -1,19 +1,52 @@
 /**
  * The reference server: the article's routes done the latchkey way. The browser gets one HttpOnly
  * `__Host-session` cookie and nothing else; every request loads the session and the account from
- * the SQLite file.
- *   POST /api/auth/login   {username, password} → {user}      (sets the cookie)
- *   POST /api/auth/logout                       → {ok: true}   (revokes, expires, Clear-Site-Data)
- *   GET  /api/me                                 → {user, session}
+ * the SQLite file. Every response carries the security headers; unsafe requests pass the CSRF
+ * guard before any body is parsed.
+ *
+ *   POST   /api/auth/register        {username, password}         → 201 {user}   (sets the cookie)
+ *   POST   /api/auth/login           {username, password}         → {user}       (sets the cookie)
+ *   POST   /api/auth/reauthenticate  {password}                   → {freshUntil} (step-up, new cookie)
+ *   POST   /api/auth/logout                                       → {ok}         (Clear-Site-Data)
+ *   GET    /api/me                                                → {user, session}
+ *   GET    /api/sessions                                          → {sessions}
+ *   DELETE /api/sessions/:id                                      → {ok}
+ *   POST   /api/sessions/revoke-others                            → {revoked}
+ *   POST   /api/account/password     {currentPassword, newPassword} fresh session → {revokedSessions}
+ *   GET    /api/account/api-key                                   → {apiKey, masked} (whole only when fresh)
+ *   POST   /api/account/api-key/rotate                  fresh session → {apiKey}
+ *   POST   /api/account/disable                         fresh session → {ok}  (ends every session)
+ *   POST   /api/csp-report                                        → 204 (CSP violations, logged)
+ *   GET    /avatars/:username.svg                                 → the account's avatar
  */
-import Fastify, { type FastifyInstance } from 'fastify';
-import type { SessionManager } from 'latchkey';
-import { createFastifySessions, errorHandler, getSession, handleClientError, sendError } from 'latchkey/fastify';
-import type { Users } from './users.js';
+import { randomBytes } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Session, SessionManager } from 'latchkey';
+import {
+  createFastifyHardening,
+  createFastifySessions,
+  errorHandler,
+  getNonce,
+  getSession,
+  handleClientError,
+  sendError,
+} from 'latchkey/fastify';
+import { createCsrfGuard, createSecurityHeaders, createTrustedProxies, parseCspReport } from 'latchkey/http';
+import { createLoginThrottle, createPasswordPolicy, type LoginThrottle, type PasswordPolicy } from 'latchkey/password';
+import { z } from 'zod';
+import { maskApiKey, type User, type Users } from './users.js';
 
 export interface AppOptions {
   sessions: SessionManager;
   users: Users;
+  /** The origins the app is served from, exactly (`http://localhost:3000`): the CSRF fallback. */
+  origins: readonly string[];
+  throttle?: LoginThrottle;
+  policy?: PasswordPolicy;
+  /** Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For/-Proto are believed. */
+  trustedProxies?: readonly string[];
+  /** PEM certificate and key: serve HTTPS (and send HSTS). */
+  https?: { cert: string | Buffer; key: string | Buffer };
   /** pino options, or false for silence in tests. */
   logger?: boolean | Record<string, unknown>;
 }
@@ -30,11 +63,84 @@ export const REDACT = [
   'body.password',
 ];
 
-const MAX_USERNAME = 64;
-const MAX_PASSWORD = 1024;
+const username = z
+  .string()
+  .min(3)
+  .max(32)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-"');
+// Length rules live in the password policy (with their own codes); this only bounds the body.
+const password = z.string().min(1).max(4096);
+const schemas = {
+  credentials: z.strictObject({ username: z.string().min(1).max(64), password }),
+  register: z.strictObject({ username, password }),
+  reauthenticate: z.strictObject({ password }),
+  changePassword: z.strictObject({ currentPassword: password, newPassword: password }),
+  sessionId: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{22}$/) }),
+};
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, reply: FastifyReply): T | undefined {
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  // A clear 400: which fields are wrong and why, never the values themselves.
+  void reply
+    .code(400)
+    .header('cache-control', 'no-store')
+    .send({
+      error: {
+        code: 'INVALID_INPUT',
+        message: 'A field is missing or has the wrong type.',
+        fields: result.error.issues.map((i) => ({ path: i.path.join('.'), problem: i.code })),
+      },
+    });
+  return undefined;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const avatarUrl = (user: User) => `/avatars/${encodeURIComponent(user.username)}.svg`;
+const escapeXml = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** A deterministic initials avatar: an image from our own origin, so `img-src 'self'` covers it. */
+function avatarSvg(name: string): string {
+  let hue = 0;
+  for (const c of name) hue = (hue * 31 + (c.codePointAt(0) ?? 0)) % 360;
+  const initials = escapeXml(name.slice(0, 2).toUpperCase());
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">` +
+    `<rect width="64" height="64" rx="32" fill="hsl(${hue} 55% 42%)"/>` +
+    `<text x="32" y="41" font-family="system-ui,sans-serif" font-size="24" fill="#fff" text-anchor="middle">${initials}</text></svg>`
+  );
+}
+
+function indexPage(nonce: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>latchkey reference server</title><style nonce="${nonce}">body{font:16px system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}label{display:block;margin:.5rem 0}output{display:block;margin-top:1rem}</style></head>
+<body><h1>latchkey reference server</h1>
+<form id="login"><label>Username <input name="username" autocomplete="username" required></label>
+<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+<button>Log in</button> <button type="button" id="logout">Log out</button></form><output id="out" aria-live="polite"></output>
+<script nonce="${nonce}">
+const out = document.getElementById('out');
+const call = async (path, body) => {
+  const res = await fetch(path, { method: body === undefined && path.endsWith('/me') ? 'GET' : 'POST',
+    headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: res.status, body: await res.json() };
+};
+const show = async () => { const me = await call('/api/me'); out.textContent = me.status === 200 ? 'Logged in as ' + me.body.user.username : 'Not logged in'; };
+document.getElementById('login').addEventListener('submit', async (e) => {
+  e.preventDefault(); const f = new FormData(e.target);
+  const r = await call('/api/auth/login', { username: f.get('username'), password: f.get('password') });
+  if (r.status !== 200) out.textContent = r.body.error.message; else await show();
+});
+document.getElementById('logout').addEventListener('click', async () => { await call('/api/auth/logout', {}); await show(); });
+show();
+</script></body></html>`;
+}
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { sessions, users } = options;
+  const throttle = options.throttle ?? createLoginThrottle();
+  const policy = options.policy ?? createPasswordPolicy();
+  const proxies = createTrustedProxies(options.trustedProxies ?? []);
   const auth = createFastifySessions(sessions);
   const app = Fastify({
     logger:
@@ -43,9 +149,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         : { redact: { paths: REDACT, censor: '[redacted]' }, ...(options.logger === true ? {} : options.logger) },
     clientErrorHandler: handleClientError, // 431/400 with a JSON code instead of an empty reply
     bodyLimit: 16 * 1024,
-    trustProxy: false,
+    // X-Forwarded-For/-Proto count only from configured proxies; request.ip is then the client.
+    trustProxy: (options.trustedProxies?.length ?? 0) > 0 ? proxies.trust : false,
+    ...(options.https ? { https: options.https } : {}),
   });
-  // JSON only: a form or text/plain body (what a cross-site <form> can send) gets 415.
+  // JSON only: a form or text/plain body (what a cross-site <form> can send) gets 415 (X3).
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error, request, reply) => {
     if ((error as { statusCode?: number }).statusCode === undefined)
@@ -53,76 +161,245 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return errorHandler(error, request, reply);
   });
   app.setNotFoundHandler((_request, reply) => sendError(reply, 'NOT_FOUND'));
+  // Security headers on every response (404s and errors too), then the CSRF guard (X1, X2).
+  app.addHook(
+    'onRequest',
+    createFastifyHardening({
+      headers: createSecurityHeaders(),
+      csrf: createCsrfGuard({ origins: options.origins }),
+      // Browsers send CSP reports without credentials: nothing to ride, so no CSRF check.
+      csrfExempt: ['/api/csp-report'],
+    }),
+  );
   app.addHook('onSend', async (request, reply) => {
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('referrer-policy', 'same-origin');
-    reply.header('x-frame-options', 'DENY');
     // C7: nothing under /api is stored by a cache: it is all account data.
     if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
   });
 
-  app.get('/', async (_request, reply) =>
-    reply
-      .type('text/html; charset=utf-8')
-      .send(
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>latchkey</title></head>' +
-          '<body><h1>latchkey reference server</h1><p>POST /api/auth/login, POST /api/auth/logout, GET /api/me.</p></body></html>',
-      ),
-  );
+  app.get('/', async (request, reply) => reply.type('text/html; charset=utf-8').send(indexPage(getNonce(request))));
+
+  app.get<{ Params: { file: string } }>('/avatars/:file', async (request, reply) => {
+    const match = /^([a-z0-9_.-]{3,32})\.svg$/.exec(request.params.file);
+    if (!match?.[1]) return sendError(reply, 'NOT_FOUND');
+    return reply
+      .type('image/svg+xml; charset=utf-8')
+      .header('cache-control', 'public, max-age=86400')
+      .send(avatarSvg(match[1]));
+  });
+
+  /** The session's user, or a 401 (and the user's sessions end if the account is gone or disabled). */
+  const current = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<{ session: Session; user: User } | undefined> => {
+    const session = getSession(request);
+    const user = session && users.byId(session.userId);
+    if (session && user) return { session, user };
+    if (session) await sessions.revokeUserSessions(session.userId);
+    void sendError(reply, 'SESSION_REQUIRED');
+    return undefined;
+  };
+  const event = (request: FastifyRequest, name: string, fields: Record<string, unknown> = {}) =>
+    request.log.info({ event: name, ip: request.ip, ...fields }, name);
 
   await app.register(
     async (api) => {
       api.addHook('onRequest', auth.onRequest);
 
-      api.post('/auth/login', async (request, reply) => {
-        const body = request.body as { username?: unknown; password?: unknown } | null | undefined;
-        const { username, password } = body ?? {};
-        if (
-          typeof username !== 'string' ||
-          typeof password !== 'string' ||
-          username.length === 0 ||
-          username.length > MAX_USERNAME ||
-          password.length > MAX_PASSWORD
-        ) {
-          return sendError(reply, 'INVALID_INPUT');
+      api.post('/auth/register', async (request, reply) => {
+        const body = parse(schemas.register, request.body, reply);
+        if (!body) return reply;
+        const problem = policy.check(body.password, [body.username]);
+        if (problem) return sendError(reply, problem);
+        const user = await users.create(body.username, body.password);
+        if (!user) {
+          event(request, 'register.conflict');
+          return sendError(reply, 'CONFLICT');
         }
-        const user = await users.verifyPassword(username, password);
-        if (user === null) {
-          // Unknown user and wrong password: one status, one body (P3). Never log the password.
-          request.log.info({ event: 'login.failure', username }, 'login failed');
+        await throttle.success(user.username, request.ip); // the address the account was made from is known
+        await auth.login(request, reply, user.id);
+        event(request, 'register', { userId: user.id });
+        return reply.code(201).send({ user: { username: user.username, avatarUrl: avatarUrl(user) } });
+      });
+
+      api.post('/auth/login', async (request, reply) => {
+        const body = parse(schemas.credentials, request.body, reply);
+        if (!body) return reply;
+        const decision = await throttle.check(body.username, request.ip);
+        if (!decision.allowed) {
+          event(request, 'login.throttled', { username: body.username, scope: decision.scope });
+          return sendError(reply.header('retry-after', String(decision.retryAfter)), 'TOO_MANY_ATTEMPTS');
+        }
+        const outcome = await users.authenticate(body.username, body.password);
+        if (!outcome.ok) {
+          await throttle.failure(body.username, request.ip);
+          // P3: one status and body for unknown user, wrong password and disabled account; the
+          // reason goes to the log only. P5: the log line has no password.
+          event(request, 'login.failure', { username: body.username, reason: outcome.reason });
           return sendError(reply, 'INVALID_CREDENTIALS');
         }
-        const session = await auth.login(request, reply, user.id);
-        request.log.info({ event: 'login.success', userId: user.id, sessionId: session.id }, 'login');
-        return { user };
+        await throttle.success(body.username, request.ip);
+        const session = await auth.login(request, reply, outcome.user.id);
+        event(request, 'login.success', { userId: outcome.user.id, sessionId: session.id });
+        return { user: { username: outcome.user.username, avatarUrl: avatarUrl(outcome.user) } };
+      });
+
+      api.post('/auth/reauthenticate', { preHandler: auth.requireSession }, async (request, reply) => {
+        const me = await current(request, reply);
+        if (!me) return reply;
+        const body = parse(schemas.reauthenticate, request.body, reply);
+        if (!body) return reply;
+        const decision = await throttle.check(me.user.username, request.ip);
+        if (!decision.allowed)
+          return sendError(reply.header('retry-after', String(decision.retryAfter)), 'TOO_MANY_ATTEMPTS');
+        if (!(await users.checkPassword(me.user.id, body.password))) {
+          await throttle.failure(me.user.username, request.ip);
+          event(request, 'reauthenticate.failure', { userId: me.user.id });
+          return sendError(reply, 'INVALID_CREDENTIALS');
+        }
+        await throttle.success(me.user.username, request.ip);
+        // F1: re-authentication gets a new session id; the old cookie is dead from here on.
+        const session = await auth.reauthenticate(request, reply);
+        if (!session) return sendError(reply, 'SESSION_REQUIRED');
+        event(request, 'reauthenticate.success', { userId: me.user.id, sessionId: session.id });
+        return { freshUntil: iso(session.authenticatedAt + sessions.freshFor * 1000) };
       });
 
       api.post('/auth/logout', async (request, reply) => {
         const session = getSession(request);
         await auth.logout(request, reply);
-        if (session) request.log.info({ event: 'logout', userId: session.userId, sessionId: session.id }, 'logout');
+        if (session) event(request, 'logout', { userId: session.userId, sessionId: session.id });
         return { ok: true };
       });
 
       api.get('/me', { preHandler: auth.requireSession }, async (request, reply) => {
-        const session = getSession(request);
-        const user = session && users.byId(session.userId);
-        if (!session || !user) {
-          if (session) await sessions.revokeUserSessions(session.userId); // the account is gone
-          return sendError(reply, 'SESSION_REQUIRED');
-        }
+        const me = await current(request, reply);
+        if (!me) return reply;
+        const { session, user } = me;
         return {
-          user,
+          user: { username: user.username, avatarUrl: avatarUrl(user) },
           session: {
             id: session.id,
-            createdAt: new Date(session.createdAt).toISOString(),
-            expiresAt: new Date(session.expiresAt).toISOString(),
-            absoluteExpiresAt: new Date(session.absoluteExpiresAt).toISOString(),
+            createdAt: iso(session.createdAt),
+            expiresAt: iso(session.expiresAt),
+            absoluteExpiresAt: iso(session.absoluteExpiresAt),
+            fresh: sessions.isFresh(session),
           },
         };
+      });
+
+      api.get('/sessions', { preHandler: auth.requireSession }, async (request, reply) => {
+        const me = await current(request, reply);
+        if (!me) return reply;
+        const list = await sessions.listUserSessions(me.user.id);
+        return {
+          sessions: list.map((s) => ({
+            id: s.id,
+            current: s.id === me.session.id,
+            userAgent: s.userAgent,
+            ip: s.ip,
+            createdAt: iso(s.createdAt),
+            lastSeenAt: iso(s.lastSeenAt),
+            expiresAt: iso(s.expiresAt),
+          })),
+        };
+      });
+
+      api.delete('/sessions/:id', { preHandler: auth.requireSession }, async (request, reply) => {
+        const me = await current(request, reply);
+        if (!me) return reply;
+        const params = parse(schemas.sessionId, request.params, reply);
+        if (!params) return reply;
+        // Only the user's own sessions: another user's id is "not found", never revoked.
+        const mine = (await sessions.listUserSessions(me.user.id)).some((s) => s.id === params.id);
+        if (!mine) return sendError(reply, 'NOT_FOUND');
+        if (params.id === me.session.id) await auth.logout(request, reply);
+        else await sessions.revokeSession(params.id);
+        event(request, 'session.revoke', { userId: me.user.id, sessionId: params.id });
+        return { ok: true };
+      });
+
+      api.post('/sessions/revoke-others', { preHandler: auth.requireSession }, async (request, reply) => {
+        const me = await current(request, reply);
+        if (!me) return reply;
+        const revoked = await sessions.revokeOtherSessions(me.user.id, me.session.id);
+        event(request, 'session.revoke-others', { userId: me.user.id, revoked });
+        return { revoked };
+      });
+
+      api.post('/account/password', { preHandler: auth.requireFreshSession }, async (request, reply) => {
+        const me = await current(request, reply);
+        if (!me) return reply;
+        const body = parse(schemas.changePassword, request.body, reply);
+        if (!body) return reply;
+        // P2: the current password is needed even in a fresh session (a walk-up attacker).
+        if (!(await users.checkPassword(me.user.id, body.currentPassword))) {
+          await throttle.failure(me.user.username, request.ip);
+          return sendError(reply, 'INVALID_CREDENTIALS');
+        }
+        const problem = policy.check(body.newPassword, [me.user.username]);
+        if (problem) return sendError(reply, problem);
+        await users.setPassword(me.user.id, body.newPassword);
+        // R3: every other session ends; this one gets a new id (a privilege change, F1).
+        const revokedSessions = await sessions.revokeOtherSessions(me.user.id, me.session.id);
+        await auth.reauthenticate(request, reply);
+        event(request, 'password.change', { userId: me.user.id, revokedSessions });
+        return { revokedSessions };
+      });
+
+      api.get('/account/api-key', { preHandler: auth.requireSession }, async (request, reply) => {
+        const me = await current(request, reply);
+        if (!me) return reply;
+        const key = users.apiKey(me.user.id) ?? '';
+        // F3: the whole key only to a fresh session; otherwise enough to recognise it.
+        if (!sessions.isFresh(me.session)) return { apiKey: maskApiKey(key), masked: true };
+        event(request, 'api-key.reveal', { userId: me.user.id });
+        return { apiKey: key, masked: false };
+      });
+
+      api.post('/account/api-key/rotate', { preHandler: auth.requireFreshSession }, async (request, reply) => {
+        const me = await current(request, reply);
+        if (!me) return reply;
+        const apiKey = users.rotateApiKey(me.user.id);
+        event(request, 'api-key.rotate', { userId: me.user.id });
+        return { apiKey, masked: false };
+      });
+
+      api.post('/account/disable', { preHandler: auth.requireFreshSession }, async (request, reply) => {
+        const me = await current(request, reply);
+        if (!me) return reply;
+        users.disable(me.user.id);
+        // R2: a disabled account has no live session anywhere, caches included.
+        const revoked = await sessions.revokeUserSessions(me.user.id);
+        await auth.logout(request, reply);
+        event(request, 'account.disable', { userId: me.user.id, revoked });
+        return { ok: true };
+      });
+
+      await api.register(async (reports) => {
+        // Only this route parses the report content types; everywhere else they are a 415.
+        reports.addContentTypeParser(
+          ['application/csp-report', 'application/reports+json'],
+          { parseAs: 'string', bodyLimit: 16 * 1024 },
+          (_request, body, done) => {
+            try {
+              done(null, JSON.parse(body as string));
+            } catch {
+              done(null, null);
+            }
+          },
+        );
+        reports.post('/csp-report', async (request, reply) => {
+          for (const violation of parseCspReport(request.body))
+            request.log.warn({ event: 'csp.violation', ...violation }, 'csp violation');
+          return reply.code(204).send();
+        });
       });
     },
     { prefix: '/api' },
   );
   return app;
 }
+
+/** A random password for the seeded demo account when none is given. */
+export const generatedPassword = (): string => randomBytes(12).toString('base64url');

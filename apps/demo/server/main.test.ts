@@ -1,5 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,9 +15,12 @@ afterAll(() => {
 });
 
 /** Starts main.ts from source as `npm start` would start its build, and waits for its banner. */
-function start(env: Record<string, string> = {}): Promise<{ port: number; stdout: string; child: ChildProcess }> {
+function start(
+  env: Record<string, string> = {},
+  dir = dataDir,
+): Promise<{ port: number; redirectPort: number; stdout: string; child: ChildProcess }> {
   const child = spawn(process.execPath, ['--conditions=@latchkey/source', '--import', 'tsx', join(here, 'main.ts')], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LATCHKEY_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LATCHKEY_DATA_DIR: dir, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -25,8 +29,9 @@ function start(env: Record<string, string> = {}): Promise<{ port: number; stdout
     let stderr = '';
     child.stdout?.on('data', (c) => {
       stdout += c;
-      const match = /http:\/\/localhost:(\d+)\n[\s\S]*demo account: .*\n/.exec(stdout);
-      if (match) resolve({ port: Number(match[1]), stdout, child });
+      const match = /https?:\/\/localhost:(\d+)\n[\s\S]*demo account: .*\n/.exec(stdout);
+      const redirect = /http:\/\/localhost:(\d+) redirects/.exec(stdout);
+      if (match) resolve({ port: Number(match[1]), redirectPort: Number(redirect?.[1] ?? 0), stdout, child });
     });
     child.stderr?.on('data', (c) => {
       stderr += c;
@@ -38,7 +43,7 @@ function start(env: Record<string, string> = {}): Promise<{ port: number; stdout
 const login = (port: number, password: string) =>
   fetch(`http://127.0.0.1:${port}/api/auth/login`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', origin: `http://127.0.0.1:${port}` },
     body: JSON.stringify({ username: 'demo', password }),
   });
 
@@ -62,5 +67,87 @@ describe('reference server start-up', () => {
     const me = await fetch(`http://127.0.0.1:${second.port}/api/me`, { headers: { cookie } });
     expect(me.status).toBe(200);
     second.child.kill('SIGTERM');
+  });
+});
+
+/** GET over HTTPS trusting only the test's own self-signed certificate. */
+function httpsGet(url: string, ca: string, headers: Record<string, string> = {}) {
+  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
+    request(url, { ca, headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+describe('HTTPS mode (H1)', () => {
+  it('serves HTTPS with HSTS on every response, and its http port only redirects', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-tls-'));
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
+    const server = await start({ LATCHKEY_TLS_CERT: cert, LATCHKEY_TLS_KEY: key, HTTPS_PORT: '0' }, join(dir, 'data'));
+    const ca = readFileSync(cert, 'utf8');
+    try {
+      expect(server.stdout).toContain(`https://localhost:${server.port}`);
+      for (const path of ['/', '/api/me', '/nowhere']) {
+        const res = await httpsGet(`https://127.0.0.1:${server.port}${path}`, ca);
+        expect([200, 401, 404]).toContain(res.status);
+        expect(res.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+      }
+      // The plain port: a redirect to the configured https origin, whatever Host the request names.
+      const plain = await fetch(`http://127.0.0.1:${server.redirectPort}/api/me?x=1`, {
+        redirect: 'manual',
+        headers: { host: 'evil.example' },
+      });
+      expect(plain.status).toBe(308);
+      expect(plain.headers.get('location')).toBe(`https://127.0.0.1:${server.port}/api/me?x=1`);
+      expect(plain.headers.get('set-cookie')).toBeNull();
+      const post = await fetch(`http://127.0.0.1:${server.redirectPort}/api/auth/login`, {
+        method: 'POST',
+        redirect: 'manual',
+      });
+      expect(post.status).toBe(308);
+    } finally {
+      server.child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('ignores X-Forwarded-Proto from a peer that is not a trusted proxy (no HSTS over http)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-xfp-'));
+    const server = await start({}, dir);
+    try {
+      const res = await fetch(`http://127.0.0.1:${server.port}/`, { headers: { 'x-forwarded-proto': 'https' } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('strict-transport-security')).toBeNull();
+    } finally {
+      server.child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,25 +3,46 @@
  *   PORT (default 3000), HOST (default localhost), LATCHKEY_DATA_DIR (default ./data),
  *   LATCHKEY_SESSION_KEYS (base64url keys, newest first, comma-separated; default: a key generated
  *   once and kept in the data folder), LATCHKEY_DEMO_PASSWORD (default: generated and printed).
+ * HTTPS: with LATCHKEY_TLS_CERT and LATCHKEY_TLS_KEY (PEM files) the app is served over HTTPS on
+ *   HTTPS_PORT (default 3443), and PORT answers every request with a redirect there.
+ *   LATCHKEY_PUBLIC_HOST (default HOST) is the host name put in that redirect.
+ * LATCHKEY_ORIGINS: the exact origins the app is reached at (comma-separated), for the CSRF guard's
+ *   Origin fallback. Default: http(s)://localhost and 127.0.0.1 on the ports above.
+ * LATCHKEY_TRUSTED_PROXIES: addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and
+ *   X-Forwarded-Proto are believed (default: none).
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { createSessionManager, generateSigningKey } from 'latchkey';
+import { createHttpsRedirect } from 'latchkey/http';
 import { createSqliteStore } from 'latchkey/sqlite';
-import { buildApp } from './app.js';
+import { buildApp, generatedPassword } from './app.js';
 import { createUsers } from './users.js';
 
-const port = Number(process.env.PORT ?? 3000);
-const host = process.env.HOST ?? 'localhost';
-const dataDir = resolve(process.env.LATCHKEY_DATA_DIR ?? 'data');
+const env = process.env;
+const list = (value: string | undefined) =>
+  value
+    ? value
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean)
+    : [];
+const port = Number(env.PORT ?? 3000);
+const host = env.HOST ?? 'localhost';
+const dataDir = resolve(env.LATCHKEY_DATA_DIR ?? 'data');
+const tls =
+  env.LATCHKEY_TLS_CERT && env.LATCHKEY_TLS_KEY
+    ? { cert: readFileSync(env.LATCHKEY_TLS_CERT), key: readFileSync(env.LATCHKEY_TLS_KEY) }
+    : undefined;
+const httpsPort = Number(env.HTTPS_PORT ?? 3443);
 mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
 /** Keys from the environment, or one generated on first run and kept (mode 0600) beside the data. */
 function sessionKeys(): string[] {
-  const fromEnv = process.env.LATCHKEY_SESSION_KEYS;
-  if (fromEnv) return fromEnv.split(',').map((k) => k.trim());
+  if (env.LATCHKEY_SESSION_KEYS) return list(env.LATCHKEY_SESSION_KEYS);
   const file = join(dataDir, 'session-key');
   if (!existsSync(file)) writeFileSync(file, `${generateSigningKey()}\n`, { mode: 0o600 });
   return [readFileSync(file, 'utf8').trim()];
@@ -32,18 +53,49 @@ const db = new Database(join(dataDir, 'latchkey.db'));
 const sessions = createSessionManager({ store: createSqliteStore(db, { exclusive: true }), keys: sessionKeys() });
 const users = createUsers(db);
 
-const given = process.env.LATCHKEY_DEMO_PASSWORD;
-const demoPassword = given && given.length > 0 ? given : randomBytes(12).toString('base64url');
+const given = env.LATCHKEY_DEMO_PASSWORD;
+const demoPassword = given && given.length > 0 ? given : generatedPassword();
 await users.upsert('demo', demoPassword);
 
-const app = await buildApp({ sessions, users, logger: { level: process.env.LOG_LEVEL ?? 'info' } });
-await app.listen({ port, host });
+async function listen(server: Server, wanted: number): Promise<number> {
+  await new Promise<void>((done) => server.listen(wanted, host, done));
+  return (server.address() as AddressInfo).port;
+}
 
-const address = app.server.address();
-const actualPort = typeof address === 'object' && address !== null ? address.port : port;
+/** PORT=0 (tests) asks the OS for a port; the CSRF origins must name it, so pick it before building. */
+async function resolvePort(wanted: number): Promise<number> {
+  if (wanted !== 0) return wanted;
+  const probe = createServer();
+  const free = await listen(probe, 0);
+  await new Promise((done) => probe.close(done));
+  return free;
+}
+
+const scheme = tls ? 'https' : 'http';
+const appPort = await resolvePort(tls ? httpsPort : port);
+const origins = list(env.LATCHKEY_ORIGINS);
+const app = await buildApp({
+  sessions,
+  users,
+  origins: origins.length > 0 ? origins : [`${scheme}://localhost:${appPort}`, `${scheme}://127.0.0.1:${appPort}`],
+  trustedProxies: list(env.LATCHKEY_TRUSTED_PROXIES),
+  ...(tls ? { https: tls } : {}),
+  logger: { level: env.LOG_LEVEL ?? 'info' },
+});
+await app.listen({ port: appPort, host });
+
+let redirect: Server | undefined;
+let redirectPort = 0;
+if (tls) {
+  const publicHost = env.LATCHKEY_PUBLIC_HOST ?? host;
+  redirect = createServer(createHttpsRedirect(`https://${publicHost}:${appPort}`));
+  redirectPort = await listen(redirect, port);
+}
+
 // Printed once on the console for the person who started the server; never written to the log.
 process.stdout.write(
-  `\nlatchkey reference server: http://localhost:${actualPort}\n` +
+  `\nlatchkey reference server: ${scheme}://localhost:${appPort}\n` +
+    (tls ? `http://localhost:${redirectPort} redirects to https\n` : '') +
     `data: ${join(dataDir, 'latchkey.db')}\n` +
     (given
       ? 'demo account: demo (password from LATCHKEY_DEMO_PASSWORD)\n\n'
@@ -52,6 +104,7 @@ process.stdout.write(
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
+    redirect?.close();
     void app.close().then(() => {
       sessions.close();
       db.close();

@@ -1,65 +1,125 @@
 /**
- * The demo's accounts: a users table in the same SQLite file as the sessions, argon2id password
- * hashes (OWASP parameters, computed on libuv's thread pool, off the event loop), and the seeded
- * `demo` account. The login issue moves hashing into `latchkey/password` with rules and throttling.
+ * The demo's accounts: one table in the same SQLite file as the sessions. Passwords go through
+ * `latchkey/password` (argon2id on the native thread pool, rehash when parameters rise); unknown
+ * names cost a dummy verify, so timing does not tell which accounts exist (P3). Each account has an
+ * API key that the server keeps: the article's point that secrets stay on the server, shown masked.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { type Algorithm, hash, verify } from '@node-rs/argon2';
 import type Database from 'better-sqlite3';
-
-// argon2id, m = 19 MiB, t = 2, p = 1: OWASP Password Storage Cheat Sheet minimum.
-const ARGON2ID = { algorithm: 2 as Algorithm, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
+import { createPasswordHasher, type PasswordHasher } from 'latchkey/password';
 
 export interface User {
   id: string;
   username: string;
 }
 
+export type LoginOutcome =
+  | { ok: true; user: User }
+  | { ok: false; reason: 'unknown-user' | 'wrong-password' | 'disabled' };
+
 export interface Users {
+  readonly hasher: PasswordHasher;
   find(username: string): User | null;
+  /** The account when it exists and is not disabled. */
   byId(id: string): User | null;
-  /** The user when the password is theirs; `null` otherwise, with similar timing for unknown names. */
-  verifyPassword(username: string, password: string): Promise<User | null>;
-  /** Creates or resets an account's password. */
+  /** Checks a login. Every outcome costs one argon2id verify. */
+  authenticate(username: string, password: string): Promise<LoginOutcome>;
+  /** Is this the account's password? (step-up and password change) */
+  checkPassword(id: string, password: string): Promise<boolean>;
+  /** A new account, or `null` when the name is taken. The caller checked the password rules. */
+  create(username: string, password: string): Promise<User | null>;
+  setPassword(id: string, password: string): Promise<void>;
+  /** Creates the account or resets its password (the seeded demo account). */
   upsert(username: string, password: string): Promise<User>;
+  disable(id: string): void;
+  apiKey(id: string): string | null;
+  rotateApiKey(id: string): string;
 }
 
-export function createUsers(db: Database.Database): Users {
-  db.exec(`CREATE TABLE IF NOT EXISTS demo_users (
+/** Usernames are case-insensitive: stored and looked up in lower case. */
+export const normalizeUsername = (username: string): string => username.normalize('NFKC').toLowerCase();
+
+const newApiKey = () => `lk_live_${randomBytes(24).toString('base64url')}`;
+
+/** `lk_live_••••••••wxyz`: enough to recognise a key, not enough to use it. */
+export const maskApiKey = (key: string): string => `${key.slice(0, 8)}${'•'.repeat(8)}${key.slice(-4)}`;
+
+export function createUsers(db: Database.Database, hasher: PasswordHasher = createPasswordHasher()): Users {
+  db.exec(`CREATE TABLE IF NOT EXISTS demo_accounts (
     id TEXT PRIMARY KEY NOT NULL,
     username TEXT NOT NULL UNIQUE,
     password_hash TEXT NOT NULL,
+    api_key TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL
   )`);
-  const byName = db.prepare('SELECT id, username, password_hash FROM demo_users WHERE username = ?');
-  const byId = db.prepare('SELECT id, username FROM demo_users WHERE id = ?');
-  const insert = db.prepare('INSERT INTO demo_users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)');
-  const update = db.prepare('UPDATE demo_users SET password_hash = ? WHERE id = ?');
-  // Unknown usernames are checked against this hash, so they cost as much time as a wrong password.
-  const dummy = hash(randomBytes(16).toString('hex'), ARGON2ID);
+  type Row = { id: string; username: string; password_hash: string; disabled: number; api_key: string };
+  const byName = db.prepare<[string], Row>('SELECT * FROM demo_accounts WHERE username = ?');
+  const byId = db.prepare<[string], Row>('SELECT * FROM demo_accounts WHERE id = ?');
+  const insert = db.prepare(
+    'INSERT OR IGNORE INTO demo_accounts (id, username, password_hash, api_key, created_at) VALUES (?, ?, ?, ?, ?)',
+  );
+  const setHash = db.prepare('UPDATE demo_accounts SET password_hash = ? WHERE id = ?');
+  const setKey = db.prepare('UPDATE demo_accounts SET api_key = ? WHERE id = ?');
+  const setDisabled = db.prepare('UPDATE demo_accounts SET disabled = 1 WHERE id = ?');
+  const user = (row: Row): User => ({ id: row.id, username: row.username });
+  const live = (row: Row | undefined) => (row && row.disabled === 0 ? row : undefined);
 
-  type Row = User & { password_hash: string };
-  return {
-    find(username) {
-      const row = byName.get(username) as Row | undefined;
-      return row ? { id: row.id, username: row.username } : null;
+  const users: Users = {
+    hasher,
+    find: (username) => {
+      const row = live(byName.get(normalizeUsername(username)));
+      return row ? user(row) : null;
     },
-    byId: (id) => (byId.get(id) as User | undefined) ?? null,
-    async verifyPassword(username, password) {
-      const row = byName.get(username) as Row | undefined;
-      const ok = await verify(row?.password_hash ?? (await dummy), password);
-      return row && ok ? { id: row.id, username: row.username } : null;
+    byId: (id) => {
+      const row = live(byId.get(id));
+      return row ? user(row) : null;
+    },
+    async authenticate(username, password) {
+      const row = byName.get(normalizeUsername(username));
+      if (!row) {
+        await hasher.verifyDummy(password);
+        return { ok: false, reason: 'unknown-user' };
+      }
+      const { ok, needsRehash } = await hasher.verify(row.password_hash, password);
+      // A disabled account answers like a wrong password, after the same work (P3).
+      if (!ok) return { ok: false, reason: 'wrong-password' };
+      if (row.disabled !== 0) return { ok: false, reason: 'disabled' };
+      if (needsRehash) setHash.run(await hasher.hash(password), row.id);
+      return { ok: true, user: user(row) };
+    },
+    async checkPassword(id, password) {
+      const row = live(byId.get(id));
+      if (!row) return (await hasher.verifyDummy(password)).ok;
+      return (await hasher.verify(row.password_hash, password)).ok;
+    },
+    async create(username, password) {
+      const name = normalizeUsername(username);
+      const id = randomUUID();
+      const passwordHash = await hasher.hash(password);
+      const { changes } = insert.run(id, name, passwordHash, newApiKey(), Date.now());
+      return changes === 1 ? { id, username: name } : null;
+    },
+    async setPassword(id, password) {
+      setHash.run(await hasher.hash(password), id);
     },
     async upsert(username, password) {
-      const passwordHash = await hash(password, ARGON2ID);
-      const row = byName.get(username) as Row | undefined;
-      if (row) {
-        update.run(passwordHash, row.id);
-        return { id: row.id, username };
+      const existing = byName.get(normalizeUsername(username));
+      if (existing) {
+        await users.setPassword(existing.id, password);
+        return user(existing);
       }
-      const id = randomUUID();
-      insert.run(id, username, passwordHash, Date.now());
-      return { id, username };
+      const created = await users.create(username, password);
+      if (!created) throw new Error('account appeared concurrently');
+      return created;
+    },
+    disable: (id) => void setDisabled.run(id),
+    apiKey: (id) => live(byId.get(id))?.api_key ?? null,
+    rotateApiKey(id) {
+      const key = newApiKey();
+      setKey.run(key, id);
+      return key;
     },
   };
+  return users;
 }

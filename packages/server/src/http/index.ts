@@ -11,4 +11,5 @@ export {
   type SecurityHeaders,
   type SecurityHeadersOptions,
 } from './headers.js';
+export { createHttpsRedirect } from './https-redirect.js';
 export { createTrustedProxies, type TrustedProxies } from './proxy.js';

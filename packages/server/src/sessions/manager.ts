@@ -83,6 +83,8 @@ export interface SessionManager {
    * before the new one exists. Keeps the user, data and absolute limit. `null` if not valid.
    */
   rotateSession(token: string, options?: { reauthenticated?: boolean }): Promise<IssuedSession | null>;
+  /** Seconds a session stays fresh after a password entry. */
+  readonly freshFor: number;
   /** The session proved a credential within `freshFor` seconds (F3: step-up before sensitive actions). */
   isFresh(session: Session): boolean;
   revokeSession(sessionId: string): Promise<boolean>;
@@ -145,7 +147,8 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   const maxDataBytes = seconds('maxDataBytes', options.maxDataBytes, 4096, 2, 1 << 20);
   const sweepEvery = seconds('sweepInterval', options.sweepInterval, 600, 0, 86_400);
   const verifiedMax = seconds('verifiedTokens', options.verifiedTokens, 10_000, 0, 10_000_000);
-  const freshMs = seconds('freshFor', options.freshFor, 600, 1, absolute) * 1000;
+  const freshFor = seconds('freshFor', options.freshFor, 600, 1, absolute);
+  const freshMs = freshFor * 1000;
   const now = options.now ?? Date.now;
   const name = options.cookie?.name ?? '__Host-session';
   assertCookieName(name);
@@ -221,6 +224,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   let timer: NodeJS.Timeout | undefined;
   const manager: SessionManager = {
     cookie,
+    freshFor,
     idleTimeout: idle,
     absoluteTimeout: absolute,
 

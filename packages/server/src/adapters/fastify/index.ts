@@ -102,6 +102,8 @@ export interface FastifyHardeningOptions {
   headers: SecurityHeaders;
   /** Omit to leave CSRF checks to you. */
   csrf?: CsrfGuard;
+  /** Exact paths the CSRF guard skips (CSP reports: browsers send them without credentials). */
+  csrfExempt?: readonly string[];
   /** Decides HSTS: only HTTPS responses get it. Default: the socket is TLS. */
   isHttps?: (request: FastifyRequest) => boolean;
 }
@@ -115,13 +117,15 @@ export interface FastifyHardeningOptions {
  */
 export function createFastifyHardening(options: FastifyHardeningOptions) {
   const { headers: policy, csrf } = options;
+  const exempt = new Set(options.csrfExempt ?? []);
   const isHttps = options.isHttps ?? ((request: FastifyRequest) => request.protocol === 'https');
   return async function hardening(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const { nonce, headers } = policy.forResponse(isHttps(request));
     nonces.set(request, nonce);
     reply.headers(headers);
     reply.header('vary', CSRF_VARY);
-    if (csrf && !csrf.allows(request.raw as CsrfRequest)) return sendError(reply, 'CSRF_REJECTED');
+    if (csrf && !csrf.allows(request.raw as CsrfRequest) && !exempt.has(request.url.split('?', 1)[0] ?? ''))
+      return sendError(reply, 'CSRF_REJECTED');
     return undefined;
   };
 }
