@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { createSessionManager } from 'latchkey';
 import { createMemoryStore } from 'latchkey/memory';
 import { buildApp } from '../../apps/demo/server/app.js';
+import { createNotes } from '../../apps/demo/server/notes.js';
 import { createUsers } from '../../apps/demo/server/users.js';
 import { BENCH_KEY } from '../lib/backends.js';
 
@@ -21,7 +22,13 @@ const sessions = createSessionManager({
   sweepInterval: 0,
   maxSessionsPerUser: 10_000,
 });
-const app = await buildApp({ sessions, users, origins: [`http://127.0.0.1:${port}`], logger: false });
+const app = await buildApp({
+  sessions,
+  users,
+  notes: createNotes(db),
+  origins: [`http://127.0.0.1:${port}`],
+  logger: false,
+});
 const delay = monitorEventLoopDelay({ resolution: 1 });
 app.post('/__bench/eld/reset', async () => {
   delay.disable();

@@ -11,6 +11,7 @@ import { createLoginThrottle } from 'latchkey/password';
 import { createSqliteStore } from 'latchkey/sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from './app.js';
+import { createNotes } from './notes.js';
 import { createUsers } from './users.js';
 
 const ORIGIN = 'http://app.test';
@@ -42,6 +43,7 @@ beforeAll(async () => {
   app = await buildApp({
     sessions,
     users,
+    notes: createNotes(db),
     origins: [ORIGIN],
     // A throttle with the defaults, but each test that attacks it uses its own usernames and addresses.
     throttle,
@@ -500,5 +502,73 @@ describe('bad input gets a 4xx with a stable code', () => {
       [get('/api/me', { cookie: `pad=${'y'.repeat(64 * 1024)}` }), 431, 'HEADERS_TOO_LARGE'],
     ];
     for (const [pending, status, code] of cases) expect(await codeOf(await pending)).toEqual({ status, code });
+  });
+});
+
+describe('notes API (versions and conflicts)', () => {
+  const note = (over: Record<string, unknown> = {}) => ({
+    title: 'Groceries',
+    body: 'eggs, 1.5 kg flour',
+    pinned: true,
+    priority: 3,
+    tags: ['home', 'list'],
+    updatedAt: 1_764_400_000_123,
+    baseVersion: null,
+    ...over,
+  });
+
+  it('creates, lists with types intact, updates on the right version, and reports a conflict with the server copy', async () => {
+    const cookie = await register('noter');
+    const created = await send('PUT', '/api/notes/n-1', note(), { cookie });
+    expect(created.status).toBe(200);
+    expect((await json(created)).note).toEqual({ ...note(), baseVersion: undefined, id: 'n-1', version: 1 });
+    const listed = (await json(await get('/api/notes', { cookie }))).notes;
+    expect(listed).toEqual([
+      {
+        id: 'n-1',
+        title: 'Groceries',
+        body: 'eggs, 1.5 kg flour',
+        pinned: true,
+        priority: 3,
+        tags: ['home', 'list'],
+        updatedAt: 1_764_400_000_123,
+        version: 1,
+      },
+    ]);
+    const v2 = await send('PUT', '/api/notes/n-1', note({ title: 'Shopping', baseVersion: 1 }), { cookie });
+    expect((await json(v2)).note.version).toBe(2);
+    // Another device still on version 1: its write is refused and shown the server's copy.
+    const stale = await send('PUT', '/api/notes/n-1', note({ title: 'Mine', baseVersion: 1 }), { cookie });
+    expect(stale.status).toBe(409);
+    const body = await json(stale);
+    expect(body.error.code).toBe('CONFLICT');
+    expect(body.current).toMatchObject({ title: 'Shopping', version: 2 });
+    // Creating an id that exists is a conflict too, never an overwrite.
+    expect((await send('PUT', '/api/notes/n-1', note(), { cookie })).status).toBe(409);
+    expect((await send('DELETE', '/api/notes/n-1?baseVersion=1', undefined, { cookie })).status).toBe(409);
+    expect((await send('DELETE', '/api/notes/n-1?baseVersion=2', undefined, { cookie })).status).toBe(200);
+    expect((await json(await get('/api/notes', { cookie }))).notes).toEqual([]);
+  });
+
+  it('keeps each user to their own notes and validates every field', async () => {
+    const a = await register('noter-a');
+    const b = await register('noter-b');
+    await send('PUT', '/api/notes/shared-id', note(), { cookie: a });
+    expect((await json(await get('/api/notes', { cookie: b }))).notes).toEqual([]);
+    expect((await send('PUT', '/api/notes/shared-id', note({ baseVersion: 1 }), { cookie: b })).status).toBe(409);
+    for (const bad of [
+      { priority: 9 },
+      { priority: 1.5 },
+      { pinned: 'yes' },
+      { tags: Array(11).fill('t') },
+      { title: 'x'.repeat(201) },
+      { evil: 1 },
+    ])
+      expect(
+        (await send('PUT', '/api/notes/n-2', note(bad), { cookie: a })).status,
+        JSON.stringify(bad).slice(0, 40),
+      ).toBe(400);
+    expect((await send('PUT', '/api/notes/bad%20id', note(), { cookie: a })).status).toBe(400);
+    expect((await send('PUT', '/api/notes/n-3', note())).status).toBe(401);
   });
 });

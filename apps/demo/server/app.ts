@@ -34,11 +34,13 @@ import {
 import { createCsrfGuard, createSecurityHeaders, createTrustedProxies, parseCspReport } from 'latchkey/http';
 import { createLoginThrottle, createPasswordPolicy, type LoginThrottle, type PasswordPolicy } from 'latchkey/password';
 import { z } from 'zod';
+import type { Notes } from './notes.js';
 import { maskApiKey, type User, type Users } from './users.js';
 
 export interface AppOptions {
   sessions: SessionManager;
   users: Users;
+  notes: Notes;
   /** The origins the app is served from, exactly (`http://localhost:3000`): the CSRF fallback. */
   origins: readonly string[];
   throttle?: LoginThrottle;
@@ -76,6 +78,17 @@ const schemas = {
   reauthenticate: z.strictObject({ password }),
   changePassword: z.strictObject({ currentPassword: password, newPassword: password }),
   sessionId: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{22}$/) }),
+  noteId: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) }),
+  note: z.strictObject({
+    title: z.string().max(200),
+    body: z.string().max(10_000),
+    pinned: z.boolean(),
+    priority: z.number().int().min(0).max(5),
+    tags: z.array(z.string().min(1).max(32)).max(10),
+    updatedAt: z.number().int().nonnegative(),
+    baseVersion: z.number().int().positive().nullable(),
+  }),
+  noteDelete: z.strictObject({ baseVersion: z.coerce.number().int().positive() }),
 };
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, reply: FastifyReply): T | undefined {
@@ -325,6 +338,40 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         const revoked = await sessions.revokeOtherSessions(me.user.id, me.session.id);
         event(request, 'session.revoke-others', { userId: me.user.id, revoked });
         return { revoked };
+      });
+
+      api.get('/notes', { preHandler: auth.requireSession }, async (request, reply) => {
+        const me = await current(request, reply);
+        if (!me) return reply;
+        return { notes: options.notes.list(me.user.id) };
+      });
+
+      /** 409 with the server's copy: the client shows the conflict instead of losing either side. */
+      const conflict = (reply: FastifyReply, current: unknown) =>
+        reply
+          .code(409)
+          .header('cache-control', 'no-store')
+          .send({ error: { code: 'CONFLICT', message: 'The note was changed elsewhere.' }, current });
+
+      api.put('/notes/:id', { preHandler: auth.requireSession, bodyLimit: 64 * 1024 }, async (request, reply) => {
+        const me = await current(request, reply);
+        if (!me) return reply;
+        const params = parse(schemas.noteId, request.params, reply);
+        const body = params && parse(schemas.note, request.body, reply);
+        if (!params || !body) return reply;
+        const { baseVersion, ...input } = body;
+        const result = options.notes.put(me.user.id, params.id, input, baseVersion);
+        return result.ok ? { note: result.note } : conflict(reply, result.current);
+      });
+
+      api.delete('/notes/:id', { preHandler: auth.requireSession }, async (request, reply) => {
+        const me = await current(request, reply);
+        if (!me) return reply;
+        const params = parse(schemas.noteId, request.params, reply);
+        const query = params && parse(schemas.noteDelete, request.query, reply);
+        if (!params || !query) return reply;
+        const result = options.notes.remove(me.user.id, params.id, query.baseVersion);
+        return result.ok ? { ok: true } : conflict(reply, result.current);
       });
 
       api.post('/account/password', { preHandler: auth.requireFreshSession }, async (request, reply) => {

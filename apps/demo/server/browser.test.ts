@@ -14,6 +14,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium } from '../test/browser.js';
 import { buildApp } from './app.js';
+import { createNotes } from './notes.js';
 import { createUsers } from './users.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -49,7 +50,7 @@ describe.runIf(hasChromium)('reference server in Chromium', () => {
     await users.upsert('demo', PASSWORD);
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    app = await buildApp({ sessions, users, origins: [base], logger: false });
+    app = await buildApp({ sessions, users, notes: createNotes(db), origins: [base], logger: false });
     await app.listen({ port, host: '127.0.0.1' });
     // What reached the server, seen below Fastify: the hooks never run for a refused request.
     app.server.on('request', (req, res) => {

@@ -20,6 +20,7 @@ import { createSessionManager, generateSigningKey } from 'latchkey';
 import { createHttpsRedirect } from 'latchkey/http';
 import { createSqliteStore } from 'latchkey/sqlite';
 import { buildApp, generatedPassword } from './app.js';
+import { createNotes } from './notes.js';
 import { createUsers } from './users.js';
 
 const env = process.env;
@@ -77,6 +78,7 @@ const origins = list(env.LATCHKEY_ORIGINS);
 const app = await buildApp({
   sessions,
   users,
+  notes: createNotes(db),
   origins: origins.length > 0 ? origins : [`${scheme}://localhost:${appPort}`, `${scheme}://127.0.0.1:${appPort}`],
   trustedProxies: list(env.LATCHKEY_TRUSTED_PROXIES),
   ...(tls ? { https: tls } : {}),

@@ -17,7 +17,7 @@ export const httpErrors = {
   PASSWORD_TOO_COMMON: { status: 400, message: 'The password is too common or too easy to guess.' },
   CSRF_REJECTED: { status: 403, message: 'Cross-site request refused.' },
   REAUTHENTICATION_REQUIRED: { status: 403, message: 'Enter your password again to continue.' },
-  CONFLICT: { status: 409, message: 'That name is taken.' },
+  CONFLICT: { status: 409, message: 'It exists already or was changed elsewhere.' },
   NOT_FOUND: { status: 404, message: 'No such resource.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed here.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The body is too large.' },
