@@ -1,0 +1,98 @@
+/**
+ * The outbox: changes made while offline (or before the server answered), kept in IndexedDB in
+ * the same transaction as the change itself, and replayed in order when the connection returns.
+ *
+ * Conflict rule (stated, not guessed): the server keeps a version number per record; a replayed
+ * change names the version it was based on, and the server refuses it (409) if the record moved
+ * on. A refused change is handed to `onConflict` with the server's copy, so the app can show both
+ * and let the user choose; neither side is dropped silently.
+ */
+import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
+import { ApiError, OfflineError } from './api.js';
+
+export interface OutboxEntry<P = unknown> {
+  /** Order of replay, assigned by IndexedDB. */
+  seq?: number;
+  kind: string;
+  key: string;
+  payload: P;
+  queuedAt: Date;
+}
+
+/** What a database with an outbox must have: a store named `outbox`, auto-incrementing on `seq`. */
+export interface OutboxSchema extends DBSchema {
+  outbox: { key: number; value: OutboxEntry };
+}
+
+export type SendResult = { status: 'done' } | { status: 'conflict'; current: unknown };
+
+export interface Outbox {
+  /** Queue a change inside the caller's transaction (which must include `outbox`). */
+  add(
+    tx: IDBPTransaction<OutboxSchema, ['outbox', ...StoreNames<OutboxSchema>[]], 'readwrite'>,
+    entry: Omit<OutboxEntry, 'seq' | 'queuedAt'>,
+  ): Promise<void>;
+  /** Replay queued changes in order until the queue is empty or the server cannot be reached. */
+  flush(): Promise<{ sent: number; conflicts: number; pending: number }>;
+  pending(): Promise<number>;
+}
+
+export interface OutboxOptions {
+  /** Sends one change. Throw OfflineError to stop; return `conflict` with the server's copy. */
+  send(entry: OutboxEntry): Promise<SendResult>;
+  onConflict(entry: OutboxEntry, current: unknown): Promise<void> | void;
+  /** A change the server refused for good (a 4xx other than 409/401): reported, then dropped. */
+  onRejected?(entry: OutboxEntry, error: ApiError): void;
+}
+
+/** The store definition for the upgrade callback. */
+export function createOutboxStore(db: IDBPDatabase<OutboxSchema>): void {
+  db.createObjectStore('outbox', { keyPath: 'seq', autoIncrement: true });
+}
+
+export function createOutbox(db: IDBPDatabase<OutboxSchema>, options: OutboxOptions): Outbox {
+  let running: Promise<{ sent: number; conflicts: number; pending: number }> | undefined;
+
+  const drain = async () => {
+    let sent = 0;
+    let conflicts = 0;
+    for (;;) {
+      const cursor = await db.transaction('outbox').store.openCursor();
+      const entry = cursor?.value;
+      if (!entry || entry.seq === undefined) break;
+      let result: SendResult;
+      try {
+        result = await options.send(entry);
+      } catch (error) {
+        if (error instanceof OfflineError) break; // keep it; try again when back online
+        if (error instanceof ApiError && error.status === 401) break; // logged out: the app wipes
+        if (error instanceof ApiError && error.status >= 400 && error.status < 500) {
+          options.onRejected?.(entry, error);
+          await db.delete('outbox', entry.seq);
+          continue;
+        }
+        break; // 5xx: the server has trouble; keep the change
+      }
+      if (result.status === 'conflict') {
+        conflicts++;
+        await options.onConflict(entry, result.current);
+      } else sent++;
+      await db.delete('outbox', entry.seq);
+    }
+    return { sent, conflicts, pending: await db.count('outbox') };
+  };
+
+  return {
+    async add(tx, entry) {
+      await tx.objectStore('outbox').add({ ...entry, queuedAt: new Date() });
+    },
+    // One replay at a time: two overlapping flushes would send a change twice.
+    flush() {
+      running ??= drain().finally(() => {
+        running = undefined;
+      });
+      return running;
+    },
+    pending: () => db.count('outbox'),
+  };
+}
