@@ -391,10 +391,11 @@ describe('security headers (H1–H7)', () => {
 describe('step-up, sessions, password change and disable (F1, F3, R2, R3)', () => {
   it('F3: after the fresh window, the API key is masked and password change needs re-authentication', async () => {
     const cookie = await register('stepper', 'stepper password 1');
-    const fresh = await json(await get('/api/account/api-key', { cookie }));
+    expect((await json(await get('/api/account/api-key', { cookie }))).masked).toBe(true); // not asked to reveal
+    const fresh = await json(await get('/api/account/api-key?reveal=1', { cookie }));
     expect(fresh).toEqual({ apiKey: expect.stringMatching(/^lk_live_[\w-]{32}$/), masked: false });
     clock += 11 * 60_000; // past the 10-minute window
-    const masked = await json(await get('/api/account/api-key', { cookie }));
+    const masked = await json(await get('/api/account/api-key?reveal=1', { cookie }));
     expect(masked.masked).toBe(true);
     expect(masked.apiKey).toBe(`lk_live_••••••••${fresh.apiKey.slice(-4)}`);
     const change = { currentPassword: 'stepper password 1', newPassword: 'stepper password 2' };
@@ -412,7 +413,7 @@ describe('step-up, sessions, password change and disable (F1, F3, R2, R3)', () =
     const stepped = cookieOf(reauth);
     expect(stepped).not.toBe(cookie);
     expect(await alive(cookie)).toBe(false); // F1: re-authentication rotates the id
-    expect((await json(await get('/api/account/api-key', { cookie: stepped }))).apiKey).toBe(fresh.apiKey);
+    expect((await json(await get('/api/account/api-key?reveal=1', { cookie: stepped }))).apiKey).toBe(fresh.apiKey);
     expect((await post('/api/account/password', change, { cookie: stepped })).status).toBe(200);
   });
 

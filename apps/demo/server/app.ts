@@ -13,13 +13,16 @@
  *   DELETE /api/sessions/:id                                      → {ok}
  *   POST   /api/sessions/revoke-others                            → {revoked}
  *   POST   /api/account/password     {currentPassword, newPassword} fresh session → {revokedSessions}
- *   GET    /api/account/api-key                                   → {apiKey, masked} (whole only when fresh)
+ *   GET    /api/account/api-key[?reveal=1]                        → {apiKey, masked} (whole: reveal + fresh)
  *   POST   /api/account/api-key/rotate                  fresh session → {apiKey}
  *   POST   /api/account/disable                         fresh session → {ok}  (ends every session)
  *   POST   /api/csp-report                                        → 204 (CSP violations, logged)
  *   GET    /avatars/:username.svg                                 → the account's avatar
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join, sep } from 'node:path';
+import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Session, SessionManager } from 'latchkey';
 import {
@@ -49,6 +52,13 @@ export interface AppOptions {
   trustedProxies?: readonly string[];
   /** PEM certificate and key: serve HTTPS (and send HSTS). */
   https?: { cert: string | Buffer; key: string | Buffer };
+  /** The web app's production build (apps/demo/web/dist). Without it, `/` is a one-page login form. */
+  webRoot?: string;
+  /**
+   * B4's kill switch: serve a service worker that unregisters itself and empties Cache Storage,
+   * for when a broken worker was shipped. Browsers check /sw.js at least daily and on navigation.
+   */
+  killServiceWorker?: boolean;
   /** pino options, or false for silence in tests. */
   logger?: boolean | Record<string, unknown>;
 }
@@ -149,6 +159,51 @@ show();
 </script></body></html>`;
 }
 
+const KILL_SWITCH = `self.addEventListener('install', () => self.skipWaiting());
+self.addEventListener('activate', (event) => event.waitUntil((async () => {
+  for (const name of await caches.keys()) await caches.delete(name);
+  await self.registration.unregister();
+  for (const client of await self.clients.matchAll()) client.navigate(client.url);
+})()));
+`;
+
+/**
+ * The built web app: hashed assets cached for a year, the service worker never cached, and the
+ * HTML (for every app path) with this response's CSP nonce on its script and style tags, never
+ * stored by a cache (a stored page would carry a spent nonce).
+ */
+async function serveWebApp(app: FastifyInstance, root: string, killServiceWorker: boolean): Promise<void> {
+  const [head = '', ...rest] = readFileSync(join(root, 'index.html'), 'utf8')
+    .replace(/<script /g, '<script nonce="\u0000" ')
+    .replace(/<link rel="stylesheet"/g, '<link rel="stylesheet" nonce="\u0000"')
+    .split('\u0000');
+  const html = (nonce: string) => head + rest.map((part) => nonce + part).join('');
+  await app.register(fastifyStatic, {
+    root,
+    wildcard: true, // explicit routes below (the HTML, the kill switch) win over the wildcard
+    index: false,
+    serve: true,
+    // The HTML goes through the nonce path below; the kill switch replaces the worker.
+    allowedPath: (path) => path !== '/index.html' && !(killServiceWorker && path === '/sw.js'),
+    setHeaders(res, path) {
+      if (path.includes(`${sep}assets${sep}`)) res.header('cache-control', 'public, max-age=31536000, immutable');
+      else if (path.endsWith('sw.js')) res.header('cache-control', 'no-cache');
+      else res.header('cache-control', 'public, max-age=3600');
+    },
+  });
+  if (killServiceWorker)
+    app.get('/sw.js', async (_request, reply) =>
+      reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(KILL_SWITCH),
+    );
+  const page = async (request: FastifyRequest, reply: FastifyReply) =>
+    reply
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send(html(getNonce(request)));
+  for (const path of ['/', '/index.html', '/login', '/register', '/notes', '/sessions', '/account'])
+    app.get(path, page);
+}
+
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { sessions, users } = options;
   const throttle = options.throttle ?? createLoginThrottle();
@@ -189,7 +244,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
   });
 
-  app.get('/', async (request, reply) => reply.type('text/html; charset=utf-8').send(indexPage(getNonce(request))));
+  if (options.webRoot) await serveWebApp(app, options.webRoot, options.killServiceWorker === true);
+  else
+    app.get('/', async (request, reply) => reply.type('text/html; charset=utf-8').send(indexPage(getNonce(request))));
 
   app.get<{ Params: { file: string } }>('/avatars/:file', async (request, reply) => {
     const match = /^([a-z0-9_.-]{3,32})\.svg$/.exec(request.params.file);
@@ -398,8 +455,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         const me = await current(request, reply);
         if (!me) return reply;
         const key = users.apiKey(me.user.id) ?? '';
-        // F3: the whole key only to a fresh session; otherwise enough to recognise it.
-        if (!sessions.isFresh(me.session)) return { apiKey: maskApiKey(key), masked: true };
+        // F3: the whole key only when asked for (?reveal=1) by a fresh session; otherwise enough
+        // to recognise it.
+        const reveal = (request.query as { reveal?: string }).reveal === '1';
+        if (!reveal || !sessions.isFresh(me.session)) return { apiKey: maskApiKey(key), masked: true };
         event(request, 'api-key.reveal', { userId: me.user.id });
         return { apiKey: key, masked: false };
       });

@@ -8,13 +8,16 @@
  *   LATCHKEY_PUBLIC_HOST (default HOST) is the host name put in that redirect.
  * LATCHKEY_ORIGINS: the exact origins the app is reached at (comma-separated), for the CSRF guard's
  *   Origin fallback. Default: http(s)://localhost and 127.0.0.1 on the ports above.
+ * LATCHKEY_WEB_ROOT: the web app's build (default apps/demo/web/dist, made by `npm run build`).
+ * LATCHKEY_SW_KILL=1: serve a service worker that unregisters itself (a broken worker's kill switch).
  * LATCHKEY_TRUSTED_PROXIES: addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and
  *   X-Forwarded-Proto are believed (default: none).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { createSessionManager, generateSigningKey } from 'latchkey';
 import { createHttpsRedirect } from 'latchkey/http';
@@ -39,6 +42,11 @@ const tls =
     ? { cert: readFileSync(env.LATCHKEY_TLS_CERT), key: readFileSync(env.LATCHKEY_TLS_KEY) }
     : undefined;
 const httpsPort = Number(env.HTTPS_PORT ?? 3443);
+// The web app's build: beside the sources (tsx) or beside dist/server (the built server).
+const here = dirname(fileURLToPath(import.meta.url));
+const webRoot = [env.LATCHKEY_WEB_ROOT, join(here, '../web/dist'), join(here, '../../web/dist')].find(
+  (dir) => dir && existsSync(join(dir, 'index.html')),
+);
 mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
 /** Keys from the environment, or one generated on first run and kept (mode 0600) beside the data. */
@@ -79,6 +87,8 @@ const app = await buildApp({
   sessions,
   users,
   notes: createNotes(db),
+  ...(webRoot ? { webRoot } : {}),
+  killServiceWorker: env.LATCHKEY_SW_KILL === '1',
   origins: origins.length > 0 ? origins : [`${scheme}://localhost:${appPort}`, `${scheme}://127.0.0.1:${appPort}`],
   trustedProxies: list(env.LATCHKEY_TRUSTED_PROXIES),
   ...(tls ? { https: tls } : {}),

@@ -1,0 +1,203 @@
+/**
+ * Notes on this device: IndexedDB through @latchkey/client, synced with /api/notes through the
+ * outbox. Types survive the round trip (pinned is a boolean, priority a number, updatedAt a Date,
+ * tags an array); a change and its outbox entry are written in one transaction. What is read back
+ * is checked before use (B2): the database may have been written by a script that ran here once.
+ */
+import { ApiError, createOutbox, createOutboxStore, type OutboxSchema, openLocalStore } from '@latchkey/client';
+import type { IDBPDatabase } from 'idb';
+import { api } from './api.js';
+
+export interface ServerNote {
+  id: string;
+  title: string;
+  body: string;
+  pinned: boolean;
+  priority: number;
+  tags: string[];
+  updatedAt: number;
+  version: number;
+}
+
+export interface Note {
+  id: string;
+  title: string;
+  body: string;
+  pinned: boolean;
+  priority: number;
+  tags: string[];
+  updatedAt: Date;
+  /** The server version this note is based on; 0 = never synced. */
+  version: number;
+  /** Set when the server refused a change: its copy (null if it deleted the note). */
+  conflict?: ServerNote | null;
+}
+
+interface NotesSchema extends OutboxSchema {
+  notes: { key: string; value: Note; indexes: { byUpdated: Date; byPriority: number } };
+}
+
+const DB_NAME = 'latchkey-notes';
+
+const isNote = (v: unknown): v is Note => {
+  const n = v as Note;
+  return (
+    typeof n === 'object' &&
+    n !== null &&
+    typeof n.id === 'string' &&
+    typeof n.title === 'string' &&
+    typeof n.body === 'string' &&
+    typeof n.pinned === 'boolean' &&
+    Number.isInteger(n.priority) &&
+    Array.isArray(n.tags) &&
+    n.tags.every((t) => typeof t === 'string') &&
+    n.updatedAt instanceof Date &&
+    Number.isInteger(n.version)
+  );
+};
+
+const fromServer = (s: ServerNote): Note => ({ ...s, updatedAt: new Date(s.updatedAt), conflict: undefined });
+
+let opened: Promise<IDBPDatabase<NotesSchema>> | undefined;
+const db = () => {
+  opened ??= openLocalStore<NotesSchema>({
+    name: DB_NAME,
+    version: 1,
+    upgrade(database) {
+      const notes = database.createObjectStore('notes', { keyPath: 'id' });
+      notes.createIndex('byUpdated', 'updatedAt');
+      notes.createIndex('byPriority', 'priority');
+      createOutboxStore(database as unknown as IDBPDatabase<OutboxSchema>);
+    },
+  });
+  return opened;
+};
+/** Forget the open connection (after wipe() deleted the database). */
+export const forgetDatabase = () => {
+  opened = undefined;
+  outbox = undefined;
+};
+
+const listeners = new Set<() => void>();
+export const onNotesChanged = (listener: () => void): (() => void) => {
+  listeners.add(listener);
+  return () => {
+    listeners.delete(listener);
+  };
+};
+const changed = () => {
+  for (const listener of listeners) listener();
+};
+
+let outbox: ReturnType<typeof createOutbox> | undefined;
+async function getOutbox() {
+  const database = await db();
+  outbox ??= createOutbox(database as unknown as IDBPDatabase<OutboxSchema>, {
+    async send(entry) {
+      const note = await database.get('notes', entry.key);
+      try {
+        if (entry.kind === 'delete') {
+          const version = (entry.payload as { version: number }).version;
+          if (version > 0)
+            await api.request(`/api/notes/${encodeURIComponent(entry.key)}?baseVersion=${version}`, {
+              method: 'DELETE',
+            });
+          return { status: 'done' };
+        }
+        if (!note) return { status: 'done' }; // deleted locally since
+        const { note: saved } = await api.request<{ note: ServerNote }>(`/api/notes/${encodeURIComponent(note.id)}`, {
+          method: 'PUT',
+          body: {
+            title: note.title,
+            body: note.body,
+            pinned: note.pinned,
+            priority: note.priority,
+            tags: note.tags,
+            updatedAt: note.updatedAt.getTime(),
+            baseVersion: note.version === 0 ? null : note.version,
+          },
+        });
+        const latest = await database.get('notes', note.id);
+        if (latest) await database.put('notes', { ...latest, version: saved.version });
+        return { status: 'done' };
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 409)
+          return { status: 'conflict', current: (error.body as { current: ServerNote | null }).current };
+        throw error;
+      }
+    },
+    async onConflict(entry, current) {
+      const note = await database.get('notes', entry.key);
+      if (note) await database.put('notes', { ...note, conflict: current as ServerNote | null });
+      changed();
+    },
+  });
+  return outbox;
+}
+
+/** Every valid note on this device, pinned first, then the most recently changed. */
+export async function listNotes(): Promise<Note[]> {
+  const all = (await (await db()).getAllFromIndex('notes', 'byUpdated')).filter(isNote).reverse();
+  return all.sort((a, b) => Number(b.pinned) - Number(a.pinned));
+}
+
+/** Saves locally and queues the change, in one transaction; then tries to send it. */
+export async function saveNote(note: Note): Promise<void> {
+  const database = await db();
+  const box = await getOutbox();
+  const tx = database.transaction(['notes', 'outbox'], 'readwrite');
+  await tx.objectStore('notes').put(note);
+  await box.add(tx as never, { kind: 'put', key: note.id, payload: null });
+  await tx.done;
+  changed();
+  void sync();
+}
+
+export async function deleteNote(note: Note): Promise<void> {
+  const database = await db();
+  const box = await getOutbox();
+  const tx = database.transaction(['notes', 'outbox'], 'readwrite');
+  await tx.objectStore('notes').delete(note.id);
+  await box.add(tx as never, { kind: 'delete', key: note.id, payload: { version: note.version } });
+  await tx.done;
+  changed();
+  void sync();
+}
+
+/** Conflict resolution: keep this device's text (sent again on top of the server's version)… */
+export async function keepMine(note: Note): Promise<void> {
+  const base = note.conflict?.version ?? 0;
+  await saveNote({ ...note, version: base, conflict: undefined, updatedAt: new Date() });
+}
+
+/** …or take the server's copy. */
+export async function takeTheirs(note: Note): Promise<void> {
+  const database = await db();
+  if (note.conflict) await database.put('notes', fromServer(note.conflict));
+  else await database.delete('notes', note.id);
+  changed();
+}
+
+export const pendingChanges = async () => (await getOutbox()).pending();
+
+/** Sends queued changes, then takes the server's notes for everything with no pending change. */
+export async function sync(): Promise<{ pending: number }> {
+  const box = await getOutbox();
+  const { pending } = await box.flush();
+  if (pending > 0) return { pending };
+  const { notes } = await api.request<{ notes: ServerNote[] }>('/api/notes');
+  const database = await db();
+  const tx = database.transaction('notes', 'readwrite');
+  const serverIds = new Set(notes.map((n) => n.id));
+  for (const local of await tx.store.getAll()) {
+    // Gone on the server and synced before: deleted elsewhere. Never synced: still ours to send.
+    if (!serverIds.has(local.id) && local.version > 0 && !local.conflict) await tx.store.delete(local.id);
+  }
+  for (const remote of notes) {
+    const local = await tx.store.get(remote.id);
+    if (!local || (local.version < remote.version && !local.conflict)) await tx.store.put(fromServer(remote));
+  }
+  await tx.done;
+  changed();
+  return { pending: 0 };
+}

@@ -1,0 +1,139 @@
+/**
+ * Password change and the API key: both need a fresh session (step-up). The key is shown in
+ * the page only, never stored: when the server says the session is not fresh, the page asks for
+ * the password, re-authenticates, and asks again.
+ */
+import { ApiError } from '@latchkey/client';
+import { type FormEvent, useEffect, useState } from 'react';
+import { api, messageFor } from '../api.js';
+
+function StepUp({ onDone, onCancel }: { onDone: () => void; onCancel: () => void }) {
+  const [error, setError] = useState('');
+  const submit = async (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    try {
+      await api.request('/api/auth/reauthenticate', {
+        method: 'POST',
+        body: { password: String(new FormData(e.currentTarget).get('password')) },
+      });
+      onDone();
+    } catch (err) {
+      setError(messageFor(err));
+    }
+  };
+  return (
+    <form className="card stepup" onSubmit={(e) => void submit(e)} aria-labelledby="stepup-title">
+      <h2 id="stepup-title">Confirm it is you</h2>
+      <p className="hint">Enter your password again to continue. You will not be asked again for 10 minutes.</p>
+      <label>
+        Password
+        <input name="password" type="password" autoComplete="current-password" required />
+      </label>
+      <p className="error" role="alert">
+        {error}
+      </p>
+      <button type="submit">Confirm</button>{' '}
+      <button type="button" className="quiet" onClick={onCancel}>
+        Cancel
+      </button>
+    </form>
+  );
+}
+
+const needsStepUp = (error: unknown) => error instanceof ApiError && error.code === 'REAUTHENTICATION_REQUIRED';
+
+export function Account() {
+  const [key, setKey] = useState<{ apiKey: string; masked: boolean } | null>(null);
+  const [stepUp, setStepUp] = useState<null | (() => void)>(null);
+  const [message, setMessage] = useState('');
+  const [pwError, setPwError] = useState('');
+
+  useEffect(() => {
+    api
+      .request<{ apiKey: string; masked: boolean }>('/api/account/api-key')
+      .then(setKey)
+      .catch((e: unknown) => setMessage(messageFor(e)));
+  }, []);
+
+  const reveal = async () => {
+    const result = await api.request<{ apiKey: string; masked: boolean }>('/api/account/api-key?reveal=1');
+    if (result.masked) setStepUp(() => () => void reveal());
+    else {
+      setStepUp(null);
+      setKey(result);
+    }
+  };
+
+  const changePassword = async (form: HTMLFormElement) => {
+    const data = new FormData(form);
+    setPwError('');
+    try {
+      const { revokedSessions } = await api.request<{ revokedSessions: number }>('/api/account/password', {
+        method: 'POST',
+        body: { currentPassword: String(data.get('current')), newPassword: String(data.get('new')) },
+      });
+      setStepUp(null);
+      form.reset();
+      setMessage(`Password changed. ${revokedSessions} other session${revokedSessions === 1 ? '' : 's'} ended.`);
+    } catch (error) {
+      if (needsStepUp(error)) setStepUp(() => () => void changePassword(form));
+      else
+        setPwError(
+          error instanceof ApiError && error.code === 'INVALID_CREDENTIALS'
+            ? 'The current password is wrong.'
+            : messageFor(error),
+        );
+    }
+  };
+
+  return (
+    <section aria-labelledby="account-title">
+      <h1 id="account-title">Account</h1>
+      <p role="status">{message}</p>
+      {stepUp ? <StepUp onDone={stepUp} onCancel={() => setStepUp(null)} /> : null}
+      <div className="card">
+        <h2>API key</h2>
+        <p className="hint">The server keeps this key. It is shown whole only right after you confirm your password.</p>
+        <p>
+          <code data-testid="api-key">{key?.apiKey ?? '…'}</code>
+        </p>
+        {key?.masked !== false ? (
+          <button type="button" onClick={() => void reveal()}>
+            Reveal key
+          </button>
+        ) : (
+          <button
+            type="button"
+            className="quiet"
+            onClick={() => void api.request<{ apiKey: string; masked: boolean }>('/api/account/api-key').then(setKey)}
+          >
+            Hide key
+          </button>
+        )}
+      </div>
+      <form
+        className="card"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void changePassword(e.currentTarget);
+        }}
+        aria-labelledby="pw-title"
+      >
+        <h2 id="pw-title">Change password</h2>
+        <label>
+          Current password
+          <input name="current" type="password" autoComplete="current-password" required />
+        </label>
+        <label>
+          New password
+          <input name="new" type="password" autoComplete="new-password" required minLength={8} />
+        </label>
+        <p className="error" role="alert">
+          {pwError}
+        </p>
+        <button type="submit">Change password</button>
+        <p className="hint">Changing it logs out every other session.</p>
+      </form>
+    </section>
+  );
+}

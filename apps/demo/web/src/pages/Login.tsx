@@ -1,0 +1,54 @@
+/** The article's Login.js, done right: POST the credentials, store nothing; the cookie is HttpOnly. */
+import type { User } from '@latchkey/client';
+import { type FormEvent, useState } from 'react';
+import { api, messageFor } from '../api.js';
+import { navigate } from '../router.js';
+
+export function Login({ onDone }: { onDone: (user: User) => void }) {
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    setBusy(true);
+    setError('');
+    try {
+      const { user } = await api.login(String(form.get('username')), String(form.get('password')));
+      onDone(user);
+    } catch (err) {
+      setError(messageFor(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <form className="card" onSubmit={(e) => void submit(e)} aria-labelledby="login-title">
+      <h1 id="login-title">Log in</h1>
+      <label>
+        Username
+        <input name="username" autoComplete="username" required maxLength={64} />
+      </label>
+      <label>
+        Password
+        <input name="password" type="password" autoComplete="current-password" required />
+      </label>
+      <p className="error" role="alert">
+        {error}
+      </p>
+      <button type="submit" disabled={busy}>
+        {busy ? 'Logging in…' : 'Log in'}
+      </button>
+      <p>
+        No account?{' '}
+        <a
+          href="/register"
+          onClick={(e) => {
+            e.preventDefault();
+            navigate('register');
+          }}
+        >
+          Register
+        </a>
+      </p>
+    </form>
+  );
+}

@@ -1,0 +1,70 @@
+import type { User } from '@latchkey/client';
+import { type FormEvent, useState } from 'react';
+import { api, messageFor } from '../api.js';
+import { navigate } from '../router.js';
+
+export function Register({ onDone }: { onDone: (user: User) => void }) {
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    setBusy(true);
+    setError('');
+    try {
+      const { user } = await api.register(String(form.get('username')), String(form.get('password')));
+      onDone(user);
+    } catch (err) {
+      setError(messageFor(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <form className="card" onSubmit={(e) => void submit(e)} aria-labelledby="register-title">
+      <h1 id="register-title">Create an account</h1>
+      <label>
+        Username
+        <input
+          name="username"
+          autoComplete="username"
+          required
+          minLength={3}
+          maxLength={32}
+          pattern="[A-Za-z0-9_.\-]+"
+        />
+      </label>
+      <label>
+        Password
+        <input
+          name="password"
+          type="password"
+          autoComplete="new-password"
+          required
+          minLength={8}
+          aria-describedby="pw-hint"
+        />
+      </label>
+      <p id="pw-hint" className="hint">
+        At least 8 characters. No rules about symbols: a few unrelated words make a strong password.
+      </p>
+      <p className="error" role="alert">
+        {error}
+      </p>
+      <button type="submit" disabled={busy}>
+        {busy ? 'Creating…' : 'Create account'}
+      </button>
+      <p>
+        Have an account?{' '}
+        <a
+          href="/login"
+          onClick={(e) => {
+            e.preventDefault();
+            navigate('login');
+          }}
+        >
+          Log in
+        </a>
+      </p>
+    </form>
+  );
+}
