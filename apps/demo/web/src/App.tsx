@@ -68,6 +68,13 @@ export function App() {
     };
   }, [loggedOut]);
 
+  // The service worker (offline app shell) exists only while someone is logged in: wipe() removes
+  // it at logout, and a logged-out visitor has nothing to work on offline.
+  useEffect(() => {
+    if (auth.state === 'in' && 'serviceWorker' in navigator)
+      void navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => undefined);
+  }, [auth.state]);
+
   useEffect(() => {
     if (auth.state === 'out' && page !== 'login' && page !== 'register') navigate('login');
     if (auth.state === 'in' && (page === 'login' || page === 'register')) navigate('notes');

@@ -10,6 +10,3 @@ if (root)
       <App />
     </StrictMode>,
   );
-
-// The service worker precaches the app shell for offline use; it never caches /api (see sw.ts).
-if ('serviceWorker' in navigator) void navigator.serviceWorker.register('/sw.js', { scope: '/' });

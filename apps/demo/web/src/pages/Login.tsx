@@ -23,6 +23,9 @@ export function Login({ onDone }: { onDone: (user: User) => void }) {
   return (
     <form className="card" onSubmit={(e) => void submit(e)} aria-labelledby="login-title">
       <h1 id="login-title">Log in</h1>
+      <p className="hint">
+        Your session stays on the server. This page keeps no token: the browser holds one HttpOnly cookie.
+      </p>
       <label>
         Username
         <input name="username" autoComplete="username" required maxLength={64} />

@@ -1,0 +1,356 @@
+/**
+ * The web app in a real Chromium against the real reference server (a child process on the
+ * SQLite store, stopped and restarted for the offline cases). What the login and web-app issues
+ * ask a browser to prove: nothing secret in any storage (B1), no CSP violation, offline work that
+ * syncs and reports conflicts, logout that reaches every tab and wipes, revocation from the
+ * sessions page. With LATCHKEY_SCREENSHOTS=<dir> it also writes the README's screenshots.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, launchChromium } from '../test/browser.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const hasChromium = chromiumAvailable();
+const PASSWORD = 'demo password for the browser test';
+const shots = process.env.LATCHKEY_SCREENSHOTS;
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const { port } = probe.address() as { port: number };
+  await new Promise((r) => probe.close(r));
+  return port;
+}
+
+describe.runIf(hasChromium)('web app in Chromium', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-webapp-'));
+  const webRoot = join(dir, 'web');
+  let port = 0;
+  let base = '';
+  let server: ChildProcess | undefined;
+  let browser: Browser;
+  const violations: string[] = [];
+
+  async function startServer() {
+    server = spawn(process.execPath, ['--conditions=@latchkey/source', '--import', 'tsx', join(here, 'main.ts')], {
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LATCHKEY_DATA_DIR: join(dir, 'data'),
+        LATCHKEY_WEB_ROOT: webRoot,
+        LATCHKEY_DEMO_PASSWORD: PASSWORD,
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      server?.stdout?.on('data', (c) => {
+        out += c;
+        if (out.includes('demo account:')) resolve();
+      });
+      server?.once('exit', (code) => reject(new Error(`server exited ${code}`)));
+    });
+  }
+  async function stopServer() {
+    const child = server;
+    server = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  beforeAll(async () => {
+    // The production build, as `npm start` serves it.
+    await build({
+      root: join(here, '../web'),
+      configFile: join(here, '../web/vite.config.ts'),
+      logLevel: 'warn',
+      build: { outDir: webRoot },
+    });
+    port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    await startServer();
+    browser = await launchChromium();
+    if (shots) mkdirSync(shots, { recursive: true });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await stopServer();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function newContext(): Promise<BrowserContext> {
+    const context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
+    // Every page of the context reports CSP violations to the test through the console.
+    await context.addInitScript(() =>
+      document.addEventListener('securitypolicyviolation', (e) =>
+        console.log(`CSP-VIOLATION ${e.effectiveDirective} ${e.blockedURI}`),
+      ),
+    );
+    context.on('console', (message) => {
+      if (message.text().startsWith('CSP-VIOLATION')) violations.push(message.text());
+    });
+    return context;
+  }
+
+  async function logIn(page: Page, username = 'demo', password = PASSWORD) {
+    await page.goto(`${base}/login`);
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await expect.poll(() => page.getByTestId('username').textContent()).toBe(username);
+  }
+
+  async function addNote(
+    page: Page,
+    note: { title: string; body: string; pinned?: boolean; priority?: number; tags?: string },
+  ) {
+    const form = page.getByRole('form', { name: 'New note' });
+    await form.getByLabel('Title').fill(note.title);
+    await form.getByLabel('Text').fill(note.body);
+    if (note.pinned) await form.getByLabel('Pinned').check();
+    await form.getByLabel('Priority').selectOption(String(note.priority ?? 0));
+    await form.getByLabel('Tags').fill(note.tags ?? '');
+    await form.getByRole('button', { name: 'Add note' }).click();
+    await expect.poll(() => page.locator('.note h3', { hasText: note.title }).count()).toBe(1);
+  }
+
+  /** Everything a script on the page could read from every storage. */
+  const dumpStorage = (page: Page) =>
+    page.evaluate(async () => {
+      const out: Record<string, unknown> = {
+        cookie: document.cookie,
+        localStorage: { ...localStorage },
+        sessionStorage: { ...sessionStorage },
+      };
+      const read = (db: IDBDatabase, store: string) =>
+        new Promise<unknown[]>((resolve, reject) => {
+          const request = db.transaction(store).objectStore(store).getAll();
+          request.onsuccess = () => resolve(request.result);
+          request.onerror = () => reject(request.error);
+        });
+      for (const info of await indexedDB.databases()) {
+        const db = await new Promise<IDBDatabase>((resolve, reject) => {
+          const request = indexedDB.open(info.name as string);
+          request.onsuccess = () => resolve(request.result);
+          request.onerror = () => reject(request.error);
+        });
+        for (const store of db.objectStoreNames) out[`idb:${info.name}:${store}`] = await read(db, store);
+        db.close();
+      }
+      for (const name of await caches.keys()) {
+        const cache = await caches.open(name);
+        for (const request of await cache.keys()) {
+          const response = await cache.match(request);
+          out[`cache:${name}:${request.url}`] = response ? await response.text() : null;
+        }
+      }
+      return JSON.stringify(out);
+    });
+
+  const serviceWorkerReady = (page: Page) =>
+    expect.poll(() => page.evaluate(() => navigator.serviceWorker.controller !== null), { timeout: 15_000 }).toBe(true);
+
+  it('B1: after using every page, no storage holds the session cookie, a JWT, the password or the API key; no CSP violation', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await logIn(page);
+    expect(await page.locator('.who img').getAttribute('src')).toBe('/avatars/demo.svg');
+    await addNote(page, {
+      title: 'Groceries',
+      body: 'eggs, 1.5 kg flour, milk',
+      pinned: true,
+      priority: 3,
+      tags: 'home, list',
+    });
+    await addNote(page, {
+      title: 'Quarterly report',
+      body: 'Draft the summary and send it to Ana by Friday.',
+      priority: 5,
+      tags: 'work',
+    });
+    await addNote(page, { title: 'Book club', body: 'Chapters 4 and 5', priority: 1 });
+    await expect.poll(() => page.getByText('All changes saved.').count()).toBe(1);
+    if (shots) await page.screenshot({ path: join(shots, 'notes.png'), fullPage: true });
+    // IndexedDB keeps the types: a boolean, a number, a Date, an array.
+    const types = await page.evaluate(
+      () =>
+        new Promise<string>((resolve) => {
+          indexedDB.open('latchkey-notes').onsuccess = (e) => {
+            const db = (e.target as IDBOpenDBRequest).result;
+            const request = db.transaction('notes').objectStore('notes').getAll();
+            request.onsuccess = () => {
+              const note = request.result.find((n: { title: string }) => n.title === 'Groceries');
+              resolve(
+                [
+                  typeof note.pinned,
+                  typeof note.priority,
+                  note.updatedAt instanceof Date,
+                  Array.isArray(note.tags),
+                ].join(','),
+              );
+              db.close();
+            };
+          };
+        }),
+    );
+    expect(types).toBe('boolean,number,true,true');
+
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    await expect.poll(() => page.getByText('This device').count()).toBe(1);
+    if (shots) await page.screenshot({ path: join(shots, 'sessions.png') });
+    await page.getByRole('link', { name: 'Account' }).click();
+    await page.getByRole('button', { name: 'Reveal key' }).click();
+    const key = page.getByTestId('api-key');
+    await expect.poll(() => key.textContent()).toMatch(/^lk_live_[\w-]{32}$/);
+    const apiKey = (await key.textContent()) ?? '';
+    await serviceWorkerReady(page);
+
+    const dump = await dumpStorage(page);
+    const [cookie] = await context.cookies();
+    expect(cookie?.name).toBe('__Host-session');
+    expect(dump).toContain('Groceries'); // the dump really holds the app's data
+    for (const secret of [cookie?.value ?? '', cookie?.value.split('.')[1] ?? '', 'eyJ', PASSWORD, apiKey])
+      expect(dump.includes(secret), `storage holds ${secret.slice(0, 8)}…`).toBe(false);
+    expect(JSON.parse(dump).cookie).toBe('');
+    // B4: the service worker's cache holds the app shell only, no /api response.
+    const cached = Object.keys(JSON.parse(dump)).filter((k) => k.startsWith('cache:'));
+    expect(cached.length).toBeGreaterThan(2);
+    expect(cached.filter((k) => k.includes('/api/'))).toEqual([]);
+    expect(violations).toEqual([]);
+    await context.close();
+  });
+
+  it('offline: the app opens from the service worker, shows the notes, keeps edits, syncs them after a restart, and reports a conflict', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await logIn(page);
+    await addNote(page, { title: 'Offline draft', body: 'written online', priority: 2 });
+    await addNote(page, { title: 'Contested', body: 'version one', priority: 1 });
+    await expect.poll(() => page.getByText('All changes saved.').count()).toBe(1);
+    await serviceWorkerReady(page);
+    const [session] = await context.cookies();
+    const cookie = `__Host-session=${session?.value}`;
+    const api = (path: string, init: RequestInit = {}) =>
+      fetch(`${base}${path}`, {
+        ...init,
+        headers: { cookie, origin: base, 'content-type': 'application/json', ...init.headers },
+      });
+    const serverNotes = async () =>
+      (
+        (await (await api('/api/notes')).json()) as {
+          notes: { id: string; title: string; body: string; version: number }[];
+        }
+      ).notes;
+
+    await stopServer();
+    await page.reload();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Offline' }).count()).toBe(1);
+    await expect.poll(() => page.locator('.note h3', { hasText: 'Offline draft' }).count()).toBe(1);
+    if (shots) await page.screenshot({ path: join(shots, 'offline.png') });
+    const edit = async (title: string, body: string) => {
+      await page.getByRole('button', { name: `Edit ${title}` }).click();
+      const form = page.getByRole('form', { name: 'Edit note' });
+      await form.getByLabel('Text').fill(body);
+      await form.getByRole('button', { name: 'Save' }).click();
+    };
+    await edit('Offline draft', 'edited while the server was down');
+    await edit('Contested', 'my offline version');
+    await expect.poll(() => page.getByText('2 changes waiting to be sent.').count()).toBe(1);
+
+    // Meanwhile another device changes "Contested" on the server.
+    await startServer();
+    const contested = (await serverNotes()).find((n) => n.title === 'Contested');
+    const theirs = await api(`/api/notes/${contested?.id}`, {
+      method: 'PUT',
+      body: JSON.stringify({
+        title: 'Contested',
+        body: 'their version',
+        pinned: false,
+        priority: 1,
+        tags: [],
+        updatedAt: Date.now(),
+        baseVersion: contested?.version,
+      }),
+    });
+    expect(theirs.status).toBe(200);
+
+    // Back online: the queued edits go out in order; the one based on an old version is shown as a conflict.
+    await expect.poll(() => page.getByText('All changes saved.').count(), { timeout: 20_000 }).toBe(1);
+    await expect
+      .poll(async () => (await serverNotes()).find((n) => n.title === 'Offline draft')?.body)
+      .toBe('edited while the server was down');
+    const conflict = page.getByRole('alert').filter({ hasText: 'Changed on another device' });
+    await expect.poll(() => conflict.count()).toBe(1);
+    expect(await conflict.textContent()).toContain('The server has “Contested”');
+    expect((await serverNotes()).find((n) => n.title === 'Contested')?.body).toBe('their version'); // nothing lost yet
+    await conflict.getByRole('button', { name: 'Keep mine' }).click();
+    await expect
+      .poll(async () => (await serverNotes()).find((n) => n.title === 'Contested')?.body)
+      .toBe('my offline version');
+    await expect.poll(() => conflict.count()).toBe(0);
+    expect(violations).toEqual([]);
+    await context.close();
+  });
+
+  it('L1, L2: logout in one tab logs out the other tab, and leaves no IndexedDB, Cache Storage or service worker', async () => {
+    const context = await newContext();
+    const first = await context.newPage();
+    await logIn(first);
+    await serviceWorkerReady(first);
+    const second = await context.newPage();
+    await second.goto(`${base}/notes`);
+    await expect.poll(() => second.getByTestId('username').textContent()).toBe('demo');
+    await first.getByRole('button', { name: 'Log out' }).click();
+    await expect.poll(() => second.getByRole('heading', { name: 'Log in' }).count()).toBe(1);
+    await expect.poll(() => first.getByRole('heading', { name: 'Log in' }).count()).toBe(1);
+    if (shots) await first.screenshot({ path: join(shots, 'login.png') });
+    const left = await first.evaluate(async () => ({
+      databases: (await indexedDB.databases()).map((d) => d.name),
+      caches: await caches.keys(),
+      workers: (await navigator.serviceWorker.getRegistrations()).length,
+      localStorage: localStorage.length,
+    }));
+    expect(left).toEqual({ databases: [], caches: [], workers: 0, localStorage: 0 });
+    expect(await context.cookies()).toEqual([]);
+    await context.close();
+  });
+
+  it('R3: ending a session on the sessions page logs that other browser out on its next request', async () => {
+    const laptop = await newContext();
+    const phone = await newContext();
+    const laptopPage = await laptop.newPage();
+    const phonePage = await phone.newPage();
+    await logIn(phonePage);
+    await logIn(laptopPage);
+    await laptopPage.getByRole('link', { name: 'Sessions' }).click();
+    await expect.poll(() => laptopPage.getByText('This device').count()).toBe(1);
+    const phoneId = (await phone.cookies())[0]?.value.split('.')[0];
+    const rows = laptopPage.locator('tbody tr:not(.current)');
+    expect(await rows.count()).toBeGreaterThan(0);
+    // End every other session, one by one, as a user would.
+    while ((await rows.count()) > 0) {
+      await rows.first().getByRole('button').click();
+      await expect.poll(() => rows.count()).toBeLessThan(99);
+      await laptopPage.waitForTimeout(100);
+    }
+    expect(phoneId).toMatch(/^[\w-]{22}$/);
+    await phonePage.getByRole('link', { name: 'Sessions' }).click();
+    await expect.poll(() => phonePage.getByRole('heading', { name: 'Log in' }).count()).toBe(1);
+    await laptopPage.reload();
+    await expect.poll(() => laptopPage.getByTestId('username').textContent()).toBe('demo');
+    await laptop.close();
+    await phone.close();
+  });
+});
