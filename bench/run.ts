@@ -12,7 +12,8 @@
  *      the same request on both routes, load from a separate process, alternating rounds;
  *   3. latency against concurrent connections; 4. a login storm: logins/s against the raw
  *      argon2id hash rate, and the event-loop delay while it lasts.
- * Flags: --quick (small and short: checks the harness), --storm (only the login storm), --sizes 100000,1000000, --seconds S,
+ * Flags: --quick (small and short: checks the harness), --storm (only the login storm), --tokens
+ * (only token verification and the BFF overhead), --sizes 100000,1000000, --seconds S,
  * --rounds R. PostgreSQL and Redis are measured when they answer on their usual ports.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -34,6 +35,7 @@ import {
 import { type LoadResult, load, pinned, tools } from './lib/load.js';
 import { writeReport } from './lib/report.js';
 import { fmt, median, percentile } from './lib/stats.js';
+import { verifyRates } from './lib/tokens.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -59,9 +61,13 @@ const freePort = () =>
     });
   });
 
-// --storm: only the login storm (a minute), for checking the login path's cost.
+// --storm: only the login storm (a minute); --tokens: only verify/s and the BFF overhead.
 if (argv.includes('--storm')) {
   await runLoginStorm();
+  process.exit(0);
+}
+if (argv.includes('--tokens')) {
+  await runTokens();
   process.exit(0);
 }
 
@@ -192,6 +198,18 @@ const cases: Case[] = [
     : []),
   ...latchkeyCases('fastify', fastVariants),
 ];
+
+/** Starts a bench server on a given port (pinned to core 0) and waits until it is ready. */
+async function startServerOn(script: string, port: number, args: string[]): Promise<{ stop: () => void }> {
+  const command = ['--import', 'tsx', join(here, script), String(port), ...args];
+  const [cmd, cmdArgs] = pinned(0, process.execPath, command);
+  const server: ChildProcess = spawn(cmd, cmdArgs, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await new Promise<void>((resolve, reject) => {
+    server.once('message', () => resolve());
+    server.once('exit', (code) => reject(new Error(`bench server ${script} exited ${code}`)));
+  });
+  return { stop: () => server.kill() };
+}
 
 async function startServer(
   script: string,
@@ -346,6 +364,59 @@ async function runLoginStorm() {
 }
 const storm = await runLoginStorm();
 
+// 5. Tokens: verify/s in process, and the BFF's cost per forwarded request
+async function runTokens() {
+  const verify = await verifyRates(quick);
+  for (const v of verify) console.log(`  ${v.name.padEnd(56)} ${fmt(v.perSecond, 0).padStart(9)} /s`);
+  const password = 'a long bench password, 2026';
+  const [appPort, downstreamPort] = [await freePort(), await freePort()];
+  // Both servers on core 0, the load generator on core 1: the difference is server time.
+  const down = await startServerOn('servers/downstream.ts', downstreamPort, [String(appPort)]);
+  const bffServer = await startServerOn('servers/bff.ts', appPort, [String(downstreamPort), password]);
+  try {
+    const base = `http://127.0.0.1:${appPort}`;
+    const login = await fetch(`${base}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: base },
+      body: JSON.stringify({ username: 'demo', password }),
+    });
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const grant = await fetch(`${base}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_type: 'password', username: 'demo', password }),
+    });
+    const { access_token: token } = (await grant.json()) as { access_token: string };
+    const direct: LoadResult[] = [];
+    const viaBff: LoadResult[] = [];
+    for (let i = 0; i < rounds; i++) {
+      direct.push(
+        await load(`http://127.0.0.1:${downstreamPort}/api/tip`, seconds, 16, { authorization: `Bearer ${token}` }),
+      );
+      viaBff.push(await load(`${base}/bff/api/tip`, seconds, 16, { cookie }));
+    }
+    if ([...direct, ...viaBff].some((r) => r.non2xx > 0)) throw new Error('non-2xx answers in the BFF bench');
+    const sum = (rs: LoadResult[]) => ({
+      rps: median(rs.map((r) => r.rps)),
+      min: Math.min(...rs.map((r) => r.rps)),
+      max: Math.max(...rs.map((r) => r.rps)),
+      p50: median(rs.map((r) => r.p50ms)),
+      p99: median(rs.map((r) => r.p99ms)),
+    });
+    const bff = { direct: sum(direct), bff: sum(viaBff), overheadUs: 0 };
+    bff.overheadUs = (1 / bff.bff.rps - 1 / bff.direct.rps) * 1e6;
+    console.log(
+      `  downstream direct ${fmt(bff.direct.rps, 0)} req/s, via BFF ${fmt(bff.bff.rps, 0)} req/s: ${fmt(bff.overheadUs, 0)} µs per forwarded request`,
+    );
+    return { verify, bff };
+  } finally {
+    bffServer.stop();
+    down.stop();
+  }
+}
+console.log('\naccess-token verification and the BFF');
+const tokens = await runTokens();
+
 // 5. Results, and the report (full runs only)
 const versionOf = (name: string) => {
   for (const dir of [
@@ -392,6 +463,7 @@ const results = {
   http: rows,
   scaling,
   storm,
+  tokens,
 };
 mkdirSync(join(here, 'results'), { recursive: true });
 // A quick run never replaces the results of the last full one.

@@ -17,6 +17,9 @@
  *   POST   /api/account/api-key/rotate                  fresh session → {apiKey}
  *   POST   /api/account/disable                         fresh session → {ok}  (ends every session)
  *   POST   /api/csp-report                                        → 204 (CSP violations, logged)
+ *   GET    /.well-known/jwks.json                                 → the access-token public keys
+ *   POST   /oauth/token   {grant_type: password|refresh_token, …} → access + refresh token (non-browser clients)
+ *   *      /bff/api/*                                 session    → the downstream API, with a short JWT
  *   GET    /avatars/:username.svg                                 → the account's avatar
  */
 import { randomBytes } from 'node:crypto';
@@ -36,6 +39,7 @@ import {
 } from 'latchkey/fastify';
 import { createCsrfGuard, createSecurityHeaders, createTrustedProxies, parseCspReport } from 'latchkey/http';
 import { createLoginThrottle, createPasswordPolicy, type LoginThrottle, type PasswordPolicy } from 'latchkey/password';
+import type { AccessTokens, RefreshTokens } from 'latchkey/tokens';
 import { z } from 'zod';
 import type { Notes } from './notes.js';
 import { maskApiKey, type User, type Users } from './users.js';
@@ -52,6 +56,13 @@ export interface AppOptions {
   trustedProxies?: readonly string[];
   /** PEM certificate and key: serve HTTPS (and send HSTS). */
   https?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * Tokens for non-browser clients (`POST /oauth/token`, `/.well-known/jwks.json`) and for the
+   * backend-for-frontend's calls downstream. `revokeSubject` ends a user's access tokens (R4).
+   */
+  tokens?: { access: AccessTokens; refresh: RefreshTokens; revokeSubject(userId: string): void };
+  /** The one downstream API the BFF may forward to (`/bff/api/*` → `<url>/api/*`). */
+  downstreamUrl?: string;
   /** The web app's production build (apps/demo/web/dist). Without it, `/` is a one-page login form. */
   webRoot?: string;
   /**
@@ -236,7 +247,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       headers: createSecurityHeaders(),
       csrf: createCsrfGuard({ origins: options.origins }),
       // Browsers send CSP reports without credentials: nothing to ride, so no CSRF check.
-      csrfExempt: ['/api/csp-report'],
+      // The token endpoint takes credentials in its body, never a cookie: nothing to ride.
+      csrfExempt: ['/api/csp-report', '/oauth/token'],
     }),
   );
   app.addHook('onSend', async (request, reply) => {
@@ -269,8 +281,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     void sendError(reply, 'SESSION_REQUIRED');
     return undefined;
   };
+  /** R3, R4: a password change or a disabled account also ends the user's tokens everywhere. */
+  const revokeTokens = async (userId: string) => {
+    if (!options.tokens) return;
+    await options.tokens.refresh.revokeUser(userId);
+    options.tokens.revokeSubject(userId);
+  };
   const event = (request: FastifyRequest, name: string, fields: Record<string, unknown> = {}) =>
     request.log.info({ event: name, ip: request.ip, ...fields }, name);
+
+  if (options.tokens) registerTokenRoutes(app, options, throttle);
 
   await app.register(
     async (api) => {
@@ -446,6 +466,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         await users.setPassword(me.user.id, body.newPassword);
         // R3: every other session ends; this one gets a new id (a privilege change, F1).
         const revokedSessions = await sessions.revokeOtherSessions(me.user.id, me.session.id);
+        await revokeTokens(me.user.id);
         await auth.reauthenticate(request, reply);
         event(request, 'password.change', { userId: me.user.id, revokedSessions });
         return { revokedSessions };
@@ -477,6 +498,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         users.disable(me.user.id);
         // R2: a disabled account has no live session anywhere, caches included.
         const revoked = await sessions.revokeUserSessions(me.user.id);
+        await revokeTokens(me.user.id);
         await auth.logout(request, reply);
         event(request, 'account.disable', { userId: me.user.id, revoked });
         return { ok: true };
@@ -504,7 +526,136 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     { prefix: '/api' },
   );
+  if (options.tokens && options.downstreamUrl) await registerBff(app, options, auth);
   return app;
+}
+
+const tokenBody = z.discriminatedUnion('grant_type', [
+  z.strictObject({
+    grant_type: z.literal('password'),
+    username: z.string().min(1).max(64),
+    password: z.string().min(1).max(4096),
+  }),
+  z.strictObject({ grant_type: z.literal('refresh_token'), refresh_token: z.string().min(1).max(200) }),
+]);
+
+/**
+ * The token endpoint and the JWKS, for non-browser clients (a CLI, a mobile app, a service). The
+ * endpoint takes credentials in the body, not a cookie, so there is no ambient authority for a
+ * CSRF to ride: it is exempt from the guard. Browsers never call it; the web app uses the session.
+ */
+function registerTokenRoutes(app: FastifyInstance, options: AppOptions, throttle: LoginThrottle): void {
+  const tokens = options.tokens as NonNullable<AppOptions['tokens']>;
+  const { users } = options;
+  app.get('/.well-known/jwks.json', async (_request, reply) =>
+    // Cached 5 min: a new key must be published (as the second key) that long before it signs.
+    reply.header('cache-control', 'public, max-age=300').send(await tokens.access.jwks()),
+  );
+  app.post('/oauth/token', async (request, reply) => {
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    const body = parse(tokenBody, request.body, reply);
+    if (!body) return reply;
+    let userId: string;
+    let refreshToken: string;
+    if (body.grant_type === 'password') {
+      const decision = await throttle.check(body.username, request.ip);
+      if (!decision.allowed)
+        return sendError(reply.header('retry-after', String(decision.retryAfter)), 'TOO_MANY_ATTEMPTS');
+      const outcome = await users.authenticate(body.username, body.password);
+      if (!outcome.ok) {
+        await throttle.failure(body.username, request.ip);
+        request.log.info(
+          { event: 'token.password.failure', username: body.username, reason: outcome.reason, ip: request.ip },
+          'token',
+        );
+        return sendError(reply, 'INVALID_CREDENTIALS');
+      }
+      await throttle.success(body.username, request.ip);
+      userId = outcome.user.id;
+      refreshToken = (await tokens.refresh.issue(userId)).token;
+    } else {
+      const result = await tokens.refresh.rotate(body.refresh_token);
+      if (!result.ok) {
+        request.log.info({ event: 'token.refresh.failure', reason: result.reason, ip: request.ip }, 'token');
+        return sendError(reply, 'INVALID_GRANT');
+      }
+      if (!users.byId(result.userId)) {
+        await tokens.refresh.revokeFamily(result.familyId); // the account is gone or disabled
+        return sendError(reply, 'INVALID_GRANT');
+      }
+      userId = result.userId;
+      refreshToken = result.token;
+    }
+    const access = await tokens.access.issue(userId);
+    request.log.info({ event: `token.${body.grant_type}`, userId, jti: access.jti, ip: request.ip }, 'token');
+    return {
+      access_token: access.token,
+      token_type: 'Bearer',
+      expires_in: Math.round((access.expiresAt - Date.now()) / 1000),
+      refresh_token: refreshToken,
+    };
+  });
+}
+
+/**
+ * The backend-for-frontend: `/bff/api/<path>` forwards the browser's request to the one
+ * configured downstream API as `<downstream>/api/<path>`, with `Authorization: Bearer <JWT>`
+ * minted from the session (one per session, reused until a minute before it expires). The
+ * browser sends only its cookie and receives only the downstream's status, content type and
+ * body: no token, no cookie, no downstream header ever reaches it (J6).
+ */
+async function registerBff(app: FastifyInstance, options: AppOptions, auth: ReturnType<typeof createFastifySessions>) {
+  const tokens = options.tokens as NonNullable<AppOptions['tokens']>;
+  const downstream = new URL(options.downstreamUrl as string).origin;
+  const minted = new Map<string, { token: string; expiresAt: number }>();
+  const tokenFor = async (session: Session) => {
+    const cached = minted.get(session.id);
+    if (cached && cached.expiresAt - Date.now() > 60_000) return cached.token;
+    const { token, expiresAt } = await tokens.access.issue(session.userId);
+    if (minted.size > 10_000) minted.clear(); // bounded: worst case, tokens are minted again
+    minted.set(session.id, { token, expiresAt });
+    return token;
+  };
+  await app.register(
+    async (bff) => {
+      bff.addHook('onRequest', auth.onRequest);
+      bff.all('/api/*', { preHandler: auth.requireSession }, async (request, reply) => {
+        const session = getSession(request) as Session;
+        const path = (request.params as { '*': string })['*'];
+        // Only plain paths under /api on the allowlisted origin: no "..", no scheme, no host.
+        if (!/^[A-Za-z0-9_\-/]{1,200}$/.test(path) || path.includes('//') || path.includes('..'))
+          return sendError(reply, 'NOT_FOUND');
+        const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : '';
+        const hasBody = request.body !== undefined && request.method !== 'GET' && request.method !== 'HEAD';
+        let upstream: Response;
+        try {
+          upstream = await fetch(`${downstream}/api/${path}${query}`, {
+            method: request.method,
+            headers: {
+              authorization: `Bearer ${await tokenFor(session)}`,
+              accept: 'application/json',
+              ...(hasBody ? { 'content-type': 'application/json' } : {}),
+            },
+            body: hasBody ? JSON.stringify(request.body) : null,
+            redirect: 'manual', // a redirect would take the token elsewhere
+            signal: AbortSignal.timeout(5000),
+          });
+        } catch (error) {
+          const code = (error as Error).name === 'TimeoutError' ? 'GATEWAY_TIMEOUT' : 'BAD_GATEWAY';
+          request.log.warn({ event: 'bff.failure', code }, 'bff');
+          return sendError(reply, code);
+        }
+        if (upstream.status >= 300 && upstream.status < 400) return sendError(reply, 'BAD_GATEWAY');
+        const type = upstream.headers.get('content-type') ?? 'application/json; charset=utf-8';
+        return reply
+          .code(upstream.status)
+          .header('cache-control', 'no-store')
+          .type(type.startsWith('application/json') ? type : 'application/octet-stream')
+          .send(Buffer.from(await upstream.arrayBuffer()));
+      });
+    },
+    { prefix: '/bff' },
+  );
 }
 
 /** A random password for the seeded demo account when none is given. */

@@ -13,6 +13,7 @@
  * LATCHKEY_TRUSTED_PROXIES: addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and
  *   X-Forwarded-Proto are believed (default: none).
  */
+import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +23,16 @@ import Database from 'better-sqlite3';
 import { createSessionManager, generateSigningKey } from 'latchkey';
 import { createHttpsRedirect } from 'latchkey/http';
 import { createSqliteStore } from 'latchkey/sqlite';
+import {
+  createAccessTokens,
+  createMemoryRevocations,
+  createRefreshTokens,
+  exportAccessTokenKey,
+  generateAccessTokenKey,
+  importAccessTokenKey,
+} from 'latchkey/tokens';
+import { createSqliteRefreshStore } from 'latchkey/tokens/sqlite';
+import { DEMO_ISSUER, DOWNSTREAM_AUDIENCE } from '../downstream/service.js';
 import { buildApp, generatedPassword } from './app.js';
 import { createNotes } from './notes.js';
 import { createUsers } from './users.js';
@@ -62,6 +73,25 @@ const db = new Database(join(dataDir, 'latchkey.db'));
 const sessions = createSessionManager({ store: createSqliteStore(db, { exclusive: true }), keys: sessionKeys() });
 const users = createUsers(db);
 
+/** The access-token signing key: generated once, kept as a private JWK (mode 0600) beside the data. */
+async function accessKey() {
+  const file = join(dataDir, 'access-token-key.json');
+  if (!existsSync(file))
+    writeFileSync(file, JSON.stringify(await exportAccessTokenKey(await generateAccessTokenKey())), { mode: 0o600 });
+  return importAccessTokenKey(JSON.parse(readFileSync(file, 'utf8')));
+}
+const revocations = createMemoryRevocations();
+const tokens = {
+  access: createAccessTokens({
+    issuer: DEMO_ISSUER,
+    audience: DOWNSTREAM_AUDIENCE,
+    keys: [await accessKey()],
+    revocations,
+  }),
+  refresh: createRefreshTokens({ store: createSqliteRefreshStore(db) }),
+  revokeSubject: (userId: string) => revocations.revokeSubject(userId),
+};
+
 const given = env.LATCHKEY_DEMO_PASSWORD;
 const demoPassword = given && given.length > 0 ? given : generatedPassword();
 await users.upsert('demo', demoPassword);
@@ -83,10 +113,38 @@ async function resolvePort(wanted: number): Promise<number> {
 const scheme = tls ? 'https' : 'http';
 const appPort = await resolvePort(tls ? httpsPort : port);
 const origins = list(env.LATCHKEY_ORIGINS);
+
+/**
+ * The downstream API for the BFF: LATCHKEY_DOWNSTREAM_URL, or the demo's own service started here
+ * as a child process on DOWNSTREAM_PORT (default: any free port), reading our JWKS over HTTP.
+ */
+async function downstream(): Promise<{ url: string; stop?: () => void }> {
+  if (env.LATCHKEY_DOWNSTREAM_URL) return { url: env.LATCHKEY_DOWNSTREAM_URL };
+  const built = join(here, '../downstream/main.js');
+  const script = existsSync(built) ? built : join(here, '../downstream/main.ts');
+  const child = fork(script, [], {
+    env: {
+      ...env,
+      DOWNSTREAM_PORT: env.DOWNSTREAM_PORT ?? '0',
+      HOST: host,
+      LATCHKEY_JWKS_URL: `${scheme}://${host === 'localhost' ? '127.0.0.1' : host}:${appPort}/.well-known/jwks.json`,
+    },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m) => resolve((m as { port: number }).port));
+    child.once('exit', (code) => reject(new Error(`downstream service exited ${code}`)));
+  });
+  process.once('exit', () => child.kill());
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
+}
+const bff = await downstream();
 const app = await buildApp({
   sessions,
   users,
   notes: createNotes(db),
+  tokens,
+  downstreamUrl: bff.url,
   ...(webRoot ? { webRoot } : {}),
   killServiceWorker: env.LATCHKEY_SW_KILL === '1',
   origins: origins.length > 0 ? origins : [`${scheme}://localhost:${appPort}`, `${scheme}://127.0.0.1:${appPort}`],
@@ -109,6 +167,7 @@ process.stdout.write(
   `\nlatchkey reference server: ${scheme}://localhost:${appPort}\n` +
     (tls ? `http://localhost:${redirectPort} redirects to https\n` : '') +
     `data: ${join(dataDir, 'latchkey.db')}\n` +
+    `downstream service (behind /bff/api): ${bff.url}\n` +
     (given
       ? 'demo account: demo (password from LATCHKEY_DEMO_PASSWORD)\n\n'
       : `demo account: demo / ${demoPassword}\n\n`),
@@ -117,6 +176,7 @@ process.stdout.write(
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     redirect?.close();
+    bff.stop?.();
     void app.close().then(() => {
       sessions.close();
       db.close();

@@ -29,7 +29,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-describe.runIf(hasChromium)('web app in Chromium', () => {
+// Each case drives a browser through several pages (and a server restart): allow a minute on a busy machine.
+describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-webapp-'));
   const webRoot = join(dir, 'web');
   let port = 0;
@@ -228,6 +229,31 @@ describe.runIf(hasChromium)('web app in Chromium', () => {
     const cached = Object.keys(JSON.parse(dump)).filter((k) => k.startsWith('cache:'));
     expect(cached.length).toBeGreaterThan(2);
     expect(cached.filter((k) => k.includes('/api/'))).toEqual([]);
+    expect(violations).toEqual([]);
+    await context.close();
+  });
+
+  it('J6: the BFF-backed card shows downstream data, while no response the browser receives carries a JWT', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    const received: string[] = [];
+    page.on('response', async (response) => {
+      const headers = JSON.stringify(await response.allHeaders());
+      const body = await response.body().catch(() => Buffer.alloc(0));
+      received.push(`${response.url()} ${headers} ${body.toString('latin1')}`);
+    });
+    await logIn(page);
+    const tip = page.getByTestId('tip');
+    await expect.poll(() => tip.count()).toBe(1);
+    expect(((await tip.textContent()) ?? '').length).toBeGreaterThan(20);
+    // The downstream verified the minted token through the JWKS and reports its lifetime.
+    expect(await page.getByText('verified a 300-second token that this page never saw').count()).toBe(1);
+    await page.reload();
+    await expect.poll(() => tip.count()).toBe(1);
+    expect(received.some((r) => r.includes('/bff/api/tip'))).toBe(true);
+    expect(received.filter((r) => r.includes('eyJ'))).toEqual([]);
+    const dump = await dumpStorage(page);
+    expect(dump).not.toContain('eyJ');
     expect(violations).toEqual([]);
     await context.close();
   });

@@ -42,6 +42,8 @@ describe('error codes', () => {
       INVALID_INPUT: 400,
       SESSION_REQUIRED: 401,
       INVALID_CREDENTIALS: 401,
+      INVALID_GRANT: 400,
+      INVALID_TOKEN: 401,
       PASSWORD_TOO_SHORT: 400,
       PASSWORD_TOO_LONG: 400,
       PASSWORD_TOO_COMMON: 400,
@@ -55,7 +57,9 @@ describe('error codes', () => {
       TOO_MANY_ATTEMPTS: 429,
       HEADERS_TOO_LARGE: 431,
       INTERNAL_ERROR: 500,
+      BAD_GATEWAY: 502,
       STORE_UNAVAILABLE: 503,
+      GATEWAY_TIMEOUT: 504,
     });
   });
 });

@@ -12,6 +12,8 @@ export const httpErrors = {
   INVALID_INPUT: { status: 400, message: 'A field is missing or has the wrong type.' },
   SESSION_REQUIRED: { status: 401, message: 'Log in to continue.' },
   INVALID_CREDENTIALS: { status: 401, message: 'Wrong username or password.' },
+  INVALID_GRANT: { status: 400, message: 'The grant is invalid, expired or revoked.' },
+  INVALID_TOKEN: { status: 401, message: 'A valid bearer token is required.' },
   PASSWORD_TOO_SHORT: { status: 400, message: 'The password is too short.' },
   PASSWORD_TOO_LONG: { status: 400, message: 'The password is too long.' },
   PASSWORD_TOO_COMMON: { status: 400, message: 'The password is too common or too easy to guess.' },
@@ -25,7 +27,9 @@ export const httpErrors = {
   TOO_MANY_ATTEMPTS: { status: 429, message: 'Too many attempts; wait and try again.' },
   HEADERS_TOO_LARGE: { status: 431, message: 'Request headers are too large.' },
   INTERNAL_ERROR: { status: 500, message: 'Something went wrong on our side.' },
+  BAD_GATEWAY: { status: 502, message: 'The service behind this route did not answer properly.' },
   STORE_UNAVAILABLE: { status: 503, message: 'Sessions are unavailable; try again shortly.' },
+  GATEWAY_TIMEOUT: { status: 504, message: 'The service behind this route took too long.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type HttpErrorCode = keyof typeof httpErrors;

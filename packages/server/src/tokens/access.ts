@@ -14,15 +14,17 @@
 import { randomBytes } from 'node:crypto';
 import {
   type CryptoKey,
+  createRemoteJWKSet,
   decodeProtectedHeader,
   exportJWK,
   generateKeyPair,
+  importJWK,
   type JWK,
   type JWTPayload,
   jwtVerify,
   SignJWT,
 } from 'jose';
-import { ConfigurationError, InvalidArgumentError } from '../errors.js';
+import { ConfigurationError, InvalidArgumentError, KeyError } from '../errors.js';
 
 export type AccessTokenAlg = 'EdDSA' | 'ES256';
 
@@ -85,6 +87,25 @@ export async function generateAccessTokenKey(alg: AccessTokenAlg = 'EdDSA'): Pro
     alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : { extractable: true },
   );
   return { kid: randomBytes(9).toString('base64url'), alg, privateKey: pair.privateKey, publicKey: pair.publicKey };
+}
+
+/**
+ * A key as a private JWK (to keep it in a secret store or a 0600 file) and back. The private part
+ * is in the output: never log it or serve it; `jwks()` is what you publish.
+ */
+export async function exportAccessTokenKey(key: AccessTokenKey): Promise<JWK> {
+  if (!key.privateKey) throw new InvalidArgumentError('the key has no private part to export');
+  return { ...(await exportJWK(key.privateKey)), kid: key.kid, alg: key.alg };
+}
+
+export async function importAccessTokenKey(jwk: JWK): Promise<AccessTokenKey> {
+  const alg = jwk.alg as AccessTokenAlg | undefined;
+  if ((alg !== 'EdDSA' && alg !== 'ES256') || typeof jwk.kid !== 'string' || !KID.test(jwk.kid) || !jwk.d)
+    throw new KeyError('an access token key is a private EdDSA or ES256 JWK with a kid');
+  const privateKey = (await importJWK(jwk, alg, { extractable: true })) as CryptoKey;
+  const { d: _private, ...pub } = jwk;
+  const publicKey = (await importJWK(pub, alg, { extractable: true })) as CryptoKey;
+  return { kid: jwk.kid, alg, privateKey, publicKey };
 }
 
 export function createAccessTokens(options: AccessTokenOptions): AccessTokens {
@@ -196,4 +217,63 @@ export function createMemoryRevocations(now: () => number = Date.now) {
     isRevoked: (jti: string) => revoked.has(jti),
     notBefore: (subject: string) => notBefore.get(subject),
   } satisfies AccessTokenRevocations & Record<string, unknown>;
+}
+
+export interface AccessTokenVerifierOptions {
+  /** Where the issuer publishes its keys, e.g. `https://auth.example/.well-known/jwks.json`. */
+  jwksUrl: URL;
+  issuer: string;
+  audience: string;
+  /** Seconds of clock skew tolerated on exp and nbf. Default 30, at most 60. */
+  clockSkew?: number;
+  now?: () => number;
+}
+
+/**
+ * The verifying half alone, for a service that receives tokens (the downstream API behind the
+ * backend-for-frontend): keys come from the issuer's JWKS (fetched, cached, refetched for an
+ * unknown kid at most every 30 s), never from the token; the same checks as `verify` above.
+ * @example
+ * const verifier = createAccessTokenVerifier({ jwksUrl: new URL('http://127.0.0.1:3000/.well-known/jwks.json'), issuer, audience });
+ * const token = await verifier.verify(bearer); // VerifiedAccessToken | null
+ */
+export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): Pick<AccessTokens, 'verify'> {
+  const skew = options.clockSkew ?? 30;
+  if (!Number.isFinite(skew) || skew < 0 || skew > 60)
+    throw new ConfigurationError('clockSkew must be 0 to 60 seconds');
+  if (!options.issuer || !options.audience) throw new ConfigurationError('issuer and audience are required');
+  const keySet = createRemoteJWKSet(options.jwksUrl, { cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+  const now = options.now ?? Date.now;
+  return {
+    async verify(token) {
+      if (typeof token !== 'string' || token.length > 8192) return null;
+      let header: ReturnType<typeof decodeProtectedHeader>;
+      try {
+        header = decodeProtectedHeader(token);
+      } catch {
+        return null;
+      }
+      if (FORBIDDEN_HEADERS.some((name) => name in header) || header.crit !== undefined) return null;
+      if (typeof header.kid !== 'string' || !KID.test(header.kid)) return null;
+      if (header.alg !== 'EdDSA' && header.alg !== 'ES256') return null;
+      try {
+        const { payload } = await jwtVerify(token, keySet, {
+          algorithms: ['EdDSA', 'ES256'],
+          issuer: options.issuer,
+          audience: options.audience,
+          typ: TYP,
+          clockTolerance: skew,
+          currentDate: new Date(now()),
+          requiredClaims: ['sub', 'exp', 'iat', 'nbf', 'jti'],
+        });
+        const { sub, jti, iat, exp } = payload as Required<Pick<JWTPayload, 'sub' | 'jti' | 'iat' | 'exp'>>;
+        if (exp - iat > MAX_ACCESS_TOKEN_LIFETIME) return null;
+        const claims: Record<string, unknown> = {};
+        for (const [name, value] of Object.entries(payload)) if (!REGISTERED.has(name)) claims[name] = value;
+        return { subject: sub, jti, issuedAt: iat * 1000, expiresAt: exp * 1000, claims };
+      } catch {
+        return null;
+      }
+    },
+  };
 }

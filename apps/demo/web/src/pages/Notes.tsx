@@ -13,6 +13,7 @@ import {
   saveNote,
   takeTheirs,
 } from '../notes-db.js';
+import { DownstreamTip } from './Tip.js';
 
 const emptyId = () => crypto.randomUUID();
 
@@ -114,6 +115,7 @@ export function Notes() {
           {error}
         </p>
       ) : null}
+      <DownstreamTip />
       <NoteForm editing={editing} onDone={() => setEditing(null)} />
       {notes === null ? (
         <p role="status">Loading notes…</p>

@@ -1,0 +1,66 @@
+/**
+ * The downstream API behind the reference server's backend-for-frontend: its own process and
+ * port, no cookies, no sessions. It trusts only bearer JWTs that verify against the reference
+ * server's JWKS (issuer and audience fixed), and it answers with data the web app shows. It never
+ * echoes a token back: the BFF passes its answers on to the browser.
+ */
+import { createServer, type Server } from 'node:http';
+import { createAccessTokenVerifier } from 'latchkey/tokens';
+
+export const DOWNSTREAM_AUDIENCE = 'latchkey-demo-downstream';
+export const DEMO_ISSUER = 'latchkey-demo';
+
+const TIPS = [
+  'A token in localStorage is readable by every script on the page; an HttpOnly cookie is not.',
+  'Short-lived tokens limit the damage of a leak; revocation lists close the rest of the window.',
+  'SameSite=Strict stops cross-site requests from carrying the cookie; Fetch Metadata stops same-site ones.',
+  'Logout should end the server session, expire the cookie and clear the site data.',
+  'A refresh token used twice means two parties hold it: end the whole family.',
+];
+
+export interface DownstreamOptions {
+  jwksUrl: URL;
+  issuer?: string;
+  audience?: string;
+}
+
+export function createDownstream(options: DownstreamOptions): Server {
+  const verifier = createAccessTokenVerifier({
+    jwksUrl: options.jwksUrl,
+    issuer: options.issuer ?? DEMO_ISSUER,
+    audience: options.audience ?? DOWNSTREAM_AUDIENCE,
+  });
+  let served = 0;
+  return createServer(async (req, res) => {
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, {
+        'content-type': 'application/json; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        ...headers,
+      });
+      res.end(JSON.stringify(body));
+    };
+    const auth = req.headers.authorization;
+    const token = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : '';
+    const verified = token ? await verifier.verify(token) : null;
+    if (!verified)
+      return send(
+        401,
+        { error: { code: 'INVALID_TOKEN', message: 'A valid bearer token is required.' } },
+        { 'www-authenticate': 'Bearer error="invalid_token"' },
+      );
+    if (req.method === 'GET' && req.url === '/api/tip') {
+      served++;
+      // What the token proved, never the token itself.
+      return send(200, {
+        tip: TIPS[served % TIPS.length],
+        servedBy: 'downstream',
+        subject: verified.subject,
+        tokenLifetimeSeconds: Math.round((verified.expiresAt - verified.issuedAt) / 1000),
+        tokenExpiresAt: new Date(verified.expiresAt).toISOString(),
+      });
+    }
+    return send(404, { error: { code: 'NOT_FOUND', message: 'No such resource.' } });
+  });
+}
