@@ -24,6 +24,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { join, sep } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -597,6 +598,62 @@ function registerTokenRoutes(app: FastifyInstance, options: AppOptions, throttle
   });
 }
 
+interface Upstream {
+  status: number;
+  type: string;
+  body: Buffer;
+}
+
+const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 64 });
+
+/**
+ * One call to the downstream over node:http with kept-alive connections: several times cheaper
+ * per request than fetch. Only the status, content type and body are kept.
+ */
+function forward(url: string, init: { method: string; token: string; body: string | undefined }): Promise<Upstream> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      {
+        method: init.method,
+        agent: keepAlive,
+        timeout: 5000,
+        headers: {
+          authorization: `Bearer ${init.token}`,
+          accept: 'application/json',
+          ...(init.body === undefined
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(init.body) }),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > 1 << 20) req.destroy(new Error('downstream answer over 1 MiB'));
+          else chunks.push(chunk);
+        });
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 502,
+            type: String(res.headers['content-type'] ?? ''),
+            body: Buffer.concat(chunks),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => {
+      const error = new Error('downstream timeout');
+      error.name = 'TimeoutError';
+      req.destroy(error);
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
 /**
  * The backend-for-frontend: `/bff/api/<path>` forwards the browser's request to the one
  * configured downstream API as `<downstream>/api/<path>`, with `Authorization: Bearer <JWT>`
@@ -627,31 +684,25 @@ async function registerBff(app: FastifyInstance, options: AppOptions, auth: Retu
           return sendError(reply, 'NOT_FOUND');
         const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : '';
         const hasBody = request.body !== undefined && request.method !== 'GET' && request.method !== 'HEAD';
-        let upstream: Response;
+        let upstream: Upstream;
         try {
-          upstream = await fetch(`${downstream}/api/${path}${query}`, {
+          upstream = await forward(`${downstream}/api/${path}${query}`, {
             method: request.method,
-            headers: {
-              authorization: `Bearer ${await tokenFor(session)}`,
-              accept: 'application/json',
-              ...(hasBody ? { 'content-type': 'application/json' } : {}),
-            },
-            body: hasBody ? JSON.stringify(request.body) : null,
-            redirect: 'manual', // a redirect would take the token elsewhere
-            signal: AbortSignal.timeout(5000),
+            token: await tokenFor(session),
+            body: hasBody ? JSON.stringify(request.body) : undefined,
           });
         } catch (error) {
           const code = (error as Error).name === 'TimeoutError' ? 'GATEWAY_TIMEOUT' : 'BAD_GATEWAY';
           request.log.warn({ event: 'bff.failure', code }, 'bff');
           return sendError(reply, code);
         }
+        // A redirect would send the browser (or us, with the token) elsewhere: refuse it.
         if (upstream.status >= 300 && upstream.status < 400) return sendError(reply, 'BAD_GATEWAY');
-        const type = upstream.headers.get('content-type') ?? 'application/json; charset=utf-8';
         return reply
           .code(upstream.status)
           .header('cache-control', 'no-store')
-          .type(type.startsWith('application/json') ? type : 'application/octet-stream')
-          .send(Buffer.from(await upstream.arrayBuffer()));
+          .type(upstream.type.startsWith('application/json') ? upstream.type : 'application/octet-stream')
+          .send(upstream.body);
       });
     },
     { prefix: '/bff' },
