@@ -195,3 +195,49 @@ describe('access tokens', () => {
       expect(await tokens.verify(junk as string)).toBeNull();
   });
 });
+
+describe('the hand-written verification path (node:crypto) refuses malformed tokens', () => {
+  it('refuses odd encodings, shapes and claim types, signed with our own key', async () => {
+    const { tokens, clock } = setup();
+    const now = Math.floor(clock.now() / 1000);
+    const good = await forge({}, {}, now);
+    expect(await tokens.verify(good)).not.toBeNull();
+    const [h, p, s] = good.split('.') as [string, string, string];
+    const attempts = [
+      `${h}.${p}.${s}=`, // padding is not base64url
+      `${h}.${p}.${s}.${s}`, // four segments
+      `${h}.${p}`,
+      `${h}..${s}`,
+      `${h}.${p}.${s.slice(0, -2)}`, // short signature
+      `${h}.${b64({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), sub: 'admin' })}.${s}`, // payload swapped
+      ` ${good}`,
+      `${good}\n`,
+      'x'.repeat(9000),
+    ];
+    for (const token of attempts) expect(await tokens.verify(token), token.slice(0, 30)).toBeNull();
+    for (const claims of [
+      { exp: String(now + 300) },
+      { iat: -1 },
+      { sub: '' },
+      { jti: 5 },
+      { aud: ['other'] },
+      { nbf: null },
+    ])
+      expect(await tokens.verify(await forge({}, claims, now)), JSON.stringify(claims)).toBeNull();
+    expect(await tokens.verify(await forge({ typ: 'JWT' }, {}, now))).toBeNull();
+    expect(await tokens.verify(await forge({}, { aud: ['other', 'api'] }, now))).not.toBeNull(); // an array holding ours
+  });
+
+  it('refuses an array or a non-JSON payload under a valid signature', async () => {
+    const { tokens } = setup();
+    const head = b64({ alg: 'EdDSA', kid: key.kid, typ: 'at+jwt' });
+    const { sign } = await import('node:crypto');
+    const { KeyObject } = await import('node:crypto');
+    for (const payload of [Buffer.from('[1,2]').toString('base64url'), Buffer.from('not json').toString('base64url')]) {
+      const sig = sign(null, Buffer.from(`${head}.${payload}`), KeyObject.from(key.privateKey as never)).toString(
+        'base64url',
+      );
+      expect(await tokens.verify(`${head}.${payload}.${sig}`)).toBeNull();
+    }
+  });
+});
