@@ -42,6 +42,7 @@ import { createCsrfGuard, createSecurityHeaders, createTrustedProxies, parseCspR
 import { createLoginThrottle, createPasswordPolicy, type LoginThrottle, type PasswordPolicy } from 'latchkey/password';
 import type { AccessTokens, RefreshTokens } from 'latchkey/tokens';
 import { z } from 'zod';
+import { type LabOptions, registerLab } from './lab.js';
 import type { Notes } from './notes.js';
 import { maskApiKey, type User, type Users } from './users.js';
 
@@ -64,6 +65,8 @@ export interface AppOptions {
   tokens?: { access: AccessTokens; refresh: RefreshTokens; revokeSubject(userId: string): void };
   /** The one downstream API the BFF may forward to (`/bff/api/*` → `<url>/api/*`). */
   downstreamUrl?: string;
+  /** The storage lab (demo only): the stand-in CDN and how to reach this server from itself. */
+  lab?: Omit<LabOptions, 'users'>;
   /** The web app's production build (apps/demo/web/dist). Without it, `/` is a one-page login form. */
   webRoot?: string;
   /**
@@ -292,6 +295,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     request.log.info({ event: name, ip: request.ip, ...fields }, name);
 
   if (options.tokens) registerTokenRoutes(app, options, throttle);
+  if (options.lab) await registerLab(app, { ...options.lab, users });
 
   await app.register(
     async (api) => {

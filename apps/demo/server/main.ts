@@ -10,6 +10,7 @@
  *   Origin fallback. Default: http(s)://localhost and 127.0.0.1 on the ports above.
  * LATCHKEY_WEB_ROOT: the web app's build (default apps/demo/web/dist, made by `npm run build`).
  * LATCHKEY_SW_KILL=1: serve a service worker that unregisters itself (a broken worker's kill switch).
+ * LATCHKEY_LAB=1: the storage lab at /lab, with its stand-in CDN on LAB_CDN_PORT (default: any free port).
  * LATCHKEY_TRUSTED_PROXIES: addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and
  *   X-Forwarded-Proto are believed (default: none).
  */
@@ -34,6 +35,7 @@ import {
 import { createSqliteRefreshStore } from 'latchkey/tokens/sqlite';
 import { DEMO_ISSUER, DOWNSTREAM_AUDIENCE } from '../downstream/service.js';
 import { buildApp, generatedPassword } from './app.js';
+import { startStandInCdn } from './lab.js';
 import { createNotes } from './notes.js';
 import { createUsers } from './users.js';
 
@@ -139,12 +141,15 @@ async function downstream(): Promise<{ url: string; stop?: () => void }> {
   return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
 }
 const bff = await downstream();
+// LATCHKEY_LAB=1 (`npm run lab`): the storage lab and its stand-in CDN on another port.
+const lab = env.LATCHKEY_LAB === '1' ? await startStandInCdn(Number(env.LAB_CDN_PORT ?? 0)) : undefined;
 const app = await buildApp({
   sessions,
   users,
   notes: createNotes(db),
   tokens,
   downstreamUrl: bff.url,
+  ...(lab ? { lab: { cdn: lab, selfUrl: () => `${scheme}://127.0.0.1:${appPort}` } } : {}),
   ...(webRoot ? { webRoot } : {}),
   killServiceWorker: env.LATCHKEY_SW_KILL === '1',
   origins: origins.length > 0 ? origins : [`${scheme}://localhost:${appPort}`, `${scheme}://127.0.0.1:${appPort}`],
@@ -168,6 +173,7 @@ process.stdout.write(
     (tls ? `http://localhost:${redirectPort} redirects to https\n` : '') +
     `data: ${join(dataDir, 'latchkey.db')}\n` +
     `downstream service (behind /bff/api): ${bff.url}\n` +
+    (lab ? `storage lab: ${scheme}://localhost:${appPort}/lab (stand-in CDN: ${lab.origin})\n` : '') +
     (given
       ? 'demo account: demo (password from LATCHKEY_DEMO_PASSWORD)\n\n'
       : `demo account: demo / ${demoPassword}\n\n`),
@@ -177,6 +183,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     redirect?.close();
     bff.stop?.();
+    lab?.server.close();
     void app.close().then(() => {
       sessions.close();
       db.close();
