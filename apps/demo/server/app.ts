@@ -25,10 +25,10 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { join, sep } from 'node:path';
+import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Session, SessionManager } from 'latchkey';
+import { rawErrorResponse, type Session, type SessionManager } from 'latchkey';
 import {
   createFastifyHardening,
   createFastifySessions,
@@ -193,23 +193,22 @@ async function serveWebApp(app: FastifyInstance, root: string, killServiceWorker
     .replace(/<link rel="stylesheet"/g, '<link rel="stylesheet" nonce="\u0000"')
     .split('\u0000');
   const html = (nonce: string) => head + rest.map((part) => nonce + part).join('');
+  // Hashed build assets under /assets/ only: everything else (/api/… included) never reaches the
+  // file system, and a miss there is the JSON 404.
   await app.register(fastifyStatic, {
-    root,
-    wildcard: true, // explicit routes below (the HTML, the kill switch) win over the wildcard
+    root: join(root, 'assets'),
+    prefix: '/assets/',
     index: false,
-    serve: true,
-    // The HTML goes through the nonce path below; the kill switch replaces the worker.
-    allowedPath: (path) => path !== '/index.html' && !(killServiceWorker && path === '/sw.js'),
-    setHeaders(res, path) {
-      if (path.includes(`${sep}assets${sep}`)) res.header('cache-control', 'public, max-age=31536000, immutable');
-      else if (path.endsWith('sw.js')) res.header('cache-control', 'no-cache');
-      else res.header('cache-control', 'public, max-age=3600');
-    },
+    setHeaders: (res) => res.header('cache-control', 'public, max-age=31536000, immutable'),
   });
+  const file = (name: string, cacheControl: string) => async (_request: FastifyRequest, reply: FastifyReply) =>
+    reply.header('cache-control', cacheControl).sendFile(name, root, { cacheControl: false });
+  app.get('/favicon.svg', file('favicon.svg', 'public, max-age=3600'));
   if (killServiceWorker)
     app.get('/sw.js', async (_request, reply) =>
       reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(KILL_SWITCH),
     );
+  else app.get('/sw.js', file('sw.js', 'no-cache'));
   const page = async (request: FastifyRequest, reply: FastifyReply) =>
     reply
       .type('text/html; charset=utf-8')
@@ -236,6 +235,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     trustProxy: (options.trustedProxies?.length ?? 0) > 0 ? proxies.trust : false,
     ...(options.https ? { https: options.https } : {}),
   });
+  // CONNECT (and a stray Upgrade) never reach Fastify: Node would drop the connection without a
+  // word. Answer them like any refused method.
+  for (const event of ['connect', 'upgrade'] as const)
+    app.server.on(event, (_request, socket: import('node:net').Socket) => {
+      if (socket.writable) socket.end(rawErrorResponse('METHOD_NOT_ALLOWED'));
+      else socket.destroy();
+    });
   // JSON only: a form or text/plain body (what a cross-site <form> can send) gets 415 (X3).
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error, request, reply) => {
