@@ -71,8 +71,26 @@ function sessionKeys(): string[] {
 }
 
 const db = new Database(join(dataDir, 'latchkey.db'));
-// Exclusive: this process is the file's only user, which makes each session look-up ~4x cheaper.
-const sessions = createSessionManager({ store: createSqliteStore(db, { exclusive: true }), keys: sessionKeys() });
+/**
+ * The session store: the SQLite file by default (exclusive: this process is the file's only user,
+ * which makes each look-up ~4x cheaper); LATCHKEY_STORE=postgres puts sessions in PostgreSQL at
+ * LATCHKEY_POSTGRES_URL (accounts and notes stay in the SQLite file); LATCHKEY_SQLITE_SHARED=1
+ * lets several server processes share the SQLite file.
+ */
+async function sessionStore() {
+  if (env.LATCHKEY_STORE === 'postgres') {
+    const { default: pg } = await import('pg');
+    const { createPostgresStore } = await import('latchkey/postgres');
+    const pool = new pg.Pool({
+      connectionString: env.LATCHKEY_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+      max: 8,
+    });
+    return createPostgresStore(pool, { tablePrefix: env.LATCHKEY_POSTGRES_PREFIX ?? 'latchkey_' });
+  }
+  return createSqliteStore(db, { exclusive: env.LATCHKEY_SQLITE_SHARED !== '1' });
+}
+if (env.LATCHKEY_SQLITE_SHARED === '1') db.pragma('busy_timeout = 5000');
+const sessions = createSessionManager({ store: await sessionStore(), keys: sessionKeys() });
 const users = createUsers(db);
 
 /** The access-token signing key: generated once, kept as a private JWK (mode 0600) beside the data. */
@@ -157,6 +175,13 @@ const app = await buildApp({
   ...(tls ? { https: tls } : {}),
   logger: { level: env.LOG_LEVEL ?? 'info' },
 });
+// LATCHKEY_MEMORY_PROBE=1 (soak runs only, with node --expose-gc): memory after a full GC.
+if (env.LATCHKEY_MEMORY_PROBE === '1')
+  app.get('/__probe/memory', async () => {
+    (globalThis as { gc?: () => void }).gc?.();
+    const { rss, heapUsed } = process.memoryUsage();
+    return { rss, heapUsed };
+  });
 await app.listen({ port: appPort, host });
 
 let redirect: Server | undefined;
