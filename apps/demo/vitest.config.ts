@@ -10,5 +10,8 @@ export default defineProject({
     environment: 'node',
     testTimeout: 20_000,
     hookTimeout: 30_000,
+    // Browser and process tests poll for what a page or a server does next; on a busy 2-core CI
+    // machine a second (vitest's default) is not always enough.
+    expect: { poll: { timeout: 10_000, interval: 50 } },
   },
 });

@@ -37,8 +37,10 @@ export async function soak(options: {
   dataDir: string;
   workers?: number;
   warmupSeconds?: number;
+  env?: Record<string, string>;
 }): Promise<SoakReport> {
   const server: ServerProcess = await startServerProcess({
+    ...options.env,
     LATCHKEY_DATA_DIR: options.dataDir,
     LATCHKEY_DEMO_PASSWORD: 'soak demo password',
     LATCHKEY_MEMORY_PROBE: '1',

@@ -30,6 +30,11 @@ describe('crash safety', { timeout: 240_000 }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'latchkey-crash-'));
     try {
       const result = await runCrashCycles({ cycles: 20, dataDir: dir, sqliteIntegrity: true });
+      const sum = (k: 'loginsAcked' | 'logoutsAcked' | 'unknown' | 'checkedLive' | 'checkedLoggedOut') =>
+        result.cycles.reduce((s, c) => s + c[k], 0);
+      console.log(
+        `crash (SQLite): 20 cycles, ${sum('loginsAcked')} logins and ${sum('logoutsAcked')} logouts acknowledged, ${sum('unknown')} cut off; ${sum('checkedLive')} session checks and ${sum('checkedLoggedOut')} logout checks after restarts; lost ${result.lostSessions}, undone ${result.undoneLogouts}`,
+      );
       expect(result.lostSessions).toBe(0);
       expect(result.undoneLogouts).toBe(0);
       expect(result.cycles.map((c) => c.integrity)).toEqual(Array(20).fill('ok'));
@@ -54,6 +59,9 @@ describe('crash safety', { timeout: 240_000 }, () => {
         sqliteIntegrity: false,
         env: { LATCHKEY_STORE: 'postgres', LATCHKEY_POSTGRES_URL: url, LATCHKEY_POSTGRES_PREFIX: prefix },
       });
+      console.log(
+        `crash (PostgreSQL): 20 cycles, ${result.cycles.reduce((s, c) => s + c.loginsAcked, 0)} logins and ${result.cycles.reduce((s, c) => s + c.logoutsAcked, 0)} logouts acknowledged; lost ${result.lostSessions}, undone ${result.undoneLogouts}`,
+      );
       expect(result.lostSessions).toBe(0);
       expect(result.undoneLogouts).toBe(0);
       expect(result.cycles.reduce((s, c) => s + c.loginsAcked, 0)).toBeGreaterThan(100);

@@ -90,7 +90,12 @@ async function sessionStore() {
   return createSqliteStore(db, { exclusive: env.LATCHKEY_SQLITE_SHARED !== '1' });
 }
 if (env.LATCHKEY_SQLITE_SHARED === '1') db.pragma('busy_timeout = 5000');
-const sessions = createSessionManager({ store: await sessionStore(), keys: sessionKeys() });
+const sessions = createSessionManager({
+  store: await sessionStore(),
+  keys: sessionKeys(),
+  // LATCHKEY_VERIFIED_TOKENS: size of the verified-token cache (default 10,000; 0 turns it off).
+  ...(env.LATCHKEY_VERIFIED_TOKENS ? { verifiedTokens: Number(env.LATCHKEY_VERIFIED_TOKENS) } : {}),
+});
 const users = createUsers(db);
 
 /** The access-token signing key: generated once, kept as a private JWK (mode 0600) beside the data. */

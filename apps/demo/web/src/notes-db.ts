@@ -6,18 +6,11 @@
  */
 import { ApiError, createOutbox, createOutboxStore, type OutboxSchema, openLocalStore } from '@latchkey/client';
 import type { IDBPDatabase } from 'idb';
+import type { Note as ServerNote } from '../../server/notes.js';
 import { api } from './api.js';
 
-export interface ServerNote {
-  id: string;
-  title: string;
-  body: string;
-  pinned: boolean;
-  priority: number;
-  tags: string[];
-  updatedAt: number;
-  version: number;
-}
+/** The server's note, as `/api/notes` sends it: the type comes from the server's own module. */
+export type { Note as ServerNote } from '../../server/notes.js';
 
 export interface Note {
   id: string;

@@ -1,25 +1,11 @@
 /** The article's Login.js, done right: POST the credentials, store nothing; the cookie is HttpOnly. */
 import type { User } from '@latchkey/client';
-import { type FormEvent, useState } from 'react';
-import { api, messageFor } from '../api.js';
+import { api } from '../api.js';
 import { navigate } from '../router.js';
+import { useCredentialsForm } from './credentials.js';
 
 export function Login({ onDone }: { onDone: (user: User) => void }) {
-  const [error, setError] = useState('');
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: FormEvent<HTMLFormElement>) => {
-    e.preventDefault();
-    const form = new FormData(e.currentTarget);
-    setBusy(true);
-    setError('');
-    try {
-      const { user } = await api.login(String(form.get('username')), String(form.get('password')));
-      onDone(user);
-    } catch (err) {
-      setError(messageFor(err));
-      setBusy(false);
-    }
-  };
+  const { error, busy, submit } = useCredentialsForm(api.login, onDone);
   return (
     <form className="card" onSubmit={(e) => void submit(e)} aria-labelledby="login-title">
       <h1 id="login-title">Log in</h1>

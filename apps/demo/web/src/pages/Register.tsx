@@ -1,24 +1,10 @@
 import type { User } from '@latchkey/client';
-import { type FormEvent, useState } from 'react';
-import { api, messageFor } from '../api.js';
+import { api } from '../api.js';
 import { navigate } from '../router.js';
+import { useCredentialsForm } from './credentials.js';
 
 export function Register({ onDone }: { onDone: (user: User) => void }) {
-  const [error, setError] = useState('');
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: FormEvent<HTMLFormElement>) => {
-    e.preventDefault();
-    const form = new FormData(e.currentTarget);
-    setBusy(true);
-    setError('');
-    try {
-      const { user } = await api.register(String(form.get('username')), String(form.get('password')));
-      onDone(user);
-    } catch (err) {
-      setError(messageFor(err));
-      setBusy(false);
-    }
-  };
+  const { error, busy, submit } = useCredentialsForm(api.register, onDone);
   return (
     <form className="card" onSubmit={(e) => void submit(e)} aria-labelledby="register-title">
       <h1 id="register-title">Create an account</h1>
