@@ -14,7 +14,7 @@
  * LATCHKEY_TRUSTED_PROXIES: addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and
  *   X-Forwarded-Proto are believed (default: none).
  */
-import { fork } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -208,6 +208,16 @@ process.stdout.write(
       ? 'demo account: demo (password from LATCHKEY_DEMO_PASSWORD)\n\n'
       : `demo account: demo / ${demoPassword}\n\n`),
 );
+
+// `npm run lab` on a desktop: open the lab in the default browser (a terminal-only machine just
+// has the URL printed above).
+if (lab && process.stdout.isTTY && env.LATCHKEY_LAB_OPEN !== '0') {
+  const opener = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
+  if (process.platform !== 'linux' || env.DISPLAY || env.WAYLAND_DISPLAY)
+    spawn(opener, [`${scheme}://localhost:${appPort}/lab`], { stdio: 'ignore', detached: true })
+      .on('error', () => undefined)
+      .unref();
+}
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
