@@ -6,7 +6,7 @@
 import { OfflineError, type User, wipe } from '@latchkey/client';
 import { useCallback, useEffect, useState } from 'react';
 import { api } from './api.js';
-import { forgetDatabase, sync } from './notes-db.js';
+import { lockDatabase, sync, unlockDatabase } from './notes-db.js';
 import { Account } from './pages/Account.js';
 import { Login } from './pages/Login.js';
 import { Notes } from './pages/Notes.js';
@@ -17,7 +17,7 @@ import { navigate, type Page, usePage } from './router.js';
 type Auth = { state: 'loading' } | { state: 'in'; user: User | null } | { state: 'out' };
 
 async function clearDevice() {
-  forgetDatabase();
+  lockDatabase();
   await wipe();
 }
 
@@ -27,8 +27,9 @@ export function App() {
   const [online, setOnline] = useState(true);
 
   const loggedOut = useCallback(async () => {
+    // Wipe first, then show the login page: nothing of the last user is left once it appears.
+    await clearDevice().catch(() => undefined);
     setAuth({ state: 'out' });
-    await clearDevice();
     navigate('login');
   }, []);
 
@@ -53,13 +54,16 @@ export function App() {
     api
       .me()
       .then(({ user }) => {
+        unlockDatabase();
         setAuth({ state: 'in', user });
         void sync().catch(() => undefined);
       })
       .catch((error: unknown) => {
         // Offline: keep working from this device's notes; the server decides who we are later.
-        if (error instanceof OfflineError) setAuth({ state: 'in', user: null });
-        else setAuth({ state: 'out' });
+        if (error instanceof OfflineError) {
+          unlockDatabase();
+          setAuth({ state: 'in', user: null });
+        } else setAuth({ state: 'out' });
       });
     return () => {
       for (const off of offEvents) off();
@@ -81,6 +85,7 @@ export function App() {
   }, [auth, page]);
 
   const signedIn = (user: User) => {
+    unlockDatabase(); // before the notes page mounts and reads it
     setAuth({ state: 'in', user });
     navigate('notes');
     void sync().catch(() => undefined);

@@ -52,7 +52,11 @@ const isNote = (v: unknown): v is Note => {
 const fromServer = (s: ServerNote): Note => ({ ...s, updatedAt: new Date(s.updatedAt), conflict: undefined });
 
 let opened: Promise<IDBPDatabase<NotesSchema>> | undefined;
+// Closed from logout until the next login: a late refresh in any tab must not re-create the
+// database that wipe() just deleted.
+let locked = false;
 const db = () => {
+  if (locked) return Promise.reject(new Error('logged out: the local store is closed'));
   opened ??= openLocalStore<NotesSchema>({
     name: DB_NAME,
     version: 1,
@@ -65,10 +69,15 @@ const db = () => {
   });
   return opened;
 };
-/** Forget the open connection (after wipe() deleted the database). */
-export const forgetDatabase = () => {
+/** Close the local store for good (logout), before wipe() deletes it. */
+export const lockDatabase = () => {
+  locked = true;
   opened = undefined;
   outbox = undefined;
+};
+/** Open it again for the next logged-in user. */
+export const unlockDatabase = () => {
+  locked = false;
 };
 
 const listeners = new Set<() => void>();
