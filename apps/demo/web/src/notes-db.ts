@@ -5,7 +5,7 @@
  * is checked before use (B2): the database may have been written by a script that ran here once.
  */
 import { ApiError, createOutbox, createOutboxStore, type OutboxSchema, openLocalStore } from '@latchkey/client';
-import type { IDBPDatabase } from 'idb';
+import { deleteDB, type IDBPDatabase } from 'idb';
 import type { Note as ServerNote } from '../../server/notes.js';
 import { api } from './api.js';
 
@@ -66,6 +66,12 @@ const db = () => {
       notes.createIndex('byPriority', 'priority');
       createOutboxStore(database as unknown as IDBPDatabase<OutboxSchema>);
     },
+  }).then(async (database) => {
+    // Logged out while this open was in flight: wipe() may already have run, so undo the open.
+    if (!locked) return database;
+    database.close();
+    await deleteDB(DB_NAME);
+    throw new Error('logged out: the local store is closed');
   });
   return opened;
 };
