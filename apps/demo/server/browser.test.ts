@@ -13,20 +13,13 @@ import { createSqliteStore } from 'latchkey/sqlite';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium } from '../test/browser.js';
+import { freePort } from '../test/server-process.js';
 import { buildApp } from './app.js';
 import { createNotes } from './notes.js';
 import { createUsers } from './users.js';
 
 const PASSWORD = 'correct horse battery staple';
 const hasChromium = chromiumAvailable();
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((r) => probe.close(r));
-  return port;
-}
 
 describe.runIf(hasChromium)('reference server in Chromium', () => {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-browser-'));

@@ -4,7 +4,6 @@
  * HttpOnly cookie; it can still ride the session while it runs; a strict CSP or SRI stops it.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +13,7 @@ import { createSqliteStore } from 'latchkey/sqlite';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium } from '../test/browser.js';
+import { freePort } from '../test/server-process.js';
 import { buildApp } from './app.js';
 import { type StandInCdn, startStandInCdn } from './lab.js';
 import { createNotes } from './notes.js';
@@ -38,16 +38,7 @@ describe.runIf(hasChromium)('storage lab in Chromium', { timeout: 60_000 }, () =
 
   beforeAll(async () => {
     cdn = await startStandInCdn();
-    const probe = await buildApp({
-      sessions,
-      users: createUsers(db),
-      notes: createNotes(db),
-      origins: ['http://x.test'],
-      logger: false,
-    });
-    await probe.listen({ port: 0, host: '127.0.0.1' });
-    const port = (probe.server.address() as AddressInfo).port;
-    await probe.close();
+    const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     app = await buildApp({
       sessions,

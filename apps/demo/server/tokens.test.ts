@@ -20,6 +20,7 @@ import {
 import { createSqliteRefreshStore } from 'latchkey/tokens/sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDownstream, DEMO_ISSUER, DOWNSTREAM_AUDIENCE } from '../downstream/service.js';
+import { freePort } from '../test/server-process.js';
 import { buildApp } from './app.js';
 import { createNotes } from './notes.js';
 import { createUsers } from './users.js';
@@ -46,19 +47,10 @@ beforeAll(async () => {
     revocations,
   });
   const refresh = createRefreshTokens({ store: createSqliteRefreshStore(db) });
-  // The downstream reads the app's JWKS over HTTP, so the app's port must be known first.
-  app = await buildApp({
-    sessions,
-    users,
-    notes: createNotes(db),
-    origins: [ORIGIN],
-    tokens: { access, refresh, revokeSubject: (id) => revocations.revokeSubject(id) },
-    downstreamUrl: 'http://127.0.0.1:9', // replaced below once the downstream listens
-    logger: false,
-  });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  await app.close();
+  // The downstream reads the app's JWKS over HTTP and the app forwards to the downstream: pick the
+  // app's port first.
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
   downstream = createDownstream({ jwksUrl: new URL(`${base}/.well-known/jwks.json`) });
   await new Promise<void>((r) => downstream.listen(0, '127.0.0.1', r));
   downstreamBase = `http://127.0.0.1:${(downstream.address() as AddressInfo).port}`;
@@ -71,7 +63,7 @@ beforeAll(async () => {
     downstreamUrl: downstreamBase,
     logger: false,
   });
-  await app.listen({ port: Number(new URL(base).port), host: '127.0.0.1' });
+  await app.listen({ port, host: '127.0.0.1' });
 });
 afterAll(async () => {
   await app.close();

@@ -7,7 +7,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,19 +14,12 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium } from '../test/browser.js';
+import { freePort } from '../test/server-process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const hasChromium = chromiumAvailable();
 const PASSWORD = 'demo password for the browser test';
 const shots = process.env.LATCHKEY_SCREENSHOTS;
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const { port } = probe.address() as { port: number };
-  await new Promise((r) => probe.close(r));
-  return port;
-}
 
 // Each case drives a browser through several pages (and a server restart): allow a minute on a busy machine.
 describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {

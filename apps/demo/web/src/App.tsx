@@ -27,10 +27,12 @@ export function App() {
   const [online, setOnline] = useState(true);
 
   const loggedOut = useCallback(async () => {
-    // Wipe first, then show the login page: nothing of the last user is left once it appears.
-    await clearDevice().catch(() => undefined);
+    // The local store is closed at once (no late refresh can re-create it); the login page does
+    // not wait for the wipe, which another tab's open connection may hold up for a moment.
+    const wiping = clearDevice().catch(() => undefined);
     setAuth({ state: 'out' });
     navigate('login');
+    await wiping;
   }, []);
 
   useEffect(() => {
