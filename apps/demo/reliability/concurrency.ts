@@ -50,6 +50,9 @@ export async function runConcurrency(options: {
     LATCHKEY_DATA_DIR: options.dataDir,
     LATCHKEY_DEMO_PASSWORD: 'concurrency demo password',
     LATCHKEY_SQLITE_SHARED: '1',
+    // Many clients share 127.0.0.1 here: lift the per-address limits (the review suite tests them).
+    LATCHKEY_LOGIN_IN_FLIGHT: '1000',
+    LATCHKEY_REGISTRATIONS_PER_CLIENT: '100000',
   };
   const a: ServerProcess = await startServerProcess(env);
   const b: ServerProcess = await startServerProcess(env);

@@ -36,7 +36,14 @@ export async function runCrashCycles(
 ): Promise<{ cycles: CycleStats[]; lostSessions: number; undoneLogouts: number }> {
   const live = new Map<string, string>(); // cookie value → username
   const loggedOut = new Set<string>();
-  const env = { LATCHKEY_DATA_DIR: options.dataDir, LATCHKEY_DEMO_PASSWORD: 'crash demo password', ...options.env };
+  const env = {
+    LATCHKEY_DATA_DIR: options.dataDir,
+    LATCHKEY_DEMO_PASSWORD: 'crash demo password',
+    // Many clients share 127.0.0.1 here: lift the per-address limits (the review suite tests them).
+    LATCHKEY_LOGIN_IN_FLIGHT: '1000',
+    LATCHKEY_REGISTRATIONS_PER_CLIENT: '100000',
+    ...options.env,
+  };
   const cycles: CycleStats[] = [];
   let port: number | undefined;
   let n = 0;

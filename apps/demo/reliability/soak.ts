@@ -44,6 +44,9 @@ export async function soak(options: {
     LATCHKEY_DATA_DIR: options.dataDir,
     LATCHKEY_DEMO_PASSWORD: 'soak demo password',
     LATCHKEY_MEMORY_PROBE: '1',
+    // Many clients share 127.0.0.1 here: lift the per-address limits (the review suite tests them).
+    LATCHKEY_LOGIN_IN_FLIGHT: '1000',
+    LATCHKEY_REGISTRATIONS_PER_CLIENT: '100000',
     NODE_FLAGS: '--expose-gc',
   });
   const base = server.base;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { createSessionManager, generateSigningKey } from 'latchkey';
-import { createLoginThrottle } from 'latchkey/password';
+import { createLoginThrottle, createRateLimit } from 'latchkey/password';
 import { createSqliteStore } from 'latchkey/sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from './app.js';
@@ -39,7 +39,7 @@ let app: Awaited<ReturnType<typeof buildApp>>;
 
 beforeAll(async () => {
   await users.upsert('demo', PASSWORD);
-  await throttle.success('demo', '198.18.255.1'); // demo has logged in from HOME before
+  await throttle.remember('demo', '198.18.255.1'); // demo has logged in from HOME before
   app = await buildApp({
     sessions,
     users,
@@ -47,6 +47,8 @@ beforeAll(async () => {
     origins: [ORIGIN],
     // A throttle with the defaults, but each test that attacks it uses its own usernames and addresses.
     throttle,
+    // Many registrations from few addresses here; the registration limit has its own test.
+    registrations: createRateLimit({ name: 'register', perClient: { points: 1000, duration: 3600 } }),
     trustedProxies: ['127.0.0.1'],
     logger: { level: 'info', stream: logStream },
   });
@@ -180,7 +182,7 @@ describe('registration and password rules (P1, P2)', () => {
 describe('enumeration-safe login and the throttle (P3, P4, P5)', () => {
   it('P3: unknown user, wrong password and a disabled account get the same status, body and similar timing', async () => {
     const cookie = await register('tobedisabled');
-    expect((await post('/api/account/disable', undefined, { cookie })).status).toBe(200);
+    expect((await post('/api/account/disable', { password: PASSWORD }, { cookie })).status).toBe(200);
     const attempt = async (username: string, password: string) => {
       const start = performance.now();
       const res = await post('/api/auth/login', { username, password }, fromNewAddress());
@@ -473,7 +475,9 @@ describe('step-up, sessions, password change and disable (F1, F3, R2, R3)', () =
   it('R2: disabling an account ends every one of its sessions, and it cannot log in again', async () => {
     const a = await register('leaver', 'leaver password 1');
     const b = await login('leaver', 'leaver password 1');
-    const res = await post('/api/account/disable', undefined, { cookie: a });
+    expect((await post('/api/account/disable', undefined, { cookie: a })).status).toBe(400); // the password is needed
+    expect((await post('/api/account/disable', { password: 'not it at all' }, { cookie: a })).status).toBe(401);
+    const res = await post('/api/account/disable', { password: 'leaver password 1' }, { cookie: a });
     expect(res.status).toBe(200);
     expect(res.headers.get('clear-site-data')).toBe('"cache", "cookies", "storage"');
     expect(await alive(a)).toBe(false);

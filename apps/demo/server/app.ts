@@ -2,27 +2,29 @@
  * The reference server: the article's routes done the latchkey way. The browser gets one HttpOnly
  * `__Host-session` cookie and nothing else; every request loads the session and the account from
  * the SQLite file. Every response carries the security headers; unsafe requests pass the CSRF
- * guard before any body is parsed.
+ * guard before any body is parsed. Every route that checks a password goes through the throttle's
+ * one attempt rule; registration has its own limit; the server has request and body deadlines.
  *
  *   POST   /api/auth/register        {username, password}         → 201 {user}   (sets the cookie)
  *   POST   /api/auth/login           {username, password}         → {user}       (sets the cookie)
  *   POST   /api/auth/reauthenticate  {password}                   → {freshUntil} (step-up, new cookie)
  *   POST   /api/auth/logout                                       → {ok}         (Clear-Site-Data)
  *   GET    /api/me                                                → {user, session}
- *   GET    /api/sessions                                          → {sessions}
+ *   GET    /api/sessions                                          → {sessions, grants}
  *   DELETE /api/sessions/:id                                      → {ok}
- *   POST   /api/sessions/revoke-others                            → {revoked}
+ *   DELETE /api/grants/:id                                        → {ok}  (one API client's refresh family)
+ *   POST   /api/sessions/revoke-others                            → {revoked} (other sessions and every grant)
  *   POST   /api/account/password     {currentPassword, newPassword} fresh session → {revokedSessions}
  *   GET    /api/account/api-key[?reveal=1]                        → {apiKey, masked} (whole: reveal + fresh)
  *   POST   /api/account/api-key/rotate                  fresh session → {apiKey}
- *   POST   /api/account/disable                         fresh session → {ok}  (ends every session)
+ *   POST   /api/account/disable      {password}         fresh session → {ok}  (ends every session)
  *   POST   /api/csp-report                                        → 204 (CSP violations, logged)
  *   GET    /.well-known/jwks.json                                 → the access-token public keys
  *   POST   /oauth/token   {grant_type: password|refresh_token, …} → access + refresh token (non-browser clients)
  *   *      /bff/api/*                                 session    → the downstream API, with a short JWT
  *   GET    /avatars/:username.svg                                 → the account's avatar
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
@@ -38,8 +40,22 @@ import {
   handleClientError,
   sendError,
 } from 'latchkey/fastify';
-import { createCsrfGuard, createSecurityHeaders, createTrustedProxies, parseCspReport } from 'latchkey/http';
-import { createLoginThrottle, createPasswordPolicy, type LoginThrottle, type PasswordPolicy } from 'latchkey/password';
+import {
+  createCsrfGuard,
+  createSecurityHeaders,
+  createServerLimits,
+  createTrustedProxies,
+  parseCspReport,
+  type ServerLimitsOptions,
+} from 'latchkey/http';
+import {
+  createLoginThrottle,
+  createPasswordPolicy,
+  createRateLimit,
+  type LoginThrottle,
+  type PasswordPolicy,
+  type RateLimit,
+} from 'latchkey/password';
 import type { AccessTokens, RefreshTokens } from 'latchkey/tokens';
 import { z } from 'zod';
 import { type LabOptions, registerLab } from './lab.js';
@@ -53,7 +69,19 @@ export interface AppOptions {
   /** The origins the app is served from, exactly (`http://localhost:3000`): the CSRF fallback. */
   origins: readonly string[];
   throttle?: LoginThrottle;
+  /**
+   * Registration limits (finding 5 of the review): default 10 an hour per client address and 1,000
+   * an hour in all. Every attempt counts, taken names included.
+   */
+  registrations?: RateLimit;
   policy?: PasswordPolicy;
+  /** Deadlines and the connection cap (latchkey/http `createServerLimits`); defaults there. */
+  limits?: ServerLimitsOptions;
+  /**
+   * The key of the pseudonyms that stand for usernames in log lines (a failed login's "username"
+   * is often a mistyped password). Default: random per process.
+   */
+  logKey?: Buffer;
   /** Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For/-Proto are believed. */
   trustedProxies?: readonly string[];
   /** PEM certificate and key: serve HTTPS (and send HSTS). */
@@ -62,11 +90,11 @@ export interface AppOptions {
    * Tokens for non-browser clients (`POST /oauth/token`, `/.well-known/jwks.json`) and for the
    * backend-for-frontend's calls downstream. `revokeSubject` ends a user's access tokens (R4).
    */
-  tokens?: { access: AccessTokens; refresh: RefreshTokens; revokeSubject(userId: string): void };
+  tokens?: { access: AccessTokens; refresh: RefreshTokens; revokeSubject(userId: string): void | Promise<void> };
   /** The one downstream API the BFF may forward to (`/bff/api/*` → `<url>/api/*`). */
   downstreamUrl?: string;
   /** The storage lab (demo only): the stand-in CDN and how to reach this server from itself. */
-  lab?: Omit<LabOptions, 'users'>;
+  lab?: Omit<LabOptions, 'users' | 'throttle'>;
   /** The web app's production build (apps/demo/web/dist). Without it, `/` is a one-page login form. */
   webRoot?: string;
   /**
@@ -103,6 +131,7 @@ const schemas = {
   reauthenticate: z.strictObject({ password }),
   changePassword: z.strictObject({ currentPassword: password, newPassword: password }),
   sessionId: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{22}$/) }),
+  grantId: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) }),
   noteId: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) }),
   note: z.strictObject({
     title: z.string().max(200),
@@ -218,12 +247,36 @@ async function serveWebApp(app: FastifyInstance, root: string, killServiceWorker
     app.get(path, page);
 }
 
+/**
+ * A keyed pseudonym for a username in log lines: lines about one name can be matched up, but the
+ * name itself (often a password typed into the wrong field) is never written.
+ */
+export function logPseudonym(key: Buffer, username: string): string {
+  return createHmac('sha256', key).update(username.normalize('NFKC').toLowerCase()).digest('base64url').slice(0, 16);
+}
+
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { sessions, users } = options;
   const throttle = options.throttle ?? createLoginThrottle();
+  const registrations =
+    options.registrations ??
+    createRateLimit({
+      name: 'register',
+      perClient: { points: 10, duration: 3600 },
+      global: { points: 1000, duration: 3600 },
+    });
   const policy = options.policy ?? createPasswordPolicy();
   const proxies = createTrustedProxies(options.trustedProxies ?? []);
   const auth = createFastifySessions(sessions);
+  const limits = createServerLimits(options.limits);
+  const logKey = options.logKey ?? randomBytes(32);
+  const hardening = createFastifyHardening({
+    headers: createSecurityHeaders(),
+    csrf: createCsrfGuard({ origins: options.origins }),
+    // Browsers send CSP reports without credentials: nothing to ride, so no CSRF check.
+    // The token endpoint takes credentials in its body, never a cookie: nothing to ride.
+    csrfExempt: ['/api/csp-report', '/oauth/token'],
+  });
   const app = Fastify({
     logger:
       options.logger === false
@@ -233,8 +286,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: 16 * 1024,
     // X-Forwarded-For/-Proto count only from configured proxies; request.ip is then the client.
     trustProxy: (options.trustedProxies?.length ?? 0) > 0 ? proxies.trust : false,
-    ...(options.https ? { https: options.https } : {}),
+    // Request, header and keep-alive deadlines (finding 4): Fastify alone runs with none.
+    ...(options.https ? { https: { ...options.https, ...limits.serverOptions } } : { http: limits.serverOptions }),
+    // A URL Fastify cannot decode gets the security headers and a coded body, not the path echoed.
+    frameworkErrors: hardening.frameworkErrors,
   });
+  limits.apply(app.server);
   // CONNECT (and a stray Upgrade) never reach Fastify: Node would drop the connection without a
   // word. Answer them like any refused method.
   for (const event of ['connect', 'upgrade'] as const)
@@ -251,20 +308,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   app.setNotFoundHandler((_request, reply) => sendError(reply, 'NOT_FOUND'));
   // Security headers on every response (404s and errors too), then the CSRF guard (X1, X2).
-  app.addHook(
-    'onRequest',
-    createFastifyHardening({
-      headers: createSecurityHeaders(),
-      csrf: createCsrfGuard({ origins: options.origins }),
-      // Browsers send CSP reports without credentials: nothing to ride, so no CSRF check.
-      // The token endpoint takes credentials in its body, never a cookie: nothing to ride.
-      csrfExempt: ['/api/csp-report', '/oauth/token'],
-    }),
-  );
-  app.addHook('onSend', async (request, reply) => {
-    // C7: nothing under /api is stored by a cache: it is all account data.
-    if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
-  });
+  app.addHook('onRequest', hardening);
 
   if (options.webRoot) await serveWebApp(app, options.webRoot, options.killServiceWorker === true);
   else
@@ -291,25 +335,67 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     void sendError(reply, 'SESSION_REQUIRED');
     return undefined;
   };
-  /** R3, R4: a password change or a disabled account also ends the user's tokens everywhere. */
-  const revokeTokens = async (userId: string) => {
-    if (!options.tokens) return;
-    await options.tokens.refresh.revokeUser(userId);
-    options.tokens.revokeSubject(userId);
+  /**
+   * R3, R4: a password change, a disabled account or "log out everywhere else" ends the user's
+   * tokens everywhere: refresh families here, access tokens at every verifier (the shared
+   * revocation list), and the tokens the BFF minted for this user's sessions. Resolves to the
+   * number of refresh families ended.
+   */
+  const revokeTokens = async (userId: string): Promise<number> => {
+    if (!options.tokens) return 0;
+    const ended = await options.tokens.refresh.revokeUser(userId);
+    await options.tokens.revokeSubject(userId);
+    forgetMinted(userId);
+    return ended;
   };
+  /** The access tokens the BFF minted, by session: reused until a minute before they expire. */
+  const minted: MintedTokens = new Map();
+  const forgetMinted = (userId: string) => {
+    for (const [sessionId, entry] of minted) if (entry.userId === userId) minted.delete(sessionId);
+  };
+  const listGrants = async (userId: string) => (options.tokens ? options.tokens.refresh.listFamilies(userId) : []);
+
+  /**
+   * P4: every route that checks a password goes through the one attempt rule of the throttle: the
+   * attempt is counted before the check runs, so a burst gets no more checks than a sequence.
+   * Answers 429 (with Retry-After) or 401 itself and resolves to undefined then.
+   */
+  const passwordAttempt: PasswordAttempt = async (request, reply, username, check) => {
+    const result = await throttle.attempt(username, request.ip, check);
+    if (result.ok) return result.value;
+    if (result.reason === 'throttled') {
+      event(request, 'password.throttled', { user: logPseudonym(logKey, username), scope: result.scope });
+      void sendError(reply.header('retry-after', String(result.retryAfter)), 'TOO_MANY_ATTEMPTS');
+    } else void sendError(reply, 'INVALID_CREDENTIALS');
+    return undefined;
+  };
+  /** The signed-in user's own password again (step-up, password change, disable). */
+  const accountPassword = async (request: FastifyRequest, reply: FastifyReply, user: User, password: string) =>
+    (await passwordAttempt(request, reply, user.username, async () => (await users.checkPassword(user.id, password)) || false)) === true;
   const event = (request: FastifyRequest, name: string, fields: Record<string, unknown> = {}) =>
     request.log.info({ event: name, ip: request.ip, ...fields }, name);
 
-  if (options.tokens) registerTokenRoutes(app, options, throttle);
-  if (options.lab) await registerLab(app, { ...options.lab, users });
+  if (options.tokens) registerTokenRoutes(app, options, passwordAttempt);
+  if (options.lab) await registerLab(app, { ...options.lab, users, throttle });
 
   await app.register(
     async (api) => {
       api.addHook('onRequest', auth.onRequest);
+      // C7: nothing under /api is stored by a cache: it is all account data. Decided by the route
+      // that matched (this scope), never by the request line: `GET http://x/api/me` routes here too.
+      api.addHook('onSend', async (_request, reply) => {
+        reply.header('cache-control', 'no-store');
+      });
 
       api.post('/auth/register', async (request, reply) => {
         const body = parse(schemas.register, request.body, reply);
         if (!body) return reply;
+        // Finding 5: every attempt counts (taken names too) before any hashing, per client and in all.
+        const allowed = await registrations.take(request.ip);
+        if (!allowed.allowed) {
+          event(request, 'register.throttled', { scope: allowed.scope });
+          return sendError(reply.header('retry-after', String(allowed.retryAfter)), 'TOO_MANY_ATTEMPTS');
+        }
         const problem = policy.check(body.password, [body.username]);
         if (problem) return sendError(reply, problem);
         const user = await users.create(body.username, body.password);
@@ -317,7 +403,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           event(request, 'register.conflict');
           return sendError(reply, 'CONFLICT');
         }
-        await throttle.success(user.username, request.ip); // the address the account was made from is known
+        await throttle.remember(user.username, request.ip); // the address the account was made from is known
         await auth.login(request, reply, user.id);
         event(request, 'register', { userId: user.id });
         return reply.code(201).send({ user: { username: user.username, avatarUrl: avatarUrl(user) } });
@@ -326,23 +412,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       api.post('/auth/login', async (request, reply) => {
         const body = parse(schemas.credentials, request.body, reply);
         if (!body) return reply;
-        const decision = await throttle.check(body.username, request.ip);
-        if (!decision.allowed) {
-          event(request, 'login.throttled', { username: body.username, scope: decision.scope });
-          return sendError(reply.header('retry-after', String(decision.retryAfter)), 'TOO_MANY_ATTEMPTS');
-        }
-        const outcome = await users.authenticate(body.username, body.password);
-        if (!outcome.ok) {
-          await throttle.failure(body.username, request.ip);
+        let reason = '';
+        const user = await passwordAttempt(request, reply, body.username, async () => {
+          const outcome = await users.authenticate(body.username, body.password);
+          if (outcome.ok) return outcome.user;
+          reason = outcome.reason;
+          return false;
+        });
+        if (!user) {
           // P3: one status and body for unknown user, wrong password and disabled account; the
-          // reason goes to the log only. P5: the log line has no password.
-          event(request, 'login.failure', { username: body.username, reason: outcome.reason });
-          return sendError(reply, 'INVALID_CREDENTIALS');
+          // reason goes to the log only. P5: the log line has no password, and no username either
+          // (a mistyped password often lands there): a keyed pseudonym instead.
+          if (reason) event(request, 'login.failure', { user: logPseudonym(logKey, body.username), reason });
+          return reply;
         }
-        await throttle.success(body.username, request.ip);
-        const session = await auth.login(request, reply, outcome.user.id);
-        event(request, 'login.success', { userId: outcome.user.id, sessionId: session.id });
-        return { user: { username: outcome.user.username, avatarUrl: avatarUrl(outcome.user) } };
+        const session = await auth.login(request, reply, user.id);
+        event(request, 'login.success', { userId: user.id, sessionId: session.id });
+        return { user: { username: user.username, avatarUrl: avatarUrl(user) } };
       });
 
       api.post('/auth/reauthenticate', { preHandler: auth.requireSession }, async (request, reply) => {
@@ -350,15 +436,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         if (!me) return reply;
         const body = parse(schemas.reauthenticate, request.body, reply);
         if (!body) return reply;
-        const decision = await throttle.check(me.user.username, request.ip);
-        if (!decision.allowed)
-          return sendError(reply.header('retry-after', String(decision.retryAfter)), 'TOO_MANY_ATTEMPTS');
-        if (!(await users.checkPassword(me.user.id, body.password))) {
-          await throttle.failure(me.user.username, request.ip);
+        if (!(await accountPassword(request, reply, me.user, body.password))) {
           event(request, 'reauthenticate.failure', { userId: me.user.id });
-          return sendError(reply, 'INVALID_CREDENTIALS');
+          return reply;
         }
-        await throttle.success(me.user.username, request.ip);
         // F1: re-authentication gets a new session id; the old cookie is dead from here on.
         const session = await auth.reauthenticate(request, reply);
         if (!session) return sendError(reply, 'SESSION_REQUIRED');
@@ -403,7 +484,27 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
             lastSeenAt: iso(s.lastSeenAt),
             expiresAt: iso(s.expiresAt),
           })),
+          // Finding 6: API clients signed in with the token endpoint, beside the browser sessions.
+          grants: (await listGrants(me.user.id)).map((g) => ({
+            id: g.id,
+            createdAt: iso(g.createdAt),
+            lastUsedAt: iso(g.lastUsedAt),
+            expiresAt: iso(g.expiresAt),
+          })),
         };
+      });
+
+      api.delete('/grants/:id', { preHandler: auth.requireSession }, async (request, reply) => {
+        const me = await current(request, reply);
+        if (!me) return reply;
+        const params = parse(schemas.grantId, request.params, reply);
+        if (!params) return reply;
+        // Only the user's own grants: another user's id is "not found", never revoked.
+        const mine = (await listGrants(me.user.id)).some((g) => g.id === params.id);
+        if (!mine || !options.tokens) return sendError(reply, 'NOT_FOUND');
+        await options.tokens.refresh.revokeFamily(params.id);
+        event(request, 'grant.revoke', { userId: me.user.id, grantId: params.id });
+        return { ok: true };
       });
 
       api.delete('/sessions/:id', { preHandler: auth.requireSession }, async (request, reply) => {
@@ -424,8 +525,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         const me = await current(request, reply);
         if (!me) return reply;
         const revoked = await sessions.revokeOtherSessions(me.user.id, me.session.id);
-        event(request, 'session.revoke-others', { userId: me.user.id, revoked });
-        return { revoked };
+        // Finding 6: "log out everywhere else" also ends API clients: refresh families and the
+        // access tokens already out.
+        const grants = await revokeTokens(me.user.id);
+        event(request, 'session.revoke-others', { userId: me.user.id, revoked, grants });
+        return { revoked: revoked + grants };
       });
 
       api.get('/notes', { preHandler: auth.requireSession }, async (request, reply) => {
@@ -468,10 +572,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         const body = parse(schemas.changePassword, request.body, reply);
         if (!body) return reply;
         // P2: the current password is needed even in a fresh session (a walk-up attacker).
-        if (!(await users.checkPassword(me.user.id, body.currentPassword))) {
-          await throttle.failure(me.user.username, request.ip);
-          return sendError(reply, 'INVALID_CREDENTIALS');
-        }
+        // P4: through the same attempt rule as login (finding 2: it was an unthrottled oracle).
+        if (!(await accountPassword(request, reply, me.user, body.currentPassword))) return reply;
         const problem = policy.check(body.newPassword, [me.user.username]);
         if (problem) return sendError(reply, problem);
         await users.setPassword(me.user.id, body.newPassword);
@@ -506,6 +608,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       api.post('/account/disable', { preHandler: auth.requireFreshSession }, async (request, reply) => {
         const me = await current(request, reply);
         if (!me) return reply;
+        const body = parse(schemas.reauthenticate, request.body, reply);
+        if (!body) return reply;
+        // Destructive and final: the password again, through the attempt rule.
+        if (!(await accountPassword(request, reply, me.user, body.password))) return reply;
         users.disable(me.user.id);
         // R2: a disabled account has no live session anywhere, caches included.
         const revoked = await sessions.revokeUserSessions(me.user.id);
@@ -537,9 +643,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     { prefix: '/api' },
   );
-  if (options.tokens && options.downstreamUrl) await registerBff(app, options, auth);
+  if (options.tokens && options.downstreamUrl) await registerBff(app, options, auth, minted);
   return app;
 }
+
+type MintedTokens = Map<string, { token: string; expiresAt: number; userId: string }>;
+type PasswordAttempt = <T>(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  username: string,
+  check: () => Promise<T | false>,
+) => Promise<T | undefined>;
 
 const tokenBody = z.discriminatedUnion('grant_type', [
   z.strictObject({
@@ -555,7 +669,7 @@ const tokenBody = z.discriminatedUnion('grant_type', [
  * endpoint takes credentials in the body, not a cookie, so there is no ambient authority for a
  * CSRF to ride: it is exempt from the guard. Browsers never call it; the web app uses the session.
  */
-function registerTokenRoutes(app: FastifyInstance, options: AppOptions, throttle: LoginThrottle): void {
+function registerTokenRoutes(app: FastifyInstance, options: AppOptions, passwordAttempt: PasswordAttempt): void {
   const tokens = options.tokens as NonNullable<AppOptions['tokens']>;
   const { users } = options;
   app.get('/.well-known/jwks.json', async (_request, reply) =>
@@ -569,20 +683,18 @@ function registerTokenRoutes(app: FastifyInstance, options: AppOptions, throttle
     let userId: string;
     let refreshToken: string;
     if (body.grant_type === 'password') {
-      const decision = await throttle.check(body.username, request.ip);
-      if (!decision.allowed)
-        return sendError(reply.header('retry-after', String(decision.retryAfter)), 'TOO_MANY_ATTEMPTS');
-      const outcome = await users.authenticate(body.username, body.password);
-      if (!outcome.ok) {
-        await throttle.failure(body.username, request.ip);
-        request.log.info(
-          { event: 'token.password.failure', username: body.username, reason: outcome.reason, ip: request.ip },
-          'token',
-        );
-        return sendError(reply, 'INVALID_CREDENTIALS');
+      let reason = '';
+      const user = await passwordAttempt(request, reply, body.username, async () => {
+        const outcome = await users.authenticate(body.username, body.password);
+        if (outcome.ok) return outcome.user;
+        reason = outcome.reason;
+        return false;
+      });
+      if (!user) {
+        if (reason) request.log.info({ event: 'token.password.failure', reason, ip: request.ip }, 'token');
+        return reply;
       }
-      await throttle.success(body.username, request.ip);
-      userId = outcome.user.id;
+      userId = user.id;
       refreshToken = (await tokens.refresh.issue(userId)).token;
     } else {
       const result = await tokens.refresh.rotate(body.refresh_token);
@@ -671,16 +783,20 @@ function forward(url: string, init: { method: string; token: string; body: strin
  * browser sends only its cookie and receives only the downstream's status, content type and
  * body: no token, no cookie, no downstream header ever reaches it (J6).
  */
-async function registerBff(app: FastifyInstance, options: AppOptions, auth: ReturnType<typeof createFastifySessions>) {
+async function registerBff(
+  app: FastifyInstance,
+  options: AppOptions,
+  auth: ReturnType<typeof createFastifySessions>,
+  minted: MintedTokens,
+) {
   const tokens = options.tokens as NonNullable<AppOptions['tokens']>;
   const downstream = new URL(options.downstreamUrl as string).origin;
-  const minted = new Map<string, { token: string; expiresAt: number }>();
   const tokenFor = async (session: Session) => {
     const cached = minted.get(session.id);
     if (cached && cached.expiresAt - Date.now() > 60_000) return cached.token;
     const { token, expiresAt } = await tokens.access.issue(session.userId);
     if (minted.size > 10_000) minted.clear(); // bounded: worst case, tokens are minted again
-    minted.set(session.id, { token, expiresAt });
+    minted.set(session.id, { token, expiresAt, userId: session.userId });
     return token;
   };
   await app.register(

@@ -13,6 +13,7 @@ import { createServer, type Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import jwt from 'jsonwebtoken';
 import { getNonce } from 'latchkey/fastify';
+import type { LoginThrottle } from 'latchkey/password';
 import type { Users } from './users.js';
 
 export const LAB_USER = { username: 'lab-alice', password: 'lab password 2026' };
@@ -152,6 +153,8 @@ tr.stolen td:last-child{color:#b91c1c;font-weight:600}tr.safe td:last-child{colo
 
 export interface LabOptions {
   users: Users;
+  /** The server's login throttle: the lab's JWT login checks a password too. */
+  throttle: LoginThrottle;
   /** The stand-in CDN's origin (another port on 127.0.0.1). */
   cdn: StandInCdn;
   /** The app's own base URL, for replays from outside the browser. */
@@ -159,7 +162,7 @@ export interface LabOptions {
 }
 
 export async function registerLab(app: FastifyInstance, options: LabOptions): Promise<void> {
-  const { users, cdn } = options;
+  const { users, cdn, throttle } = options;
   await users.upsert(LAB_USER.username, LAB_USER.password);
   const secret = randomBytes(32).toString('hex'); // settings.secret in the article
   const cdnOrigin = cdn.origin;
@@ -186,18 +189,22 @@ export async function registerLab(app: FastifyInstance, options: LabOptions): Pr
   // The article's login, faithfully: a JWT in the JSON body, "JWT " in front (lab only).
   app.post('/lab/api/jwt-login', async (request, reply) => {
     const { username, password } = (request.body ?? {}) as { username?: string; password?: string };
-    const outcome = await users.authenticate(String(username), String(password));
-    if (!outcome.ok) return reply.code(401).send({ success: false });
+    // The lab account only: this route must not become a way to test any account's password
+    // (finding 11), and its one account goes through the same attempt rule as every login.
+    if (username !== LAB_USER.username) return reply.code(401).send({ success: false });
+    const result = await throttle.attempt(username, request.ip, async () => {
+      const outcome = await users.authenticate(username, String(password));
+      return outcome.ok ? outcome.user : false;
+    });
+    if (!result.ok && result.reason === 'throttled')
+      return reply.code(429).header('retry-after', String(result.retryAfter)).send({ success: false });
+    if (!result.ok) return reply.code(401).send({ success: false });
+    const user = result.value;
     // The article signs for 15 s; 60 s here so a person can follow the steps.
-    const token = jwt.sign({ username: outcome.user.username, id: outcome.user.id, employerType: 'lab' }, secret, {
+    const token = jwt.sign({ username: user.username, id: user.id, employerType: 'lab' }, secret, {
       expiresIn: '60s',
     });
-    return {
-      success: true,
-      token: `JWT ${token}`,
-      imageUrl: `/avatars/${outcome.user.username}.svg`,
-      username: outcome.user.username,
-    };
+    return { success: true, token: `JWT ${token}`, imageUrl: `/avatars/${user.username}.svg`, username: user.username };
   });
   // What a stolen JWT buys: this route trusts whoever presents one.
   app.get('/lab/api/jwt-me', async (request, reply) => {

@@ -13,9 +13,16 @@
  * LATCHKEY_LAB=1: the storage lab at /lab, with its stand-in CDN on LAB_CDN_PORT (default: any free port).
  * LATCHKEY_TRUSTED_PROXIES: addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and
  *   X-Forwarded-Proto are believed (default: none).
+ * LATCHKEY_REDIS_URL: share the login throttle and the registration limit (and the access-token
+ *   revocations) with every other instance through this Redis; LATCHKEY_REDIS_PREFIX names its keys.
+ * LATCHKEY_REQUEST_TIMEOUT_MS, LATCHKEY_HEADERS_TIMEOUT_MS, LATCHKEY_KEEP_ALIVE_TIMEOUT_MS,
+ *   LATCHKEY_MAX_CONNECTIONS: the server's deadlines and connection cap (latchkey/http
+ *   createServerLimits; defaults 30 s, 10 s, 5 s, 4096).
+ * LATCHKEY_REGISTRATIONS_PER_CLIENT: registrations an address may attempt per hour (default 10).
  */
 import { fork, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -23,16 +30,17 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { createSessionManager, generateSigningKey } from 'latchkey';
 import { createHttpsRedirect } from 'latchkey/http';
+import { createLoginThrottle, createRateLimit } from 'latchkey/password';
 import { createSqliteStore } from 'latchkey/sqlite';
 import {
   createAccessTokens,
-  createMemoryRevocations,
   createRefreshTokens,
   exportAccessTokenKey,
   generateAccessTokenKey,
   importAccessTokenKey,
 } from 'latchkey/tokens';
-import { createSqliteRefreshStore } from 'latchkey/tokens/sqlite';
+import { createRedisRevocations } from 'latchkey/tokens/redis';
+import { createSqliteRefreshStore, createSqliteRevocations } from 'latchkey/tokens/sqlite';
 import { DEMO_ISSUER, DOWNSTREAM_AUDIENCE } from '../downstream/service.js';
 import { buildApp, generatedPassword } from './app.js';
 import { startStandInCdn } from './lab.js';
@@ -70,7 +78,20 @@ function sessionKeys(): string[] {
   return [readFileSync(file, 'utf8').trim()];
 }
 
-const db = new Database(join(dataDir, 'latchkey.db'));
+/** A random 32-byte secret generated on first run and kept (mode 0600) beside the data. */
+function secretFile(name: string): Buffer {
+  const file = join(dataDir, name);
+  if (!existsSync(file)) writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+  return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64url');
+}
+
+// The database holds accounts, sessions and (encrypted) API keys: readable by this user only. SQLite
+// gives its -wal and -shm files the database file's mode, so creating the file 0600 covers them.
+const dbFile = join(dataDir, 'latchkey.db');
+closeSync(openSync(dbFile, 'a', 0o600));
+chmodSync(dbFile, 0o600); // a file made by an older version was 0644
+for (const extra of ['-wal', '-shm']) if (existsSync(dbFile + extra)) chmodSync(dbFile + extra, 0o600);
+const db = new Database(dbFile);
 /**
  * The session store: the SQLite file by default (exclusive: this process is the file's only user,
  * which makes each look-up ~4x cheaper); LATCHKEY_STORE=postgres puts sessions in PostgreSQL at
@@ -96,7 +117,27 @@ const sessions = createSessionManager({
   // LATCHKEY_VERIFIED_TOKENS: size of the verified-token cache (default 10,000; 0 turns it off).
   ...(env.LATCHKEY_VERIFIED_TOKENS ? { verifiedTokens: Number(env.LATCHKEY_VERIFIED_TOKENS) } : {}),
 });
-const users = createUsers(db);
+const users = createUsers(db, { apiKeySecret: secretFile('api-key-secret') });
+
+/** Redis, when instances share it: the throttle and the registration limit count across all of them. */
+const redis = env.LATCHKEY_REDIS_URL
+  ? new (await import('ioredis')).Redis(env.LATCHKEY_REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: true })
+  : undefined;
+const redisPrefix = env.LATCHKEY_REDIS_PREFIX ?? 'latchkey';
+// LATCHKEY_LOGIN_IN_FLIGHT lifts the throttle's in-flight caps (2 per account, 8 per address): for
+// load and reliability runs whose many clients share one address; never in production.
+const inFlight = env.LATCHKEY_LOGIN_IN_FLIGHT ? Number(env.LATCHKEY_LOGIN_IN_FLIGHT) : undefined;
+const throttle = createLoginThrottle({
+  ...(redis ? { redis, prefix: `${redisPrefix}:throttle` } : {}),
+  ...(inFlight ? { inFlightPerAccount: inFlight, inFlightPerClient: inFlight } : {}),
+});
+const registrations = createRateLimit({
+  name: 'register',
+  perClient: { points: Number(env.LATCHKEY_REGISTRATIONS_PER_CLIENT ?? 10), duration: 3600 },
+  global: { points: Math.max(1000, Number(env.LATCHKEY_REGISTRATIONS_PER_CLIENT ?? 0)), duration: 3600 },
+  ...(redis ? { redis, prefix: `${redisPrefix}:rate` } : {}),
+});
+const ms = (name: string) => (env[name] ? Number(env[name]) : undefined);
 
 /** The access-token signing key: generated once, kept as a private JWK (mode 0600) beside the data. */
 async function accessKey() {
@@ -105,7 +146,22 @@ async function accessKey() {
     writeFileSync(file, JSON.stringify(await exportAccessTokenKey(await generateAccessTokenKey())), { mode: 0o600 });
   return importAccessTokenKey(JSON.parse(readFileSync(file, 'utf8')));
 }
-const revocations = createMemoryRevocations();
+/**
+ * Access-token revocations, shared with the downstream (its own process), which refuses a revoked
+ * token within a second: in Redis with LATCHKEY_REDIS_URL, else in a SQLite file of their own
+ * beside the data (latchkey.db may be locked exclusive). The downstream opens the same one.
+ */
+const revocationsFile = join(dataDir, 'revocations.db');
+function sharedRevocations() {
+  if (redis) return createRedisRevocations(redis, { key: `${redisPrefix}:access-revocations` });
+  closeSync(openSync(revocationsFile, 'a', 0o600));
+  const file = new Database(revocationsFile);
+  file.pragma('journal_mode = WAL');
+  file.pragma('busy_timeout = 5000');
+  return createSqliteRevocations(file);
+}
+const revocations = sharedRevocations();
+await revocations.ready();
 const tokens = {
   access: createAccessTokens({
     issuer: DEMO_ISSUER,
@@ -114,7 +170,9 @@ const tokens = {
     revocations,
   }),
   refresh: createRefreshTokens({ store: createSqliteRefreshStore(db) }),
-  revokeSubject: (userId: string) => revocations.revokeSubject(userId),
+  revokeSubject: async (userId: string) => {
+    await revocations.revokeSubject(userId);
+  },
 };
 
 const given = env.LATCHKEY_DEMO_PASSWORD;
@@ -153,6 +211,7 @@ async function downstream(): Promise<{ url: string; stop?: () => void }> {
       DOWNSTREAM_PORT: env.DOWNSTREAM_PORT ?? '0',
       HOST: host,
       LATCHKEY_JWKS_URL: `${scheme}://${host === 'localhost' ? '127.0.0.1' : host}:${appPort}/.well-known/jwks.json`,
+      LATCHKEY_REVOCATIONS_DB: revocationsFile, // unless LATCHKEY_REDIS_URL (passed on) says Redis
     },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -171,6 +230,15 @@ const app = await buildApp({
   users,
   notes: createNotes(db),
   tokens,
+  throttle,
+  registrations,
+  logKey: secretFile('log-key'),
+  limits: {
+    ...(ms('LATCHKEY_REQUEST_TIMEOUT_MS') ? { requestTimeout: ms('LATCHKEY_REQUEST_TIMEOUT_MS') } : {}),
+    ...(ms('LATCHKEY_HEADERS_TIMEOUT_MS') ? { headersTimeout: ms('LATCHKEY_HEADERS_TIMEOUT_MS') } : {}),
+    ...(ms('LATCHKEY_KEEP_ALIVE_TIMEOUT_MS') ? { keepAliveTimeout: ms('LATCHKEY_KEEP_ALIVE_TIMEOUT_MS') } : {}),
+    ...(ms('LATCHKEY_MAX_CONNECTIONS') ? { maxConnections: ms('LATCHKEY_MAX_CONNECTIONS') } : {}),
+  },
   downstreamUrl: bff.url,
   ...(lab ? { lab: { cdn: lab, selfUrl: () => `${scheme}://127.0.0.1:${appPort}` } } : {}),
   ...(webRoot ? { webRoot } : {}),
@@ -225,6 +293,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     bff.stop?.();
     lab?.server.close();
     void app.close().then(() => {
+      redis?.disconnect();
       sessions.close();
       db.close();
       process.exit(0);

@@ -3,8 +3,11 @@
  * `latchkey/password` (argon2id on the native thread pool, rehash when parameters rise); unknown
  * names cost a dummy verify, so timing does not tell which accounts exist (P3). Each account has an
  * API key that the server keeps: the article's point that secrets stay on the server, shown masked.
+ * The key is kept encrypted (AES-256-GCM, bound to its account's id) under a secret that lives
+ * outside the database: a copied database file, a backup or a read through SQL injection does not
+ * give anyone the keys.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { createPasswordHasher, type PasswordHasher } from 'latchkey/password';
 
@@ -44,7 +47,40 @@ const newApiKey = () => `lk_live_${randomBytes(24).toString('base64url')}`;
 /** `lk_live_••••••••wxyz`: enough to recognise a key, not enough to use it. */
 export const maskApiKey = (key: string): string => `${key.slice(0, 8)}${'•'.repeat(8)}${key.slice(-4)}`;
 
-export function createUsers(db: Database.Database, hasher: PasswordHasher = createPasswordHasher()): Users {
+export interface UsersOptions {
+  hasher?: PasswordHasher;
+  /** 32 bytes that encrypt the API keys at rest. Keep it outside the database. Default: random per process. */
+  apiKeySecret?: Buffer;
+}
+
+/** `v1.<iv>.<ciphertext+tag>`, AES-256-GCM with the account id as additional data. */
+function sealer(secret: Buffer) {
+  if (secret.length !== 32) throw new Error('apiKeySecret must be 32 bytes');
+  return {
+    seal(id: string, key: string): string {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', secret, iv).setAAD(Buffer.from(id));
+      const sealed = Buffer.concat([cipher.update(key, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+      return `v1.${iv.toString('base64url')}.${sealed.toString('base64url')}`;
+    },
+    open(id: string, stored: string): string | null {
+      const [version, iv, sealed] = stored.split('.');
+      if (version !== 'v1' || !iv || !sealed) return null;
+      try {
+        const bytes = Buffer.from(sealed, 'base64url');
+        const decipher = createDecipheriv('aes-256-gcm', secret, Buffer.from(iv, 'base64url')).setAAD(Buffer.from(id));
+        decipher.setAuthTag(bytes.subarray(-16));
+        return Buffer.concat([decipher.update(bytes.subarray(0, -16)), decipher.final()]).toString('utf8');
+      } catch {
+        return null; // another secret, or a tampered row: no key rather than a wrong one
+      }
+    },
+  };
+}
+
+export function createUsers(db: Database.Database, options: UsersOptions = {}): Users {
+  const hasher = options.hasher ?? createPasswordHasher();
+  const keys = sealer(options.apiKeySecret ?? randomBytes(32));
   db.exec(`CREATE TABLE IF NOT EXISTS demo_accounts (
     id TEXT PRIMARY KEY NOT NULL,
     username TEXT NOT NULL UNIQUE,
@@ -97,7 +133,7 @@ export function createUsers(db: Database.Database, hasher: PasswordHasher = crea
       const name = normalizeUsername(username);
       const id = randomUUID();
       const passwordHash = await hasher.hash(password);
-      const { changes } = insert.run(id, name, passwordHash, newApiKey(), Date.now());
+      const { changes } = insert.run(id, name, passwordHash, keys.seal(id, newApiKey()), Date.now());
       return changes === 1 ? { id, username: name } : null;
     },
     async setPassword(id, password) {
@@ -114,10 +150,19 @@ export function createUsers(db: Database.Database, hasher: PasswordHasher = crea
       return created;
     },
     disable: (id) => void setDisabled.run(id),
-    apiKey: (id) => live(byId.get(id))?.api_key ?? null,
+    apiKey(id) {
+      const row = live(byId.get(id));
+      if (!row) return null;
+      // A row from before encryption at rest holds the key in clear: seal it on first read.
+      if (row.api_key.startsWith('lk_live_')) {
+        setKey.run(keys.seal(id, row.api_key), id);
+        return row.api_key;
+      }
+      return keys.open(id, row.api_key);
+    },
     rotateApiKey(id) {
       const key = newApiKey();
-      setKey.run(key, id);
+      setKey.run(keys.seal(id, key), id);
       return key;
     },
   };

@@ -52,6 +52,7 @@ describe('error codes', () => {
       CONFLICT: 409,
       NOT_FOUND: 404,
       METHOD_NOT_ALLOWED: 405,
+      REQUEST_TIMEOUT: 408,
       PAYLOAD_TOO_LARGE: 413,
       UNSUPPORTED_MEDIA_TYPE: 415,
       TOO_MANY_ATTEMPTS: 429,

@@ -6,9 +6,11 @@
 import type { Socket } from 'node:net';
 import { type HttpErrorCode, rawErrorResponse } from './error-codes.js';
 
-/** Oversized headers are 431; any other parse failure is 400. */
+/** Oversized headers are 431; a request or headers deadline that passed is 408; any other parse failure is 400. */
 export function clientErrorCode(error: { code?: string }): HttpErrorCode {
-  return error.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST';
+  if (error.code === 'HPE_HEADER_OVERFLOW') return 'HEADERS_TOO_LARGE';
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'REQUEST_TIMEOUT';
+  return 'BAD_REQUEST';
 }
 
 /**

@@ -22,6 +22,7 @@ export const httpErrors = {
   CONFLICT: { status: 409, message: 'It exists already or was changed elsewhere.' },
   NOT_FOUND: { status: 404, message: 'No such resource.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed here.' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request took too long to arrive.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json.' },
   TOO_MANY_ATTEMPTS: { status: 429, message: 'Too many attempts; wait and try again.' },
@@ -40,6 +41,15 @@ export function errorBody(code: HttpErrorCode): { error: { code: HttpErrorCode; 
 }
 
 /**
+ * The security headers of an answer that no framework hook saw (a request Node could not parse):
+ * nothing in a JSON error may run, be framed or be stored, so the strictest policy fits.
+ */
+const RAW_HEADERS =
+  "content-security-policy: default-src 'none'; frame-ancestors 'none'; base-uri 'none'\r\n" +
+  'x-content-type-options: nosniff\r\nx-frame-options: DENY\r\nreferrer-policy: same-origin\r\n' +
+  'cross-origin-resource-policy: same-origin\r\ncache-control: no-store\r\n';
+
+/**
  * A whole HTTP/1.1 response for a connection the server could not parse (Node's `clientError`),
  * such as headers over the size limit: a JSON body with a code instead of an empty 4xx.
  */
@@ -48,8 +58,7 @@ export function rawErrorResponse(code: HttpErrorCode): string {
   const { status } = httpErrors[code];
   return (
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
-    `content-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n` +
-    `x-content-type-options: nosniff\r\nconnection: close\r\n\r\n${body}`
+    `content-length: ${Buffer.byteLength(body)}\r\n${RAW_HEADERS}connection: close\r\n\r\n${body}`
   );
 }
 
@@ -70,6 +79,8 @@ export function codeForError(error: unknown): HttpErrorCode {
       return 'NOT_FOUND';
     case 405:
       return 'METHOD_NOT_ALLOWED';
+    case 408:
+      return 'REQUEST_TIMEOUT';
     case 413:
       return 'PAYLOAD_TOO_LARGE';
     case 415:

@@ -13,3 +13,4 @@ export {
 } from './headers.js';
 export { createHttpsRedirect } from './https-redirect.js';
 export { createTrustedProxies, type TrustedProxies } from './proxy.js';
+export { createServerLimits, type ServerLimits, type ServerLimitsOptions } from './server-limits.js';

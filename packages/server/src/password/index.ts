@@ -1,6 +1,6 @@
 /**
  * `latchkey/password`: argon2id hashing (needs the optional peer `@node-rs/argon2`), the password
- * rules, and the login throttle.
+ * rules, the login throttle, and a rate limit for registration and other actions.
  */
 export {
   type Argon2Parameters,
@@ -17,9 +17,16 @@ export {
   type PasswordProblem,
 } from './policy.js';
 export {
+  createRateLimit,
+  type RateLimit,
+  type RateLimitDecision,
+  type RateLimitOptions,
+  type RateLimitRule,
+} from './rate-limit.js';
+export {
   clientKey,
   createLoginThrottle,
+  type LoginAttemptResult,
   type LoginThrottle,
   type LoginThrottleOptions,
-  type ThrottleDecision,
 } from './throttle.js';

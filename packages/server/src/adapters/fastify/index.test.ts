@@ -1,6 +1,15 @@
+import { type AddressInfo, connect } from 'node:net';
 import Fastify from 'fastify';
+import { describe, expect, it } from 'vitest';
+import { createSecurityHeaders } from '../../http/headers.js';
 import { runAdapterContract } from '../../test/adapter-contract.js';
-import { createFastifySessions, errorHandler, getSession, handleClientError } from './index.js';
+import {
+  createFastifyHardening,
+  createFastifySessions,
+  errorHandler,
+  getSession,
+  handleClientError,
+} from './index.js';
 
 runAdapterContract('fastify', async (sessions) => {
   const auth = createFastifySessions(sessions);
@@ -25,4 +34,42 @@ runAdapterContract('fastify', async (sessions) => {
     port: typeof address === 'object' && address !== null ? address.port : 0,
     close: () => app.close(),
   };
+});
+
+describe('createFastifyHardening', () => {
+  it('covers the answers Fastify gives before routing: a URL it cannot decode gets the headers and a coded body', async () => {
+    const hardening = createFastifyHardening({ headers: createSecurityHeaders() });
+    const app = Fastify({ frameworkErrors: hardening.frameworkErrors });
+    app.addHook('onRequest', hardening);
+    app.get('/api/me', async () => ({ ok: true }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const { port } = app.server.address() as AddressInfo;
+      const response = await new Promise<string>((resolve) => {
+        let out = '';
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write('GET /api/me%3Cscript%3E% HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+        );
+        socket.setEncoding('latin1');
+        socket.on('data', (c) => {
+          out += c;
+        });
+        socket.on('close', () => resolve(out));
+      });
+      const [head = '', body = ''] = response.split('\r\n\r\n');
+      expect(head).toMatch(/^HTTP\/1\.1 400/);
+      expect(head).toMatch(/content-security-policy: default-src 'self'/i);
+      expect(head).toMatch(/x-content-type-options: nosniff/i);
+      expect(head).toMatch(/cache-control: no-store/i);
+      expect(JSON.parse(body)).toEqual({ error: { code: 'BAD_REQUEST', message: 'The request is malformed.' } });
+      // Without it, Fastify's default answer quotes the path back and has no security header.
+      const plain = Fastify();
+      plain.get('/api/me', async () => ({ ok: true }));
+      const res = await plain.inject({ method: 'GET', url: '/api/me%3Cscript%3E%' });
+      expect(res.body).toContain('script');
+      expect(res.headers['content-security-policy']).toBeUndefined();
+    } finally {
+      await app.close();
+    }
+  });
 });

@@ -108,26 +108,53 @@ export interface FastifyHardeningOptions {
   isHttps?: (request: FastifyRequest) => boolean;
 }
 
+/** The hardening hook, with the handler for the errors Fastify answers before any hook runs. */
+export interface FastifyHardening {
+  (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
+  /**
+   * For `Fastify({ frameworkErrors })`: a URL Fastify cannot decode (`/api/me%`) is answered
+   * before routing and before any `onRequest` hook, by default with the path echoed in the message
+   * and no security header. This answers it with the same headers as every other response and a
+   * coded body that echoes nothing.
+   */
+  frameworkErrors(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply;
+}
+
 /**
  * One `onRequest` hook for the root scope: security headers on every response (404s and errors
  * too, since they are set before routing), `Vary: Sec-Fetch-Site, Origin`, and the CSRF guard,
- * which answers 403 `CSRF_REJECTED` before any body is parsed or any handler runs.
+ * which answers 403 `CSRF_REJECTED` before any body is parsed or any handler runs. Pass its
+ * `frameworkErrors` to Fastify too, so the answers Fastify gives before routing are covered.
  * @example
- * app.addHook('onRequest', createFastifyHardening({ headers: createSecurityHeaders(), csrf }));
+ * const hardening = createFastifyHardening({ headers: createSecurityHeaders(), csrf });
+ * const app = Fastify({ frameworkErrors: hardening.frameworkErrors });
+ * app.addHook('onRequest', hardening);
  */
-export function createFastifyHardening(options: FastifyHardeningOptions) {
+export function createFastifyHardening(options: FastifyHardeningOptions): FastifyHardening {
   const { headers: policy, csrf } = options;
   const exempt = new Set(options.csrfExempt ?? []);
   const isHttps = options.isHttps ?? ((request: FastifyRequest) => request.protocol === 'https');
-  return async function hardening(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+  const secure = (request: FastifyRequest, reply: FastifyReply) => {
     const { nonce, headers } = policy.forResponse(isHttps(request));
     nonces.set(request, nonce);
     reply.headers(headers);
     reply.header('vary', CSRF_VARY);
+  };
+  const hardening = async function hardening(
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<FastifyReply | undefined> {
+    secure(request, reply);
     if (csrf && !csrf.allows(request.raw as CsrfRequest) && !exempt.has(request.url.split('?', 1)[0] ?? ''))
       return sendError(reply, 'CSRF_REJECTED');
     return undefined;
   };
+  return Object.assign(hardening, {
+    frameworkErrors(error: unknown, request: FastifyRequest, reply: FastifyReply) {
+      secure(request, reply);
+      return sendError(reply, codeForError(error));
+    },
+  });
 }
 
 /**

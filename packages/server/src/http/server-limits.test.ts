@@ -1,0 +1,81 @@
+import { createServer } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigurationError } from '../errors.js';
+import { handleClientError } from './client-error.js';
+import { createServerLimits } from './server-limits.js';
+
+const servers: ReturnType<typeof createServer>[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
+});
+
+describe('createServerLimits', () => {
+  it('has deadlines by default and sets every one on a server', () => {
+    const limits = createServerLimits();
+    expect(limits).toMatchObject({
+      requestTimeout: 30_000,
+      headersTimeout: 10_000,
+      keepAliveTimeout: 5_000,
+      idleTimeout: 60_000,
+      maxConnections: 4_096,
+      maxRequestsPerSocket: 1_000,
+    });
+    expect(limits.serverOptions.connectionsCheckingInterval).toBeLessThanOrEqual(1_000);
+    const server = createServer(limits.serverOptions);
+    servers.push(server);
+    server.requestTimeout = 0; // what Fastify sets by default
+    limits.apply(server);
+    expect(server.requestTimeout).toBe(30_000);
+    expect(server.headersTimeout).toBe(10_000);
+    expect(server.keepAliveTimeout).toBe(5_000);
+    expect(server.maxConnections).toBe(4_096);
+    expect(server.maxRequestsPerSocket).toBe(1_000);
+    expect(server.timeout).toBe(60_000);
+  });
+
+  it('refuses a configuration that turns a deadline off or contradicts itself, with the fix in the message', () => {
+    expect(() => createServerLimits({ requestTimeout: 0 })).toThrow(ConfigurationError);
+    expect(() => createServerLimits({ maxConnections: 1.5 })).toThrow(/positive whole number/);
+    expect(() => createServerLimits({ requestTimeout: 1_000, headersTimeout: 2_000 })).toThrow(
+      /headersTimeout must not exceed requestTimeout/,
+    );
+    // A short request deadline lowers the default headers deadline with it.
+    expect(createServerLimits({ requestTimeout: 3_000 }).headersTimeout).toBe(3_000);
+  });
+
+  it('cuts off a body that drips in, with a 408 and a JSON code, within a second of the deadline', async () => {
+    const limits = createServerLimits({ requestTimeout: 1_000 });
+    const server = createServer(limits.serverOptions, (req, res) => {
+      req.resume();
+      req.on('end', () => res.end('done'));
+    }).on('clientError', handleClientError);
+    servers.push(server);
+    limits.apply(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const started = Date.now();
+    const answer = await new Promise<string>((resolve) => {
+      let out = '';
+      const socket = connect(port, '127.0.0.1', () =>
+        socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n'),
+      );
+      const drip = setInterval(() => socket.writable && socket.write('x'), 200);
+      socket.setEncoding('latin1');
+      socket.on('data', (c) => {
+        out += c;
+      });
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        clearInterval(drip);
+        resolve(out);
+      });
+    });
+    const took = Date.now() - started;
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(answer).toContain('"code":"REQUEST_TIMEOUT"');
+    expect(answer).toMatch(/content-security-policy: default-src 'none'/);
+    expect(took).toBeGreaterThanOrEqual(900);
+    expect(took).toBeLessThan(2_600);
+  });
+});

@@ -1,0 +1,96 @@
+/**
+ * Deadlines and a connection cap for a Node HTTP(S) server. Node's own defaults leave a door open
+ * (and Fastify turns the request deadline off: `requestTimeout: 0`): a client that sends its
+ * headers, announces a body and then drips one byte every 25 s holds a socket, a parser and a
+ * request object for as long as it likes, and a few thousand such sockets exhaust the process.
+ *
+ * - `requestTimeout` bounds the whole request, headers and body: past it Node answers 408 and
+ *   closes. It is the body deadline; an idle timeout alone never fires on a drip.
+ * - `headersTimeout` bounds the headers (slowloris).
+ * - `keepAliveTimeout` closes idle kept-alive connections; `idleTimeout` any socket silent that long.
+ * - `maxConnections` refuses sockets past the cap instead of running out of memory or descriptors.
+ * - `maxRequestsPerSocket` makes one connection end after that many requests.
+ *
+ * Node enforces the two deadlines from a timer created with the server (`connectionsCheckingInterval`,
+ * 30 s by default, so a 30 s deadline could take a minute): pass `serverOptions` to the server's
+ * constructor, then `apply(server)` for the rest.
+ */
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import { ConfigurationError } from '../errors.js';
+
+export interface ServerLimitsOptions {
+  /** Milliseconds for a whole request (headers and body). Default 30,000. */
+  requestTimeout?: number;
+  /** Milliseconds for the request headers. Default 10,000; at most `requestTimeout`. */
+  headersTimeout?: number;
+  /** Milliseconds an idle kept-alive connection stays open. Default 5,000. */
+  keepAliveTimeout?: number;
+  /** Milliseconds of silence after which any socket is closed. Default 60,000. */
+  idleTimeout?: number;
+  /** Open connections at most; more are refused at once. Default 4,096. */
+  maxConnections?: number;
+  /** Requests one connection may carry before it is closed. Default 1,000. */
+  maxRequestsPerSocket?: number;
+}
+
+export interface ServerLimits extends Readonly<Required<ServerLimitsOptions>> {
+  /**
+   * Options for `http.createServer` / `https.createServer` (spread your TLS options beside them),
+   * or Fastify's `http` option: the deadlines and how often Node checks them.
+   */
+  readonly serverOptions: {
+    requestTimeout: number;
+    headersTimeout: number;
+    keepAliveTimeout: number;
+    connectionsCheckingInterval: number;
+  };
+  /** Sets every limit on a created server (after a framework set its own values). */
+  apply(server: HttpServer | HttpsServer): void;
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < 1)
+    throw new ConfigurationError(`server limit ${name} must be a positive whole number (got ${String(v)})`);
+  return v;
+}
+
+/**
+ * @example
+ * const limits = createServerLimits();
+ * const server = http.createServer(limits.serverOptions, handler);
+ * limits.apply(server);
+ * // Fastify: Fastify({ http: limits.serverOptions }) (or `https: { ...tls, ...limits.serverOptions }`),
+ * // then limits.apply(app.server).
+ */
+export function createServerLimits(options: ServerLimitsOptions = {}): ServerLimits {
+  const requestTimeout = positive('requestTimeout', options.requestTimeout, 30_000);
+  const headersTimeout = positive('headersTimeout', options.headersTimeout, Math.min(10_000, requestTimeout));
+  if (headersTimeout > requestTimeout)
+    throw new ConfigurationError('server limit headersTimeout must not exceed requestTimeout: lower it or raise requestTimeout');
+  const keepAliveTimeout = positive('keepAliveTimeout', options.keepAliveTimeout, 5_000);
+  const idleTimeout = positive('idleTimeout', options.idleTimeout, 60_000);
+  const maxConnections = positive('maxConnections', options.maxConnections, 4_096);
+  const maxRequestsPerSocket = positive('maxRequestsPerSocket', options.maxRequestsPerSocket, 1_000);
+  // Checked at least twice per shortest deadline, and at least every second, so a deadline is
+  // enforced within a second of its value.
+  const connectionsCheckingInterval = Math.max(250, Math.min(1_000, Math.floor(headersTimeout / 2)));
+  return Object.freeze({
+    requestTimeout,
+    headersTimeout,
+    keepAliveTimeout,
+    idleTimeout,
+    maxConnections,
+    maxRequestsPerSocket,
+    serverOptions: Object.freeze({ requestTimeout, headersTimeout, keepAliveTimeout, connectionsCheckingInterval }),
+    apply(server: HttpServer | HttpsServer) {
+      server.requestTimeout = requestTimeout;
+      server.headersTimeout = headersTimeout;
+      server.keepAliveTimeout = keepAliveTimeout;
+      server.maxConnections = maxConnections;
+      server.maxRequestsPerSocket = maxRequestsPerSocket;
+      server.setTimeout(idleTimeout);
+    },
+  });
+}

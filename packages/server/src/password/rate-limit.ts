@@ -1,0 +1,103 @@
+/**
+ * A rate limit for actions other than logging in: registration, a password-reset mail, an invite.
+ * Two rules, each optional: per client address (IPv6 per /64, like the login throttle) and global
+ * (every client together, a ceiling for a botnet that has many addresses). Each action is counted
+ * atomically before it runs, in memory or in Redis (shared by every instance). A refused action
+ * gives back the points it took, so it costs the client nothing and cannot push others over the
+ * global rule. A failing Redis is `StoreUnavailableError`, never a skipped limit.
+ */
+import { ConfigurationError, InvalidArgumentError } from '../errors.js';
+import {
+  createLimiter,
+  giveBack,
+  MAX_SECONDS,
+  positiveInteger,
+  retrySeconds,
+  type Taken,
+  take,
+} from '../lib/limiter.js';
+import { clientKey } from './throttle.js';
+
+/** At most `points` actions per `duration` seconds. */
+export interface RateLimitRule {
+  points: number;
+  duration: number;
+}
+
+export interface RateLimitOptions {
+  /** An ioredis client: counts shared by every instance. Default: in this process's memory. */
+  redis?: unknown;
+  /** Key prefix in Redis. Default `latchkey:rate`. */
+  prefix?: string;
+  /** Names the action in the keys: letters, digits, `_`, `-` and `.`. */
+  name: string;
+  /** Per client address. */
+  perClient?: RateLimitRule;
+  /** For every client together. */
+  global?: RateLimitRule;
+}
+
+/** `retryAfter` is whole seconds (at least 1), for the Retry-After header. */
+export type RateLimitDecision = { allowed: true } | { allowed: false; retryAfter: number; scope: 'client' | 'global' };
+
+export interface RateLimit {
+  /** Counts one action by `client` (its address) if the rules allow it. */
+  take(client: string): Promise<RateLimitDecision>;
+}
+
+const WHAT = 'rate limit';
+
+function rule(name: string, value: RateLimitRule | undefined): RateLimitRule | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) throw new ConfigurationError(`${name} must be { points, duration }`);
+  return {
+    points: positiveInteger(`${name}.points`, value.points, Number.NaN),
+    duration: positiveInteger(`${name}.duration`, value.duration, Number.NaN, MAX_SECONDS),
+  };
+}
+
+/**
+ * @example
+ * const signups = createRateLimit({ name: 'register', perClient: { points: 10, duration: 3600 }, global: { points: 500, duration: 3600 } });
+ * const decision = await signups.take(request.ip);
+ * if (!decision.allowed) return reply.code(429).header('retry-after', decision.retryAfter) …
+ */
+export function createRateLimit(options: RateLimitOptions): RateLimit {
+  const { name } = options ?? {};
+  // A ':' in the name could make one action's keys another's.
+  if (typeof name !== 'string' || !/^[\w.-]+$/.test(name))
+    throw new ConfigurationError('name must be letters, digits, _, - or .');
+  const perClient = rule('perClient', options.perClient);
+  const global = rule('global', options.global);
+  if (!perClient && !global) throw new ConfigurationError('a rate limit needs perClient, global or both');
+  const prefix = options.prefix ?? 'latchkey:rate';
+  if (typeof prefix !== 'string' || prefix === '') throw new ConfigurationError('prefix must be a non-empty string');
+  const limiter = (scope: string, r: RateLimitRule | undefined) =>
+    r && createLimiter(options.redis, `${prefix}:${name}:${scope}`, r.points, r.duration);
+  const byClient = limiter('client', perClient);
+  const byAll = limiter('global', global);
+
+  return {
+    async take(client) {
+      if (typeof client !== 'string' || client === '') throw new InvalidArgumentError('take needs a client address');
+      const taken: Taken[] = [];
+      const refuse = async (scope: 'client' | 'global', ms: number) => {
+        await Promise.all(taken.map((point) => giveBack(point, WHAT)));
+        return { allowed: false, retryAfter: retrySeconds(ms), scope } as const;
+      };
+      // The client's own rule first: a client over its limit never touches the global count, so
+      // one abuser cannot make the global rule refuse everyone else.
+      if (byClient) {
+        const own = await take(byClient, clientKey(client), WHAT);
+        taken.push(own.taken);
+        if (!own.allowed) return refuse('client', own.res.msBeforeNext);
+      }
+      if (byAll) {
+        const all = await take(byAll, 'all', WHAT);
+        taken.push(all.taken);
+        if (!all.allowed) return refuse('global', all.res.msBeforeNext);
+      }
+      return { allowed: true };
+    },
+  };
+}
