@@ -1,11 +1,12 @@
 /**
  * The downstream API behind the reference server's backend-for-frontend: its own process and
  * port, no cookies, no sessions. It trusts only bearer JWTs that verify against the reference
- * server's JWKS (issuer and audience fixed), and it answers with data the web app shows. It never
- * echoes a token back: the BFF passes its answers on to the browser.
+ * server's JWKS (issuer and audience fixed) and are not on the server's revocation list, and it
+ * answers with data the web app shows. It never echoes a token back: the BFF passes its answers on
+ * to the browser.
  */
 import { createServer, type Server } from 'node:http';
-import { createAccessTokenVerifier } from 'latchkey/tokens';
+import { type AccessTokenRevocations, createAccessTokenVerifier } from 'latchkey/tokens';
 
 export const DOWNSTREAM_AUDIENCE = 'latchkey-demo-downstream';
 export const DEMO_ISSUER = 'latchkey-demo';
@@ -22,6 +23,11 @@ export interface DownstreamOptions {
   jwksUrl: URL;
   issuer?: string;
   audience?: string;
+  /**
+   * The reference server's revocation list, shared (SQLite file or Redis). Without it a revoked
+   * token works here until it expires: only tests that do not revoke leave it out.
+   */
+  revocations?: AccessTokenRevocations;
 }
 
 export function createDownstream(options: DownstreamOptions): Server {
@@ -29,6 +35,7 @@ export function createDownstream(options: DownstreamOptions): Server {
     jwksUrl: options.jwksUrl,
     issuer: options.issuer ?? DEMO_ISSUER,
     audience: options.audience ?? DOWNSTREAM_AUDIENCE,
+    ...(options.revocations ? { revocations: options.revocations } : {}),
   });
   let served = 0;
   return createServer(async (req, res) => {
@@ -44,6 +51,14 @@ export function createDownstream(options: DownstreamOptions): Server {
     const auth = req.headers.authorization;
     const token = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : '';
     const verified = token ? await verifier.verify(token) : null;
+    // Fail closed, and say why: a revocation list too old to trust refuses every token (a 503 the
+    // client retries, not a 401 that would send it to log in again).
+    if (!verified && token && options.revocations && !options.revocations.available())
+      return send(
+        503,
+        { error: { code: 'STORE_UNAVAILABLE', message: 'Tokens cannot be checked right now; try again shortly.' } },
+        { 'retry-after': '1' },
+      );
     if (!verified)
       return send(
         401,

@@ -500,9 +500,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         const params = parse(schemas.grantId, request.params, reply);
         if (!params) return reply;
         // Only the user's own grants: another user's id is "not found", never revoked.
-        const mine = (await listGrants(me.user.id)).some((g) => g.id === params.id);
-        if (!mine || !options.tokens) return sendError(reply, 'NOT_FOUND');
-        await options.tokens.refresh.revokeFamily(params.id);
+        const ended = await options.tokens?.refresh.revokeFamily(params.id, { userId: me.user.id });
+        if (!ended) return sendError(reply, 'NOT_FOUND');
         event(request, 'grant.revoke', { userId: me.user.id, grantId: params.id });
         return { ok: true };
       });

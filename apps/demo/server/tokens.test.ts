@@ -15,12 +15,13 @@ import {
   createAccessTokens,
   createMemoryRevocations,
   createRefreshTokens,
+  createSharedRevocations,
   generateAccessTokenKey,
 } from 'latchkey/tokens';
 import { createSqliteRefreshStore } from 'latchkey/tokens/sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDownstream, DEMO_ISSUER, DOWNSTREAM_AUDIENCE } from '../downstream/service.js';
-import { freePort } from '../test/server-process.js';
+import { freePort, type ServerProcess, startServerProcess } from '../test/server-process.js';
 import { buildApp } from './app.js';
 import { createNotes } from './notes.js';
 import { createUsers } from './users.js';
@@ -59,7 +60,13 @@ beforeAll(async () => {
     users,
     notes: createNotes(db),
     origins: [ORIGIN],
-    tokens: { access, refresh, revokeSubject: (id) => revocations.revokeSubject(id) },
+    tokens: {
+      access,
+      refresh,
+      revokeSubject: async (id) => {
+        await revocations.revokeSubject(id);
+      },
+    },
     downstreamUrl: downstreamBase,
     logger: false,
   });
@@ -161,6 +168,26 @@ describe('JWKS and the token endpoint', () => {
   });
 });
 
+describe('the downstream fails closed', () => {
+  it('answers 503 (not 401, not 200) to a valid token while its revocation list is out of date', async () => {
+    const stale = createSharedRevocations(
+      { append: async () => {}, prune: async () => 0, read: async () => Promise.reject(new Error('down')) },
+      { pollInterval: 10, maxStaleness: 20 },
+    );
+    const service = createDownstream({ jwksUrl: new URL(`${base}/.well-known/jwks.json`), revocations: stale });
+    await new Promise<void>((r) => service.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(service.address() as AddressInfo).port}/api/tip`;
+    const { token } = await access.issue('someone');
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect((await json(res)).error.code).toBe('STORE_UNAVAILABLE');
+    expect((await fetch(url)).status).toBe(401); // no token at all is still a 401
+    service.close();
+    await stale.close();
+  });
+});
+
 describe('backend-for-frontend (J6)', () => {
   const login = async () => {
     const res = await fetch(`${base}/api/auth/login`, {
@@ -201,3 +228,115 @@ describe('backend-for-frontend (J6)', () => {
     expect((await json(res)).error.code).toBe('BAD_GATEWAY');
   });
 });
+
+/**
+ * R3, R4 across processes: the reference server and its downstream run as they do under
+ * `npm start` (two processes sharing only the revocation list), over real sockets. After a
+ * password change or a disabled account the downstream must refuse the user's older access tokens
+ * within 2 s, and accept a token minted after the revocation, even in the same second.
+ */
+const shared = {
+  'a SQLite file (the default)': {},
+  Redis: {
+    LATCHKEY_REDIS_URL: 'redis://127.0.0.1:6379',
+    LATCHKEY_REDIS_PREFIX: `lk-test-${process.pid}-${Date.now()}`,
+  },
+};
+describe.each(Object.entries(shared))(
+  'revocation reaches the downstream in its own process, through %s',
+  (backend, backendEnv) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-revocation-'));
+    let server: ServerProcess;
+    let app = '';
+    let service = '';
+
+    beforeAll(async () => {
+      const downstreamPort = await freePort();
+      server = await startServerProcess({
+        LATCHKEY_DATA_DIR: dataDir,
+        LATCHKEY_DEMO_PASSWORD: PASSWORD,
+        DOWNSTREAM_PORT: String(downstreamPort),
+        ...backendEnv,
+      });
+      app = server.base;
+      service = `http://127.0.0.1:${downstreamPort}`;
+    }, 60_000);
+    afterAll(async () => {
+      await server?.kill();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    const register = async (username: string, password: string) => {
+      const res = await fetch(`${app}/api/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: app },
+        body: JSON.stringify({ username, password }),
+      });
+      expect(res.status).toBe(201);
+      return (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    };
+    const grant = async (username: string, password: string): Promise<string> => {
+      const res = await fetch(`${app}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ grant_type: 'password', username, password }),
+      });
+      expect(res.status).toBe(200);
+      return (await json(res)).access_token;
+    };
+    const status = async (token: string) =>
+      (await fetch(`${service}/api/tip`, { headers: { authorization: `Bearer ${token}` } })).status;
+    /** Milliseconds from now until the downstream refuses the token (polled every 20 ms, up to 5 s). */
+    const refusedAfter = async (token: string, since: number) => {
+      while (performance.now() - since < 5000) {
+        if ((await status(token)) === 401) return performance.now() - since;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return Number.POSITIVE_INFINITY;
+    };
+
+    it('a password change: older tokens refused within 2 s, a token minted right after it accepted', async () => {
+      const name = `pw-${Date.now()}`;
+      const cookie = await register(name, 'first password of the changer');
+      const old = await grant(name, 'first password of the changer');
+      expect(await status(old)).toBe(200);
+      const change = await fetch(`${app}/api/account/password`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: app, cookie },
+        body: JSON.stringify({ currentPassword: 'first password of the changer', newPassword: 'second password here' }),
+      });
+      expect(change.status).toBe(200);
+      const changed = performance.now();
+      // Minted at once: most likely in the same second as the revocation.
+      const [delay, fresh] = await Promise.all([refusedAfter(old, changed), grant(name, 'second password here')]);
+      // iat above nbf: minted in the revocation's second, its iat rounded up to the next one.
+      const claims = JSON.parse(Buffer.from(fresh.split('.')[1] ?? '', 'base64url').toString());
+      console.log(
+        `${backend}: password change → downstream refuses the old token after ${Math.round(delay)} ms` +
+          ` (new token minted in the same second: ${claims.iat > claims.nbf})`,
+      );
+      expect(delay).toBeLessThan(2000);
+      expect(await status(fresh)).toBe(200);
+      await new Promise((r) => setTimeout(r, 1200)); // a later poll must not refuse it either
+      expect(await status(fresh)).toBe(200);
+    });
+
+    it('a disabled account: its tokens refused within 2 s, other users’ tokens untouched', async () => {
+      const name = `disabled-${Date.now()}`;
+      const cookie = await register(name, 'password of the leaver');
+      const old = await grant(name, 'password of the leaver');
+      const other = await grant('demo', PASSWORD);
+      expect(await status(old)).toBe(200);
+      const disable = await fetch(`${app}/api/account/disable`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: app, cookie },
+        body: JSON.stringify({ password: 'password of the leaver' }),
+      });
+      expect(disable.status).toBe(200);
+      const delay = await refusedAfter(old, performance.now());
+      console.log(`${backend}: account disable → downstream refuses the old token after ${Math.round(delay)} ms`);
+      expect(delay).toBeLessThan(2000);
+      expect(await status(other)).toBe(200);
+    });
+  },
+);

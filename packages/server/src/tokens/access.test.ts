@@ -3,13 +3,8 @@ import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationError, InvalidArgumentError } from '../errors.js';
 import { manualClock, SECOND } from '../test/clock.js';
-import {
-  type AccessTokenKey,
-  type AccessTokenOptions,
-  createAccessTokens,
-  createMemoryRevocations,
-  generateAccessTokenKey,
-} from './access.js';
+import { type AccessTokenKey, type AccessTokenOptions, createAccessTokens, generateAccessTokenKey } from './access.js';
+import { createMemoryRevocations } from './revocations.js';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 let key: AccessTokenKey;
@@ -153,7 +148,7 @@ describe('access tokens', () => {
   it('R4: a revoked token stays revoked in every encoding; a user not-before revokes older tokens', async () => {
     const { tokens, revocations, clock } = setup();
     const { token, jti } = await tokens.issue('u1');
-    revocations.revokeToken(jti);
+    await revocations.revokeToken(jti);
     expect(await tokens.verify(token)).toBeNull();
     const [h, p, s] = token.split('.') as [string, string, string];
     const variants = [
@@ -166,11 +161,34 @@ describe('access tokens', () => {
     const a = await tokens.issue('u2');
     const b = await tokens.issue('u3');
     clock.advance(SECOND);
-    revocations.revokeSubject('u2');
+    await revocations.revokeSubject('u2');
     expect(await tokens.verify(a.token)).toBeNull();
     expect(await tokens.verify(b.token)).not.toBeNull();
     clock.advance(SECOND);
     expect(await tokens.verify((await tokens.issue('u2')).token)).not.toBeNull();
+  });
+
+  it('R4: not-before in the same second as iat: every older token refused, every newer one accepted', async () => {
+    const { tokens, revocations, clock } = setup();
+    clock.set(1_800_000_000_400); // 400 ms into a second
+    const before = await tokens.issue('u9');
+    clock.advance(300);
+    await revocations.revokeSubject('u9'); // at …700 ms
+    clock.advance(100);
+    const after = await tokens.issue('u9'); // at …800 ms: the same second as the revocation
+    expect(await tokens.verify(before.token)).toBeNull();
+    expect(await tokens.verify(after.token)).not.toBeNull();
+    // Its iat is the revocation's second rounded up (≤ 1 s ahead): not refused as "from the future",
+    // even with no skew at all, and its lifetime is not stretched.
+    const strict = setup({ clockSkew: 0 });
+    strict.clock.set(1_800_000_000_400);
+    await strict.revocations.revokeSubject('u9');
+    const next = await strict.tokens.issue('u9');
+    expect(await strict.tokens.verify(next.token)).not.toBeNull();
+    expect(next.expiresAt).toBe(1_800_000_000_000 + 300 * SECOND);
+    clock.advance(SECOND);
+    expect(await tokens.verify(before.token)).toBeNull();
+    expect(await tokens.verify(after.token)).not.toBeNull();
   });
 
   it('rotates keys: the newest signs, older keys verify until dropped; JWKS holds only public keys', async () => {

@@ -7,9 +7,11 @@
  * - Claims from an allowlist only: a JWT is readable by anyone who holds it (J7).
  * - Verification trusts nothing in the token to pick its key (J2): `jwk`, `jku`, `x5u`, `x5c`
  *   headers are refused; `kid` must name one of our keys, and the algorithm must be that key's (J1).
- * - iss, aud, typ (`at+jwt`), exp, nbf (with a small skew), iat and jti are all required (J3).
+ * - iss, aud, typ (`at+jwt`), exp, nbf (with a small skew), iat and jti are all required (J3);
+ *   an `iat` in the future beyond the skew is refused too.
  * - Revocation by jti or by a per-user not-before (R4): never by the token's text, so a re-encoded
- *   copy of a revoked token is still revoked.
+ *   copy of a revoked token is still revoked. The list is `AccessTokenRevocations`
+ *   (./revocations.ts): in memory, or shared with verifiers in other processes (SQLite, Redis).
  */
 import { verify as cryptoVerify, KeyObject, randomBytes } from 'node:crypto';
 import {
@@ -25,6 +27,7 @@ import {
   SignJWT,
 } from 'jose';
 import { ConfigurationError, InvalidArgumentError, KeyError } from '../errors.js';
+import type { AccessTokenRevocations } from './revocations.js';
 
 export type AccessTokenAlg = 'EdDSA' | 'ES256';
 
@@ -46,15 +49,9 @@ export interface AccessTokenOptions {
   clockSkew?: number;
   /** Claims a caller may add beyond the registered ones. Default none. */
   allowedClaims?: readonly string[];
+  /** Checked on verify (fail closed when unavailable); its not-befores shape `iat` on issue. */
   revocations?: AccessTokenRevocations;
   now?: () => number;
-}
-
-/** Revoked token ids and per-user not-before times. Keep entries until the tokens would expire. */
-export interface AccessTokenRevocations {
-  isRevoked(jti: string): boolean | Promise<boolean>;
-  /** Tokens of this subject issued before this time (ms) are revoked. */
-  notBefore(subject: string): number | undefined | Promise<number | undefined>;
 }
 
 export interface VerifiedAccessToken {
@@ -170,7 +167,16 @@ export function createAccessTokens(options: AccessTokenOptions): AccessTokens {
         if (REGISTERED.has(name) || !allowed.has(name))
           throw new InvalidArgumentError(`claim "${name}" is not allowed`);
       }
-      const iat = Math.floor(now() / 1000);
+      const t = now();
+      const start = Math.floor(t / 1000);
+      // R4 with one-second iat: a token is revoked when iat·1000 < the subject's not-before (ms).
+      // In the second of a revocation, the honest iat would be refused: take the next whole second
+      // (never past the present second rounded up). nbf and exp keep the real time.
+      const notBefore = options.revocations?.notBefore(subject);
+      const iat =
+        notBefore !== undefined && start * 1000 < notBefore
+          ? Math.min(Math.ceil(notBefore / 1000), Math.ceil(t / 1000))
+          : start;
       const jti = randomBytes(16).toString('base64url');
       const token = await new SignJWT(claims)
         .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: TYP })
@@ -178,11 +184,11 @@ export function createAccessTokens(options: AccessTokenOptions): AccessTokens {
         .setAudience(options.audience)
         .setSubject(subject)
         .setIssuedAt(iat)
-        .setNotBefore(iat)
-        .setExpirationTime(iat + lifetime)
+        .setNotBefore(start)
+        .setExpirationTime(start + lifetime)
         .setJti(jti)
         .sign(signer.privateKey as CryptoKey);
-      return { token, jti, expiresAt: (iat + lifetime) * 1000 };
+      return { token, jti, expiresAt: (start + lifetime) * 1000 };
     },
 
     async verify(token) {
@@ -213,13 +219,10 @@ export function createAccessTokens(options: AccessTokenOptions): AccessTokens {
       if (aud !== options.audience && !(Array.isArray(aud) && aud.includes(options.audience))) return null;
       if (typeof sub !== 'string' || sub.length === 0 || typeof jti !== 'string' || jti.length === 0) return null;
       if (!isTime(iat) || !isTime(exp) || !isTime(nbf)) return null;
-      if (exp <= t - skew || nbf > t + skew || iat > t + skew) return null;
+      if (exp <= t - skew || nbf > t + skew || issuedInFuture(iat, t, skew)) return null;
       if (exp - iat > MAX_ACCESS_TOKEN_LIFETIME) return null; // J3: nobody may mint long-lived tokens
-      if (options.revocations) {
-        if (await options.revocations.isRevoked(jti)) return null;
-        const notBefore = await options.revocations.notBefore(sub);
-        if (notBefore !== undefined && iat * 1000 < notBefore) return null;
-      }
+      // Fail closed: 'unavailable' (a list too old to trust) refuses like 'revoked'.
+      if ((options.revocations?.check({ subject: sub, jti, issuedAt: iat * 1000 }) ?? 'valid') !== 'valid') return null;
       const claims: Record<string, unknown> = {};
       for (const name of allowed) if (Object.hasOwn(payload, name)) claims[name] = payload[name];
       return { subject: sub, jti, issuedAt: iat * 1000, expiresAt: exp * 1000, claims };
@@ -233,34 +236,27 @@ export function createAccessTokens(options: AccessTokenOptions): AccessTokens {
   };
 }
 
-/** Revocations kept in process memory; entries past the longest token lifetime are dropped. */
-export function createMemoryRevocations(now: () => number = Date.now) {
-  const revoked = new Map<string, number>();
-  const notBefore = new Map<string, number>();
-  const prune = () => {
-    const horizon = now() - MAX_ACCESS_TOKEN_LIFETIME * 1000;
-    for (const [jti, at] of revoked) if (at < horizon) revoked.delete(jti);
-  };
-  return {
-    revokeToken(jti: string) {
-      prune();
-      revoked.set(jti, now());
-    },
-    revokeSubject(subject: string) {
-      notBefore.set(subject, now());
-    },
-    isRevoked: (jti: string) => revoked.has(jti),
-    notBefore: (subject: string) => notBefore.get(subject),
-  } satisfies AccessTokenRevocations & Record<string, unknown>;
-}
+/**
+ * An `iat` after the present, beyond the skew. `iat` counts whole seconds, and the issuer may
+ * round it up to the next one after a revocation (see issue): compare with the present second
+ * rounded up, so that token is not refused even with no skew.
+ */
+const issuedInFuture = (iat: number, nowSeconds: number, skew: number) => iat > Math.ceil(nowSeconds) + skew;
 
 export interface AccessTokenVerifierOptions {
   /** Where the issuer publishes its keys, e.g. `https://auth.example/.well-known/jwks.json`. */
   jwksUrl: URL;
   issuer: string;
   audience: string;
-  /** Seconds of clock skew tolerated on exp and nbf. Default 30, at most 60. */
+  /** Seconds of clock skew tolerated on exp, nbf and iat. Default 30, at most 60. */
   clockSkew?: number;
+  /**
+   * The issuer's revocation list, read here: a shared backend (`createSqliteRevocations`,
+   * `createRedisRevocations`), since the issuer's memory is out of reach. Without it, a revoked
+   * token is accepted until it expires (≤ its lifetime). While the list is stale, every token is
+   * refused (`revocations.available()` tells a 503 from a 401).
+   */
+  revocations?: AccessTokenRevocations;
   now?: () => number;
 }
 
@@ -269,7 +265,8 @@ export interface AccessTokenVerifierOptions {
  * backend-for-frontend): keys come from the issuer's JWKS (fetched, cached, refetched for an
  * unknown kid at most every 30 s), never from the token; the same checks as `verify` above.
  * @example
- * const verifier = createAccessTokenVerifier({ jwksUrl: new URL('http://127.0.0.1:3000/.well-known/jwks.json'), issuer, audience });
+ * const revocations = createSqliteRevocations(new Database('data/revocations.db'));
+ * const verifier = createAccessTokenVerifier({ jwksUrl: new URL('http://127.0.0.1:3000/.well-known/jwks.json'), issuer, audience, revocations });
  * const token = await verifier.verify(bearer); // VerifiedAccessToken | null
  */
 export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): Pick<AccessTokens, 'verify'> {
@@ -303,6 +300,10 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
         });
         const { sub, jti, iat, exp } = payload as Required<Pick<JWTPayload, 'sub' | 'jti' | 'iat' | 'exp'>>;
         if (exp - iat > MAX_ACCESS_TOKEN_LIFETIME) return null;
+        // jose checks iat only against a maxTokenAge: a token "issued" in the future passes it.
+        if (issuedInFuture(iat, now() / 1000, skew)) return null;
+        if ((options.revocations?.check({ subject: sub, jti, issuedAt: iat * 1000 }) ?? 'valid') !== 'valid')
+          return null;
         const claims: Record<string, unknown> = {};
         for (const [name, value] of Object.entries(payload)) if (!REGISTERED.has(name)) claims[name] = value;
         return { subject: sub, jti, issuedAt: iat * 1000, expiresAt: exp * 1000, claims };

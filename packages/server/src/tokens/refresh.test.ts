@@ -96,6 +96,46 @@ function cases(name: string, makeStore: () => { store: RefreshStore; dump: () =>
       expect((await refresh.rotate(a.token)).ok).toBe(true);
     });
 
+    it('B: a token spent two rotations back gets no successor that is spent too: that is reuse', async () => {
+      const { refresh, events, store } = setup();
+      const r0 = await refresh.issue('user-7');
+      const r1 = await refresh.rotate(r0.token);
+      const r2 = await refresh.rotate(r1.ok ? r1.token : '');
+      expect(r2.ok).toBe(true);
+      // Still inside R0's grace window, but its successor R1 is spent: only R2 is live.
+      expect(await refresh.rotate(r0.token)).toEqual({ ok: false, reason: 'reused' });
+      expect(events).toEqual([{ type: 'reuse', familyId: r0.familyId, userId: 'user-7', at: expect.any(Number) }]);
+      expect(await refresh.rotate(r2.ok ? r2.token : '')).toEqual({ ok: false, reason: 'revoked' });
+      expect(await store.heads(r0.familyId)).toHaveLength(1); // nothing new was minted for the replay
+    });
+
+    it('C: lists live families with their last use, and revokes one (its owner only) or all', async () => {
+      const { refresh, tick } = setup();
+      const start = 1_800_000_000_000;
+      const a = await refresh.issue('user-8');
+      tick(60_000);
+      const b = await refresh.issue('user-8');
+      await refresh.issue('user-9');
+      tick(60_000);
+      expect((await refresh.rotate(a.token)).ok).toBe(true);
+      const listed = await refresh.listFamilies('user-8');
+      expect(listed.sort((x, y) => x.createdAt - y.createdAt)).toEqual([
+        { id: a.familyId, createdAt: start, lastUsedAt: start + 120_000, expiresAt: start + 2_592_000_000 },
+        { id: b.familyId, createdAt: start + 60_000, lastUsedAt: start + 60_000, expiresAt: start + 2_592_060_000 },
+      ]);
+      // Someone else's family id does nothing, and says so.
+      expect(await refresh.revokeFamily(b.familyId, { userId: 'user-9' })).toBe(false);
+      expect(await refresh.revokeFamily(b.familyId, { userId: 'user-8' })).toBe(true);
+      expect(await refresh.revokeFamily(b.familyId)).toBe(false); // already revoked
+      expect((await refresh.listFamilies('user-8')).map((f) => f.id)).toEqual([a.familyId]);
+      expect(await refresh.revokeUser('user-8')).toBe(1);
+      expect(await refresh.listFamilies('user-8')).toEqual([]);
+      expect(await refresh.listFamilies('user-9')).toHaveLength(1);
+      // A family whose head went unused past the idle limit is not listed as live.
+      tick(14 * 86_400_000);
+      expect(await refresh.listFamilies('user-9')).toEqual([]);
+    });
+
     it('keeps neither a token nor a successor in readable form in the store', async () => {
       const { refresh, dump } = setup();
       const a = await refresh.issue('user-6');
@@ -128,6 +168,28 @@ cases('refresh tokens in SQLite (two connections to one file)', () => {
         a.prepare('SELECT * FROM latchkey_refresh_families').all(),
       ]),
   };
+});
+
+it('C: a SQLite file from before lastUsedAt gets the column, and its families read as never rotated', async () => {
+  const db = new Database(join(dir, `refresh-${n++}.db`));
+  const made = Date.now() - 1000;
+  db.exec(`
+    CREATE TABLE latchkey_refresh_families (
+      id TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL, created_at INTEGER NOT NULL,
+      expires_at INTEGER NOT NULL, revoked_at INTEGER
+    );
+    INSERT INTO latchkey_refresh_families VALUES ('old-family', 'user-1', ${made}, ${made + 86_400_000}, NULL);
+  `);
+  const refresh = createRefreshTokens({ store: createSqliteRefreshStore(db) });
+  createSqliteRefreshStore(db); // opening twice is harmless
+  expect(await refresh.listFamilies('user-1')).toEqual([
+    { id: 'old-family', createdAt: made, lastUsedAt: made, expiresAt: made + 86_400_000 },
+  ]);
+  const fresh = await refresh.issue('user-1');
+  expect((await refresh.rotate(fresh.token)).ok).toBe(true);
+  expect((await refresh.listFamilies('user-1')).map((f) => f.id)).toEqual([fresh.familyId, 'old-family']);
+  expect(() => createSqliteRefreshStore(db, { tablePrefix: 'x; DROP TABLE y' })).toThrow(ConfigurationError);
+  db.close();
 });
 
 it('refuses timeouts it cannot honour', () => {

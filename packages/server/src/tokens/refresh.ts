@@ -10,6 +10,8 @@
  *   retrying on a flaky network) both succeed and get the *same* successor, so a family never has
  *   two live heads. The successor is kept only sealed (AES-256-GCM) under a key derived from the
  *   presented token's secret, which the server does not store: a leaked database does not reveal it.
+ *   Only a successor that is still unspent is handed out again: once it was exchanged in turn, the
+ *   old token is a replay like any other (no chaining R0 → R1 → R2 to reach the head).
  * - Idle (default 14 days) and absolute (default 30 days) limits; revocation per family or per user.
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
@@ -20,6 +22,8 @@ export interface RefreshFamily {
   id: string;
   userId: string;
   createdAt: number;
+  /** The last rotation (ms); `createdAt` until the first one. */
+  lastUsedAt: number;
   /** Absolute limit of every token in the family (ms). */
   expiresAt: number;
   revokedAt: number | null;
@@ -43,8 +47,10 @@ export interface RefreshRecord {
 export interface RefreshStore {
   createFamily(family: RefreshFamily, first: RefreshRecord): Promise<void>;
   get(id: string): Promise<{ record: RefreshRecord; family: RefreshFamily } | null>;
+  /** Spends the token, stores its successor and sets the family's `lastUsedAt`, all or nothing. */
   rotate(id: string, usedAt: number, successorSealed: string, successor: RefreshRecord): Promise<'rotated' | 'spent'>;
-  revokeFamily(familyId: string, at: number): Promise<void>;
+  /** Resolves to true when the family was live (not revoked yet). */
+  revokeFamily(familyId: string, at: number): Promise<boolean>;
   /** Revokes every family of a user; resolves to how many were live. */
   revokeUser(userId: string, at: number): Promise<number>;
   /** Live (unrevoked, unexpired) families of a user, for tests and admin views. */
@@ -72,12 +78,28 @@ export interface RefreshTokensOptions {
   now?: () => number;
 }
 
+/** One grant as a user sees it beside their browser sessions: no token, no hash. */
+export interface RefreshFamilySummary {
+  id: string;
+  createdAt: number;
+  lastUsedAt: number;
+  /** The absolute limit (ms): the family ends then however often it is used. */
+  expiresAt: number;
+}
+
 export interface RefreshTokens {
   /** Starts a family after the client proved a credential. */
   issue(userId: string): Promise<{ token: string; familyId: string; expiresAt: number }>;
   /** Exchanges a token for its successor (or refuses, revoking the family on reuse). */
   rotate(token: string): Promise<RefreshResult>;
-  revokeFamily(familyId: string): Promise<void>;
+  /** The user's live families (not revoked, not past the absolute or idle limit), newest first. */
+  listFamilies(userId: string): Promise<RefreshFamilySummary[]>;
+  /**
+   * Ends one family; true when it was live. Pass `userId` when the id comes from a request: a
+   * family of another user is then left alone (false), so an id cannot end someone else's grant.
+   */
+  revokeFamily(familyId: string, options?: { userId?: string }): Promise<boolean>;
+  /** Ends every family of the user ("log out everywhere"); resolves to how many were live. */
   revokeUser(userId: string): Promise<number>;
 }
 
@@ -149,6 +171,7 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
         id: randomBytes(16).toString('base64url'),
         userId,
         createdAt: t,
+        lastUsedAt: t,
         expiresAt: t + absoluteMs,
         revokedAt: null,
       };
@@ -187,7 +210,9 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
         const successor = open(secret, id, successorSealed);
         const successorId = successor?.split('.')[0];
         const live = successorId ? await store.get(successorId) : null;
-        if (successor && live && live.family.revokedAt === null)
+        // Only the family's head may be handed out again: a successor that was itself exchanged
+        // means this token is two or more rotations old, and replaying it is reuse (finding B).
+        if (successor && live && live.family.revokedAt === null && live.record.usedAt === null)
           return {
             ok: true,
             token: successor,
@@ -202,7 +227,22 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
       return { ok: false, reason: 'reused' };
     },
 
-    revokeFamily: (familyId) => store.revokeFamily(familyId, now()),
+    async listFamilies(userId) {
+      const t = now();
+      return (await store.liveFamilies(userId, t))
+        .filter((f) => f.lastUsedAt + idleMs > t) // its head, minted at the last use, idled out
+        .sort((a, b) => b.createdAt - a.createdAt)
+        .map(({ id, createdAt, lastUsedAt, expiresAt }) => ({ id, createdAt, lastUsedAt, expiresAt }));
+    },
+    async revokeFamily(familyId, revokeOptions = {}) {
+      const t = now();
+      if (revokeOptions.userId !== undefined) {
+        // A family never changes hands, so checking first and revoking next cannot race.
+        const owned = await store.liveFamilies(revokeOptions.userId, t);
+        if (!owned.some((f) => f.id === familyId)) return false;
+      }
+      return store.revokeFamily(familyId, t);
+    },
     revokeUser: (userId) => store.revokeUser(userId, now()),
   };
 }
@@ -227,11 +267,15 @@ export function createMemoryRefreshStore(): RefreshStore {
       record.usedAt = usedAt;
       record.successorSealed = successorSealed;
       records.set(successor.id, { ...successor });
+      const family = families.get(record.familyId);
+      if (family) family.lastUsedAt = usedAt;
       return 'rotated';
     },
     async revokeFamily(familyId, at) {
       const family = families.get(familyId);
-      if (family && family.revokedAt === null) family.revokedAt = at;
+      if (!family || family.revokedAt !== null) return false;
+      family.revokedAt = at;
+      return true;
     },
     async revokeUser(userId, at) {
       let count = 0;
@@ -243,7 +287,9 @@ export function createMemoryRefreshStore(): RefreshStore {
       return count;
     },
     async liveFamilies(userId, now) {
-      return [...families.values()].filter((f) => f.userId === userId && f.revokedAt === null && f.expiresAt > now);
+      return [...families.values()]
+        .filter((f) => f.userId === userId && f.revokedAt === null && f.expiresAt > now)
+        .map((f) => ({ ...f }));
     },
     async heads(familyId) {
       return [...records.values()].filter((r) => r.familyId === familyId && r.usedAt === null);
