@@ -162,23 +162,27 @@ function cases(name: string, backend: () => Backend, pushBound?: number) {
       expect(never.check(token('u'))).toBe('valid');
     });
 
-    it.runIf(pushBound !== undefined)('announces appends: a reader polling every second learns at once', async () => {
-      current = backend();
-      const issuer = make({ pollInterval: 1000, maxStaleness: 5000 });
-      const verifier = make({ pollInterval: 1000, maxStaleness: 5000 });
-      await Promise.all([issuer.ready(), verifier.ready()]);
-      await sleep(100); // the subscription is made after the first connect
-      const delays: number[] = [];
-      for (let i = 0; i < 5; i++) {
-        const t = token(`push-${randomBytes(4).toString('hex')}`, Date.now() - 1000);
-        const start = performance.now();
-        await issuer.revokeSubject(t.subject);
-        await within(() => verifier.check(t) === 'revoked');
-        delays.push(performance.now() - start);
-      }
-      console.log(`${name}: revocation seen by a second-polling reader after ${delays.map(Math.round).join(', ')} ms`);
-      expect(Math.max(...delays)).toBeLessThan(pushBound as number);
-    });
+    // Only logs with a push channel (Redis) have this promise; the test exists only for them.
+    if (pushBound !== undefined)
+      it('announces appends: a reader polling every second learns at once', async () => {
+        current = backend();
+        const issuer = make({ pollInterval: 1000, maxStaleness: 5000 });
+        const verifier = make({ pollInterval: 1000, maxStaleness: 5000 });
+        await Promise.all([issuer.ready(), verifier.ready()]);
+        await sleep(100); // the subscription is made after the first connect
+        const delays: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          const t = token(`push-${randomBytes(4).toString('hex')}`, Date.now() - 1000);
+          const start = performance.now();
+          await issuer.revokeSubject(t.subject);
+          await within(() => verifier.check(t) === 'revoked');
+          delays.push(performance.now() - start);
+        }
+        console.log(
+          `${name}: revocation seen by a second-polling reader after ${delays.map(Math.round).join(', ')} ms`,
+        );
+        expect(Math.max(...delays)).toBeLessThan(pushBound as number);
+      });
   });
 }
 
