@@ -371,7 +371,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   };
   /** The signed-in user's own password again (step-up, password change, disable). */
   const accountPassword = async (request: FastifyRequest, reply: FastifyReply, user: User, password: string) =>
-    (await passwordAttempt(request, reply, user.username, async () => (await users.checkPassword(user.id, password)) || false)) === true;
+    (await passwordAttempt(
+      request,
+      reply,
+      user.username,
+      async () => (await users.checkPassword(user.id, password)) || false,
+    )) === true;
   const event = (request: FastifyRequest, name: string, fields: Record<string, unknown> = {}) =>
     request.log.info({ event: name, ip: request.ip, ...fields }, name);
 

@@ -199,7 +199,8 @@ describe('the reference server under the review (one process)', () => {
     const by = tally(answers);
     expect(by[201] ?? 0).toBeLessThanOrEqual(10);
     expect(by[429] ?? 0).toBeGreaterThanOrEqual(20);
-    for (const a of answers.filter((x) => x.status === 429)) expect(Number(a.headers['retry-after'])).toBeGreaterThan(0);
+    for (const a of answers.filter((x) => x.status === 429))
+      expect(Number(a.headers['retry-after'])).toBeGreaterThan(0);
   });
 
   it('finding 6: revoke-others ends refresh-token families; the Sessions list shows grants and each can be revoked', async () => {

@@ -45,6 +45,8 @@ export interface ApiClientOptions {
 }
 
 export interface User {
+  /** A stable, opaque account id, where the server sends one (the key of local data). */
+  id?: string;
   username: string;
   avatarUrl: string;
 }

@@ -2,8 +2,9 @@
  * @latchkey/client: the browser half of latchkey. It never holds a token: the session lives in an
  * HttpOnly cookie the browser sends by itself on same-origin requests.
  * - `createApiClient`: fetch wrapper; `logged-out` across tabs; offline told apart from logged out.
- * - `openLocalStore`: typed IndexedDB (idb) for non-sensitive data.
- * - `createOutbox`: offline changes replayed in order, conflicts reported with the server's copy.
+ * - `openLocalStore`: typed IndexedDB (idb) for non-sensitive data, one database per account.
+ * - `createOutbox`: offline changes replayed in order, conflicts reported with the server's copy,
+ *   and only ever to the account that made them.
  * - `wipe`: IndexedDB, Cache Storage, service workers and Web Storage cleared at logout.
  */
 export {
@@ -15,10 +16,17 @@ export {
   OfflineError,
   type User,
 } from './api.js';
-export { deleteLocalStores, type LocalStoreOptions, openLocalStore } from './local-store.js';
+export {
+  deleteLocalStores,
+  type LocalStoreOptions,
+  localStoreName,
+  openLocalStore,
+  ownerKey,
+} from './local-store.js';
 export {
   createOutbox,
   createOutboxStore,
+  type FlushResult,
   type Outbox,
   type OutboxEntry,
   type OutboxOptions,

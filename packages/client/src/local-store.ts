@@ -9,7 +9,14 @@
 import { type DBSchema, deleteDB, type IDBPDatabase, type IDBPTransaction, openDB, type StoreNames } from 'idb';
 
 export interface LocalStoreOptions<S extends DBSchema> {
+  /** The app's name for the store; the database is `<name>:<owner>`. */
   name: string;
+  /**
+   * Whose data it is: `await ownerKey(user)`. One database per account, so a session swapped
+   * under the app (a cookie set from another port of the same host: cookies ignore ports) never
+   * mixes two accounts' data on this device. An opaque key, never a username in clear.
+   */
+  owner: string;
   /** The schema version; raise it and extend `upgrade` to change stores or indexes. */
   version: number;
   /** Runs once per version step, inside the upgrade transaction. */
@@ -22,22 +29,46 @@ export interface LocalStoreOptions<S extends DBSchema> {
 
 const open = new Map<string, IDBPDatabase<unknown>>();
 
+const OWNER_KEY = /^[\w-]{43}$/;
+
+/**
+ * A user's key for local data: SHA-256 of the server's stable user id (or, from a server that
+ * sends none, of the username), base64url. The same account gets the same key on every visit,
+ * offline too if the app remembers it; it does not show the username.
+ */
+export async function ownerKey(user: { id?: string; username: string }): Promise<string> {
+  const source = `latchkey-owner\u0000${user.id === undefined ? `username:${user.username}` : `id:${user.id}`}`;
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(source)));
+  return btoa(String.fromCharCode(...digest))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
+}
+
+/** The database name of a store: `<name>:<owner>`; the owner must be a key from `ownerKey()`. */
+export function localStoreName(name: string, owner: string): string {
+  if (!OWNER_KEY.test(owner)) throw new TypeError('owner must be a key from ownerKey(user), not a username');
+  return `${name}:${owner}`;
+}
+
 /**
  * @example
- * const db = await openLocalStore<NotesSchema>({ name: 'notes', version: 1, upgrade(db) {
+ * const owner = await ownerKey((await api.me()).user);
+ * const db = await openLocalStore<NotesSchema>({ name: 'notes', owner, version: 1, upgrade(db) {
  *   db.createObjectStore('notes', { keyPath: 'id' }).createIndex('byUpdated', 'updatedAt');
  * }});
  */
 export async function openLocalStore<S extends DBSchema>(options: LocalStoreOptions<S>): Promise<IDBPDatabase<S>> {
-  const db = await openDB<S>(options.name, options.version, {
+  const name = localStoreName(options.name, options.owner);
+  const db = await openDB<S>(name, options.version, {
     upgrade: (database, oldVersion, _newVersion, transaction) => options.upgrade(database, oldVersion, transaction),
     // Another tab upgrades or wipes the database: let go at once rather than block it.
     blocking: () => {
       db.close();
-      open.delete(options.name);
+      open.delete(name);
     },
   });
-  open.set(options.name, db as IDBPDatabase<unknown>);
+  open.set(name, db as IDBPDatabase<unknown>);
   return db;
 }
 

@@ -5,15 +5,25 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import { ApiError, OfflineError } from './api.js';
-import { openLocalStore } from './local-store.js';
+import { localStoreName, openLocalStore, ownerKey } from './local-store.js';
 import { createOutbox, createOutboxStore, type OutboxEntry, type OutboxSchema } from './outbox.js';
 
+const alice = await ownerKey({ username: 'alice' });
+const mallory = await ownerKey({ username: 'mallory' });
+/** The owner part of every outbox: Alice's queue, and the server says Alice is logged in. */
+const owned = { owner: alice, currentOwner: async () => alice };
+
 let n = 0;
-const fresh = () =>
-  openLocalStore<OutboxSchema>({ name: `outbox-test-${n++}`, version: 1, upgrade: (db) => createOutboxStore(db) });
+const fresh = (owner = alice) =>
+  openLocalStore<OutboxSchema>({
+    name: `outbox-test-${n++}`,
+    owner,
+    version: 1,
+    upgrade: (db) => createOutboxStore(db),
+  });
 
 async function queue(db: Awaited<ReturnType<typeof fresh>>, keys: string[]) {
-  const outbox = createOutbox(db, { send: async () => ({ status: 'done' }), onConflict: () => undefined });
+  const outbox = createOutbox(db, { ...owned, send: async () => ({ status: 'done' }), onConflict: () => undefined });
   for (const key of keys) {
     const tx = db.transaction(['outbox'], 'readwrite');
     await outbox.add(tx, { kind: 'put', key, payload: { key } });
@@ -27,13 +37,14 @@ describe('outbox', () => {
     await queue(db, ['a', 'b', 'c']);
     const sent: OutboxEntry[] = [];
     const outbox = createOutbox(db, {
+      ...owned,
       send: async (e) => {
         sent.push(e);
         return { status: 'done' };
       },
       onConflict: () => undefined,
     });
-    expect(await outbox.flush()).toEqual({ sent: 3, conflicts: 0, pending: 0 });
+    expect(await outbox.flush()).toEqual({ sent: 3, conflicts: 0, pending: 0, verified: true });
     expect(sent.map((e) => e.key)).toEqual(['a', 'b', 'c']);
     expect(sent[0]?.queuedAt).toBeInstanceOf(Date);
   });
@@ -44,6 +55,7 @@ describe('outbox', () => {
     const sent: string[] = [];
     let offline = false;
     const outbox = createOutbox(db, {
+      ...owned,
       send: async (e) => {
         if (e.key === 'b' && !offline) {
           offline = true;
@@ -54,7 +66,7 @@ describe('outbox', () => {
       },
       onConflict: () => undefined,
     });
-    expect(await outbox.flush()).toEqual({ sent: 1, conflicts: 0, pending: 2 });
+    expect(await outbox.flush()).toEqual({ sent: 1, conflicts: 0, pending: 2, verified: true });
     const [first, second] = await Promise.all([outbox.flush(), outbox.flush()]); // overlapping calls share one run
     expect(first).toBe(second);
     expect(sent).toEqual(['a', 'b', 'c']);
@@ -66,6 +78,7 @@ describe('outbox', () => {
     const conflicts: [string, unknown][] = [];
     const rejected: string[] = [];
     const outbox = createOutbox(db, {
+      ...owned,
       send: async (e) => {
         if (e.key === 'x') return { status: 'conflict', current: { title: 'theirs' } };
         if (e.key === 'y') throw new ApiError(400, 'INVALID_INPUT', 'bad');
@@ -76,7 +89,7 @@ describe('outbox', () => {
       },
       onRejected: (e) => rejected.push(e.key),
     });
-    expect(await outbox.flush()).toEqual({ sent: 1, conflicts: 1, pending: 0 });
+    expect(await outbox.flush()).toEqual({ sent: 1, conflicts: 1, pending: 0, verified: true });
     expect(conflicts).toEqual([['x', { title: 'theirs' }]]);
     expect(rejected).toEqual(['y']);
   });
@@ -86,12 +99,73 @@ describe('outbox', () => {
       const db = await fresh();
       await queue(db, ['a', 'b']);
       const outbox = createOutbox(db, {
+        ...owned,
         send: async () => {
           throw error;
         },
         onConflict: () => undefined,
       });
-      expect(await outbox.flush()).toEqual({ sent: 0, conflicts: 0, pending: 2 });
+      expect(await outbox.flush()).toEqual({ sent: 0, conflicts: 0, pending: 2, verified: true });
     }
+  });
+
+  it('sends nothing, keeps the queue and reports it when the session belongs to another account', async () => {
+    const db = await fresh();
+    await queue(db, ['diary', 'plans']);
+    const sent: string[] = [];
+    const mismatches: string[] = [];
+    let current = mallory; // a cookie tossed from another port: the server now says Mallory
+    const outbox = createOutbox(db, {
+      owner: alice,
+      currentOwner: async () => current,
+      onOwnerMismatch: (who) => mismatches.push(who),
+      send: async (e) => {
+        sent.push(e.key);
+        return { status: 'done' };
+      },
+      onConflict: () => undefined,
+    });
+    expect(await outbox.flush()).toEqual({ sent: 0, conflicts: 0, pending: 2, verified: false });
+    expect(sent).toEqual([]);
+    expect(mismatches).toEqual([mallory]);
+    current = alice; // Alice logs in again: her changes go to her account
+    expect(await outbox.flush()).toEqual({ sent: 2, conflicts: 0, pending: 0, verified: true });
+    expect(sent).toEqual(['diary', 'plans']);
+  });
+
+  it('keeps the queue, unverified, when the owner cannot be confirmed', async () => {
+    for (const error of [new OfflineError(), new ApiError(401, 'SESSION_REQUIRED', ''), new Error('boom')]) {
+      const db = await fresh();
+      await queue(db, ['a']);
+      const outbox = createOutbox(db, {
+        owner: alice,
+        currentOwner: async () => {
+          throw error;
+        },
+        send: async () => {
+          throw new Error('must not send');
+        },
+        onConflict: () => undefined,
+      });
+      expect(await outbox.flush()).toEqual({ sent: 0, conflicts: 0, pending: 1, verified: false });
+    }
+  });
+});
+
+describe('local store per account', () => {
+  it('names the database by an opaque per-account key, never the username', async () => {
+    expect(alice).toMatch(/^[\w-]{43}$/);
+    expect(alice).toBe(await ownerKey({ username: 'alice' })); // stable
+    expect(alice).not.toBe(mallory);
+    // A server id, where there is one, wins over the username (which can change).
+    expect(await ownerKey({ id: 'u1', username: 'alice' })).toBe(await ownerKey({ id: 'u1', username: 'alice2' }));
+    expect(await ownerKey({ id: 'u1', username: 'alice' })).not.toBe(alice);
+    expect(localStoreName('notes', alice)).toBe(`notes:${alice}`);
+    expect(localStoreName('notes', alice)).not.toContain('alice');
+    expect(() => localStoreName('notes', 'alice')).toThrow(TypeError);
+    const [a, m] = [await fresh(alice), await fresh(mallory)];
+    expect(a.name).not.toBe(m.name);
+    a.close();
+    m.close();
   });
 });

@@ -6,6 +6,11 @@
  * change names the version it was based on, and the server refuses it (409) if the record moved
  * on. A refused change is handed to `onConflict` with the server's copy, so the app can show both
  * and let the user choose; neither side is dropped silently.
+ *
+ * Owner rule: the queue belongs to the account it was written for. Before each replay the outbox
+ * asks the server who the session belongs to now; if that is another account (a cookie swapped
+ * under the app, say tossed from another port of the same host), it sends nothing, keeps the
+ * queue and reports the mismatch: one user's changes never land in another user's account.
  */
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
 import { ApiError, OfflineError } from './api.js';
@@ -26,18 +31,42 @@ export interface OutboxSchema extends DBSchema {
 
 export type SendResult = { status: 'done' } | { status: 'conflict'; current: unknown };
 
+export interface FlushResult {
+  sent: number;
+  conflicts: number;
+  pending: number;
+  /**
+   * Whether the server confirmed, during this flush, that the session is the queue's owner.
+   * `false`: offline, logged out, or another account (then `onOwnerMismatch` was called). Read
+   * the server's data into the owner's store only after a flush that says `true`.
+   */
+  verified: boolean;
+}
+
 export interface Outbox {
   /** Queue a change inside the caller's transaction (which must include `outbox`). */
   add(
     tx: IDBPTransaction<OutboxSchema, ['outbox', ...StoreNames<OutboxSchema>[]], 'readwrite'>,
     entry: Omit<OutboxEntry, 'seq' | 'queuedAt'>,
   ): Promise<void>;
-  /** Replay queued changes in order until the queue is empty or the server cannot be reached. */
-  flush(): Promise<{ sent: number; conflicts: number; pending: number }>;
+  /**
+   * Confirm the owner with the server, then replay queued changes in order until the queue is
+   * empty or the server cannot be reached.
+   */
+  flush(): Promise<FlushResult>;
   pending(): Promise<number>;
 }
 
 export interface OutboxOptions {
+  /** The account the queue belongs to: the `ownerKey()` of the store's owner. */
+  owner: string;
+  /**
+   * The `ownerKey()` of the account the session belongs to now, from the server (the app's
+   * `/api/me`), e.g. `async () => ownerKey((await api.me()).user)`. Never from local state.
+   */
+  currentOwner(): Promise<string>;
+  /** The session belongs to another account: nothing was sent, the queue is kept. */
+  onOwnerMismatch?(current: string): void;
   /** Sends one change. Throw OfflineError to stop; return `conflict` with the server's copy. */
   send(entry: OutboxEntry): Promise<SendResult>;
   onConflict(entry: OutboxEntry, current: unknown): Promise<void> | void;
@@ -51,11 +80,22 @@ export function createOutboxStore(db: IDBPDatabase<OutboxSchema>): void {
 }
 
 export function createOutbox(db: IDBPDatabase<OutboxSchema>, options: OutboxOptions): Outbox {
-  let running: Promise<{ sent: number; conflicts: number; pending: number }> | undefined;
+  let running: Promise<FlushResult> | undefined;
 
-  const drain = async () => {
+  const drain = async (): Promise<FlushResult> => {
     let sent = 0;
     let conflicts = 0;
+    let current: string;
+    try {
+      current = await options.currentOwner();
+    } catch {
+      // Offline, logged out (the app wipes) or a server in trouble: keep everything.
+      return { sent, conflicts, pending: await db.count('outbox'), verified: false };
+    }
+    if (current !== options.owner) {
+      options.onOwnerMismatch?.(current);
+      return { sent, conflicts, pending: await db.count('outbox'), verified: false };
+    }
     for (;;) {
       const cursor = await db.transaction('outbox').store.openCursor();
       const entry = cursor?.value;
@@ -79,7 +119,7 @@ export function createOutbox(db: IDBPDatabase<OutboxSchema>, options: OutboxOpti
       } else sent++;
       await db.delete('outbox', entry.seq);
     }
-    return { sent, conflicts, pending: await db.count('outbox') };
+    return { sent, conflicts, pending: await db.count('outbox'), verified: true };
   };
 
   return {

@@ -68,7 +68,9 @@ export function createServerLimits(options: ServerLimitsOptions = {}): ServerLim
   const requestTimeout = positive('requestTimeout', options.requestTimeout, 30_000);
   const headersTimeout = positive('headersTimeout', options.headersTimeout, Math.min(10_000, requestTimeout));
   if (headersTimeout > requestTimeout)
-    throw new ConfigurationError('server limit headersTimeout must not exceed requestTimeout: lower it or raise requestTimeout');
+    throw new ConfigurationError(
+      'server limit headersTimeout must not exceed requestTimeout: lower it or raise requestTimeout',
+    );
   const keepAliveTimeout = positive('keepAliveTimeout', options.keepAliveTimeout, 5_000);
   const idleTimeout = positive('idleTimeout', options.idleTimeout, 60_000);
   const maxConnections = positive('maxConnections', options.maxConnections, 4_096);

@@ -3,13 +3,7 @@ import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { createSecurityHeaders } from '../../http/headers.js';
 import { runAdapterContract } from '../../test/adapter-contract.js';
-import {
-  createFastifyHardening,
-  createFastifySessions,
-  errorHandler,
-  getSession,
-  handleClientError,
-} from './index.js';
+import { createFastifyHardening, createFastifySessions, errorHandler, getSession, handleClientError } from './index.js';
 
 runAdapterContract('fastify', async (sessions) => {
   const auth = createFastifySessions(sessions);
