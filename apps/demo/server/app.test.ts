@@ -105,7 +105,7 @@ describe('login, me, logout (R1, L1, L2, C2, C7)', () => {
     const res = await post('/api/auth/login', { username: 'demo', password: PASSWORD });
     expect(res.status).toBe(200);
     const body = await json(res);
-    expect(body).toEqual({ user: { username: 'demo', avatarUrl: '/avatars/demo.svg' } });
+    expect(body).toEqual({ user: { id: users.find('demo')?.id, username: 'demo', avatarUrl: '/avatars/demo.svg' } });
     const cookie = cookieOf(res);
     expect(cookie).toMatch(/^__Host-session=.{89}$/);
     expect(res.headers.get('set-cookie')).toMatch(/; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
@@ -117,7 +117,11 @@ describe('login, me, logout (R1, L1, L2, C2, C7)', () => {
     const text = await me.text();
     expect(text).not.toContain(cookie.slice(15));
     expect(text).not.toContain('eyJ');
-    expect(JSON.parse(text).user).toEqual({ username: 'demo', avatarUrl: '/avatars/demo.svg' });
+    expect(JSON.parse(text).user).toEqual({
+      id: users.find('demo')?.id,
+      username: 'demo',
+      avatarUrl: '/avatars/demo.svg',
+    });
     const avatar = await get('/avatars/demo.svg');
     expect(avatar.headers.get('content-type')).toBe('image/svg+xml; charset=utf-8');
     expect(await avatar.text()).toContain('>DE</text>');

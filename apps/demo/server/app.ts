@@ -411,7 +411,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         await throttle.remember(user.username, request.ip); // the address the account was made from is known
         await auth.login(request, reply, user.id);
         event(request, 'register', { userId: user.id });
-        return reply.code(201).send({ user: { username: user.username, avatarUrl: avatarUrl(user) } });
+        return reply.code(201).send({ user: { id: user.id, username: user.username, avatarUrl: avatarUrl(user) } });
       });
 
       api.post('/auth/login', async (request, reply) => {
@@ -433,7 +433,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         }
         const session = await auth.login(request, reply, user.id);
         event(request, 'login.success', { userId: user.id, sessionId: session.id });
-        return { user: { username: user.username, avatarUrl: avatarUrl(user) } };
+        return { user: { id: user.id, username: user.username, avatarUrl: avatarUrl(user) } };
       });
 
       api.post('/auth/reauthenticate', { preHandler: auth.requireSession }, async (request, reply) => {
@@ -464,7 +464,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         if (!me) return reply;
         const { session, user } = me;
         return {
-          user: { username: user.username, avatarUrl: avatarUrl(user) },
+          user: { id: user.id, username: user.username, avatarUrl: avatarUrl(user) },
           session: {
             id: session.id,
             createdAt: iso(session.createdAt),

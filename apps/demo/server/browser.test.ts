@@ -59,7 +59,13 @@ describe.runIf(hasChromium)('reference server in Chromium', () => {
     // The attacker: another port on the same host, so a different origin but the same site.
     attacker = createServer((req, res) => {
       res.setHeader('content-type', 'text/html; charset=utf-8');
-      if (req.url === '/form')
+      const toss = /^\/toss\?session=([\w.-]+)$/.exec(req.url ?? '');
+      if (toss)
+        // Cookie tossing: the attacker's own session, set under the app's cookie name. Cookies
+        // ignore ports, so this host-only cookie is the app's cookie too.
+        res.setHeader('set-cookie', `__Host-session=${toss[1]}; Path=/; Secure; HttpOnly; SameSite=Strict`);
+      if (toss) res.end('<p>tossed</p>');
+      else if (req.url === '/form')
         res.end(
           `<form method="POST" action="${base}/api/auth/logout" enctype="text/plain"><input name="a" value="b"></form>` +
             '<script>document.forms[0].submit()</script>',
@@ -183,6 +189,28 @@ describe.runIf(hasChromium)('reference server in Chromium', () => {
         status: 403,
       });
     expect(await meStatus()).toBe(200);
+  });
+
+  it('cookie tossing: a page on another port of the same host replaces the session cookie (why an app needs a host of its own)', async () => {
+    await users.upsert('mallory', PASSWORD);
+    const res = await fetch(`${base}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: base },
+      body: JSON.stringify({ username: 'mallory', password: PASSWORD }),
+    });
+    const mallory = /__Host-session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1] ?? '';
+    expect(mallory).not.toBe('');
+    await logIn();
+    const who = () => page.evaluate(async () => (await (await fetch('/api/me')).json()).user?.username);
+    expect(await who()).toBe('demo');
+    await page.goto(`${evil}/toss?session=${mallory}`);
+    await page.goto(`${base}/`);
+    // The browser now sends the attacker's session to the app: the page runs as mallory. The
+    // web app's outbox checks the account before it sends (webapp.test.ts); the cure is a host name.
+    expect((await context.cookies()).map((c) => [c.name, c.domain, c.value])).toEqual([
+      ['__Host-session', '127.0.0.1', mallory],
+    ]);
+    expect(await who()).toBe('mallory');
   });
 
   it('L2: logout expires the cookie and Clear-Site-Data empties the browser’s storage', async () => {

@@ -66,12 +66,15 @@ describe.runIf(hasChromium)('storage lab in Chromium', { timeout: 60_000 }, () =
     });
     await page.goto(`${base}/lab?defence=${defence}`);
     await page.click('#reset');
+    // Each card starts as "not logged in", which contains "logged in": wait for the text the
+    // page writes once the login's response (and its Set-Cookie) has arrived, or the attack can
+    // run before the cookie exists and find no session to ride.
     await page.click('#login-local');
-    await expect.poll(() => page.textContent('#state-local')).toContain('logged in');
+    await expect.poll(() => page.textContent('#state-local')).toMatch(/^logged in/);
     await page.click('#login-session');
-    await expect.poll(() => page.textContent('#state-session')).toContain('logged in');
+    await expect.poll(() => page.textContent('#state-session')).toMatch(/^logged in/);
     await page.click('#login-cookie');
-    await expect.poll(() => page.textContent('#state-cookie')).toContain('logged in');
+    await expect.poll(() => page.textContent('#state-cookie')).toMatch(/^logged in/);
     await page.click('#attack');
     await expect.poll(() => page.textContent('#attack-state')).not.toBe('Loading…');
     return violations;

@@ -116,8 +116,8 @@ Lab account: <code>${LAB_USER.username}</code> / <code>${LAB_USER.password}</cod
 const creds = ${JSON.stringify(LAB_USER)};
 const $ = (id) => document.getElementById(id);
 const post = (path, body) => fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-$('login-local').onclick = async () => { const r = await post('/lab/api/jwt-login', creds); const data = await r.json(); localStorage.setItem('user', JSON.stringify(data)); $('state-local').textContent = 'logged in: token in localStorage'; };
-$('login-session').onclick = async () => { const r = await post('/lab/api/jwt-login', creds); const data = await r.json(); sessionStorage.setItem('user', JSON.stringify(data)); $('state-session').textContent = 'logged in: token in sessionStorage'; };
+$('login-local').onclick = async () => { const r = await post('/lab/api/jwt-login', creds); if (!r.ok) { $('state-local').textContent = 'login failed'; return; } const data = await r.json(); localStorage.setItem('user', JSON.stringify(data)); $('state-local').textContent = 'logged in: token in localStorage'; };
+$('login-session').onclick = async () => { const r = await post('/lab/api/jwt-login', creds); if (!r.ok) { $('state-session').textContent = 'login failed'; return; } const data = await r.json(); sessionStorage.setItem('user', JSON.stringify(data)); $('state-session').textContent = 'logged in: token in sessionStorage'; };
 $('login-cookie').onclick = async () => { const r = await post('/api/auth/login', creds); $('state-cookie').textContent = r.ok ? 'logged in: HttpOnly cookie (document.cookie is "' + document.cookie + '")' : 'login failed'; };
 $('reset').onclick = async () => { await fetch('/lab/api/report', { method: 'DELETE' }); show(); };
 document.addEventListener('securitypolicyviolation', (e) => { $('attack-state').textContent = 'Blocked by CSP: ' + e.effectiveDirective + ' refused ' + e.blockedURI + '. The script never ran.'; });

@@ -19,6 +19,7 @@
  *   LATCHKEY_MAX_CONNECTIONS: the server's deadlines and connection cap (latchkey/http
  *   createServerLimits; defaults 30 s, 10 s, 5 s, 4096).
  * LATCHKEY_REGISTRATIONS_PER_CLIENT: registrations an address may attempt per hour (default 10).
+ * LATCHKEY_LOGIN_IN_FLIGHT: lifts the throttle's in-flight caps (load and reliability runs only).
  */
 import { fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { build } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium } from '../test/browser.js';
 import { freePort } from '../test/server-process.js';
 
@@ -20,6 +20,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const hasChromium = chromiumAvailable();
 const PASSWORD = 'demo password for the browser test';
 const shots = process.env.LATCHKEY_SCREENSHOTS;
+// Report the service worker's own fetches as context requests (`request.serviceWorker()`), so a
+// test can see whether a page came from the network or from Cache Storage.
+process.env.PW_EXPERIMENTAL_SERVICE_WORKER_NETWORK_EVENTS = '1';
 
 // Each case drives a browser through several pages (and a server restart): allow a minute on a busy machine.
 describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
@@ -83,6 +86,11 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  // A case that stops the server and fails before it restarts must not fail every later case.
+  afterEach(async () => {
+    if (!server) await startServer();
+  });
+
   async function newContext(): Promise<BrowserContext> {
     const context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
     // Every page of the context reports CSP violations to the test through the console.
@@ -103,6 +111,17 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
     await page.getByLabel('Password').fill(password);
     await page.getByRole('button', { name: 'Log in' }).click();
     await expect.poll(() => page.getByTestId('username').textContent()).toBe(username);
+  }
+
+  /** A new account through the API; its session cookie's value. */
+  async function register(username: string): Promise<string> {
+    const res = await fetch(`${base}/api/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: base },
+      body: JSON.stringify({ username, password: PASSWORD }),
+    });
+    expect(res.status, `register ${username}`).toBe(201);
+    return /__Host-session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1] ?? '';
   }
 
   async function addNote(
@@ -177,27 +196,29 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
     await expect.poll(() => page.getByText('All changes saved.').count()).toBe(1);
     if (shots) await page.screenshot({ path: join(shots, 'notes.png'), fullPage: true });
     // IndexedDB keeps the types: a boolean, a number, a Date, an array.
-    const types = await page.evaluate(
-      () =>
-        new Promise<string>((resolve) => {
-          indexedDB.open('latchkey-notes').onsuccess = (e) => {
-            const db = (e.target as IDBOpenDBRequest).result;
-            const request = db.transaction('notes').objectStore('notes').getAll();
-            request.onsuccess = () => {
-              const note = request.result.find((n: { title: string }) => n.title === 'Groceries');
-              resolve(
-                [
-                  typeof note.pinned,
-                  typeof note.priority,
-                  note.updatedAt instanceof Date,
-                  Array.isArray(note.tags),
-                ].join(','),
-              );
-              db.close();
-            };
-          };
-        }),
-    );
+    const types = await page.evaluate(async () => {
+      // One database per account: latchkey-notes:<owner key>.
+      const name = (await indexedDB.databases()).find((d) => d.name?.startsWith('latchkey-notes:'))?.name;
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const request = indexedDB.open(name ?? 'missing');
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+      });
+      const all = await new Promise<
+        { title: string; pinned: unknown; priority: unknown; updatedAt: unknown; tags: unknown }[]
+      >((resolve) => {
+        const request = db.transaction('notes').objectStore('notes').getAll();
+        request.onsuccess = () => resolve(request.result);
+      });
+      db.close();
+      const note = all.find((n) => n.title === 'Groceries');
+      return [
+        typeof note?.pinned,
+        typeof note?.priority,
+        note?.updatedAt instanceof Date,
+        Array.isArray(note?.tags),
+      ].join(',');
+    });
     expect(types).toBe('boolean,number,true,true');
 
     await page.getByRole('link', { name: 'Sessions' }).click();
@@ -322,6 +343,234 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
     await context.close();
   });
 
+  it('C: every online navigation gets a fresh page and nonce from the network; the precached shell only offline', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await logIn(page);
+    await serviceWorkerReady(page);
+    // What the service worker fetched itself: the navigations it passed to the network.
+    const fromNetwork: string[] = [];
+    const failed: string[] = [];
+    const navigation = (request: import('playwright-core').Request) =>
+      request.serviceWorker() !== null && ['/notes', '/', '/index.html'].includes(new URL(request.url()).pathname);
+    context.on('requestfinished', (request) => {
+      if (navigation(request)) fromNetwork.push(request.url());
+    });
+    context.on('requestfailed', (request) => {
+      if (navigation(request)) failed.push(request.url());
+    });
+    const nonces: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const response = await page.reload();
+      expect(response?.fromServiceWorker(), 'the service worker answered the navigation').toBe(true);
+      const csp = (await response?.allHeaders())?.['content-security-policy'] ?? '';
+      const header = /'nonce-([^']+)'/.exec(csp)?.[1];
+      const attribute = await page.evaluate(() => document.querySelector<HTMLScriptElement>('script[nonce]')?.nonce);
+      expect(header).toMatch(/^[\w+/=-]{16,}$/);
+      expect(attribute, 'the page carries the nonce of its own CSP header').toBe(header);
+      await expect.poll(() => page.getByTestId('username').textContent()).toBe('demo');
+      nonces.push(header ?? '');
+    }
+    expect(new Set(nonces).size, `nonces ${nonces.join(' ')}`).toBe(3);
+    expect(fromNetwork).toHaveLength(3);
+    // The other paths of the page too, which name the precached file or its directory.
+    for (const path of ['/', '/index.html', '/', '/index.html']) {
+      const response = await page.goto(`${base}${path}`);
+      expect(response?.fromServiceWorker(), path).toBe(true);
+      nonces.push(/'nonce-([^']+)'/.exec((await response?.allHeaders())?.['content-security-policy'] ?? '')?.[1] ?? '');
+      await expect.poll(() => page.getByTestId('username').textContent()).toBe('demo');
+    }
+    expect(new Set(nonces).size, `nonces ${nonces.join(' ')}`).toBe(7);
+    await page.goto(`${base}/notes`);
+    expect(fromNetwork).toHaveLength(8); // every one of them fetched by the worker from the server
+
+    // Offline, the precached shell answers, with the CSP header and nonce it was stored with.
+    await context.setOffline(true);
+    const offline = await page.reload();
+    expect(offline?.fromServiceWorker()).toBe(true);
+    const stored = /'nonce-([^']+)'/.exec((await offline?.allHeaders())?.['content-security-policy'] ?? '')?.[1];
+    expect(await page.evaluate(() => document.querySelector<HTMLScriptElement>('script[nonce]')?.nonce)).toBe(stored);
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Offline' }).count()).toBe(1);
+    expect(fromNetwork).toHaveLength(8);
+    expect(failed).toHaveLength(1); // it did try the network first
+    await context.setOffline(false);
+    expect(violations).toEqual([]);
+    await context.close();
+  });
+
+  it("cookie tossing: an offline edit made as A is never sent to B after B's session cookie replaces A's; A's queue is kept", async () => {
+    // Two accounts; B stands for an attacker whose page on another port of this host set the
+    // session cookie (cookies ignore ports).
+    const victim = `victim-${Date.now() % 100_000}`;
+    await register(victim);
+    const attacker = await register(`mallory-${Date.now() % 100_000}`);
+    const asAttacker = (path: string, init: RequestInit = {}) =>
+      fetch(`${base}${path}`, {
+        ...init,
+        headers: { cookie: `__Host-session=${attacker}`, origin: base, 'content-type': 'application/json' },
+      });
+    const attackerNotes = async () =>
+      ((await (await asAttacker('/api/notes')).json()) as { notes: { title: string; body: string }[] }).notes;
+    expect(
+      (
+        await asAttacker('/api/notes/planted', {
+          method: 'PUT',
+          body: JSON.stringify({
+            title: 'Planted by the attacker',
+            body: 'phishing text',
+            pinned: true,
+            priority: 5,
+            tags: [],
+            updatedAt: Date.now(),
+            baseVersion: null,
+          }),
+        })
+      ).status,
+    ).toBe(200);
+
+    const context = await newContext();
+    const page = await context.newPage();
+    await logIn(page, victim);
+    await addNote(page, { title: 'Shopping', body: 'synced online' });
+    await expect.poll(() => page.getByText('All changes saved.').count()).toBe(1);
+
+    // Offline, A writes a new note and edits the synced one: both wait in A's outbox.
+    await stopServer();
+    await addNote(page, { title: 'Diary', body: "the victim's private offline text" });
+    await page.getByRole('button', { name: 'Edit Shopping' }).click();
+    const form = page.getByRole('form', { name: 'Edit note' });
+    await form.getByLabel('Text').fill('edited offline');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByText('2 changes waiting to be sent.').count()).toBe(1);
+
+    // The tossed cookie: same name, host and path, so it replaces A's.
+    const [mine] = await context.cookies();
+    await context.addCookies([{ ...(mine as NonNullable<typeof mine>), value: attacker }]);
+    expect((await context.cookies()).map((c) => c.value)).toEqual([attacker]);
+
+    // Back online: the app retries by itself every few seconds.
+    await startServer();
+    const swapped = page.getByRole('alert').filter({ hasText: 'Signed in as another account' });
+    await expect
+      .poll(
+        async () =>
+          (await swapped.count()) > 0 || (await attackerNotes()).some((n) => n.body.includes('private offline')),
+        { timeout: 20_000 },
+      )
+      .toBe(true);
+    await new Promise((r) => setTimeout(r, 1000)); // and nothing goes out a moment later either
+    expect(
+      (await attackerNotes()).map((n) => n.body),
+      "the victim's edit reached the attacker's account",
+    ).not.toContain("the victim's private offline text");
+    expect(await swapped.count()).toBe(1);
+
+    // A's queue and note are still on this device, in A's own database; B's note never came in.
+    const local = () =>
+      page.evaluate(async () => {
+        const out: Record<string, unknown[]> = {};
+        for (const info of await indexedDB.databases()) {
+          const db = await new Promise<IDBDatabase>((resolve, reject) => {
+            const request = indexedDB.open(info.name as string);
+            request.onsuccess = () => resolve(request.result);
+            request.onerror = () => reject(request.error);
+          });
+          for (const store of db.objectStoreNames)
+            out[`${info.name}/${store}`] = await new Promise<unknown[]>((resolve) => {
+              const request = db.transaction(store).objectStore(store).getAll();
+              request.onsuccess = () => resolve(request.result);
+            });
+          db.close();
+        }
+        return out;
+      });
+    const stores = await local();
+    const notes = Object.entries(stores).filter(([name]) => name.endsWith('/notes'));
+    const outbox = Object.entries(stores).filter(([name]) => name.endsWith('/outbox'));
+    expect(notes.map(([name]) => name)).toEqual([expect.stringMatching(/^latchkey-notes:[\w-]{43}\/notes$/)]);
+    expect(notes[0]?.[0]).not.toContain(victim); // the database name does not show the username
+    expect(JSON.stringify(notes[0]?.[1])).toContain("the victim's private offline text");
+    expect(JSON.stringify(notes[0]?.[1])).not.toContain('Planted');
+    expect(outbox[0]?.[1]).toHaveLength(2);
+
+    // A reload asks the server again: still refused, still kept.
+    await page.reload();
+    await expect.poll(() => swapped.count()).toBe(1);
+    expect((await local())[outbox[0]?.[0] ?? ''] ?? []).toHaveLength(2);
+    expect((await attackerNotes()).map((n) => n.body)).not.toContain("the victim's private offline text");
+
+    // A logs in again: the queued edit goes to A's account.
+    await swapped.getByRole('button', { name: 'Log in again' }).click();
+    await page.getByLabel('Username').fill(victim);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await expect.poll(() => page.getByTestId('username').textContent()).toBe(victim);
+    const victimNotes = async () => {
+      const [session] = await context.cookies();
+      const res = await fetch(`${base}/api/notes`, { headers: { cookie: `__Host-session=${session?.value}` } });
+      return ((await res.json()) as { notes: { body: string }[] }).notes.map((n) => n.body).sort();
+    };
+    await expect
+      .poll(victimNotes, { timeout: 20_000 })
+      .toEqual(['edited offline', "the victim's private offline text"]);
+    await expect.poll(() => page.getByText('All changes saved.').count()).toBe(1);
+    expect(await page.locator('.note h3', { hasText: 'Planted' }).count()).toBe(0);
+    expect(violations).toEqual([]);
+    await context.close();
+  });
+
+  it('grants: the sessions page lists the API clients signed in with the password, and Revoke ends one', async () => {
+    const username = `cli-user-${Date.now() % 100_000}`;
+    await register(username);
+    const token = async (body: Record<string, string>) => {
+      const res = await fetch(`${base}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as { refresh_token?: string } };
+    };
+    const cli = await token({ grant_type: 'password', username, password: PASSWORD });
+    const laptop = await token({ grant_type: 'password', username, password: PASSWORD });
+    expect([cli.status, laptop.status]).toEqual([200, 200]);
+
+    const context = await newContext();
+    const page = await context.newPage();
+    await logIn(page, username);
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    const grants = page.getByTestId('grants').locator('tbody tr');
+    await expect.poll(() => grants.count()).toBe(2);
+    const first = ((await grants.first().locator('td').first().textContent()) ?? '').slice(-6);
+    await grants
+      .first()
+      .getByRole('button', { name: /^Revoke API token/ })
+      .click();
+    await expect.poll(() => grants.count()).toBe(1);
+    expect(await grants.textContent()).not.toContain(first);
+    await expect.poll(() => page.getByText(/API token from .* revoked\./).count()).toBe(1);
+    // One of the two clients' refresh tokens is dead now; the other one still works.
+    const refreshed = await Promise.all(
+      [cli, laptop].map(
+        async (c) => (await token({ grant_type: 'refresh_token', refresh_token: c.body.refresh_token ?? '' })).status,
+      ),
+    );
+    expect(refreshed.filter((status) => status === 200)).toHaveLength(1);
+    if (shots) await page.screenshot({ path: join(shots, 'sessions.png') });
+
+    // A server that sends no `grants` (or an empty list): the page says so and still works.
+    await page.route('**/api/sessions', async (route) => {
+      const response = await route.fetch();
+      const { grants: _dropped, ...rest } = (await response.json()) as Record<string, unknown>;
+      await route.fulfill({ response, json: rest });
+    });
+    await page.getByRole('link', { name: 'Notes' }).click();
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    await expect.poll(() => page.getByTestId('no-grants').count()).toBe(1);
+    expect(await page.getByText('This device').count()).toBe(1);
+    expect(violations).toEqual([]);
+    await context.close();
+  });
+
   it('L1, L2: logout in one tab logs out the other tab, and leaves no IndexedDB, Cache Storage or service worker', async () => {
     const context = await newContext();
     const first = await context.newPage();
@@ -358,7 +607,7 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
     await laptopPage.getByRole('link', { name: 'Sessions' }).click();
     await expect.poll(() => laptopPage.getByText('This device').count()).toBe(1);
     const phoneId = (await phone.cookies())[0]?.value.split('.')[0];
-    const rows = laptopPage.locator('tbody tr:not(.current)');
+    const rows = laptopPage.getByTestId('browser-sessions').locator('tbody tr:not(.current)');
     expect(await rows.count()).toBeGreaterThan(0);
     // End every other session, one by one, as a user would.
     while ((await rows.count()) > 0) {

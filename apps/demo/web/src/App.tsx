@@ -1,12 +1,14 @@
 /**
  * The shell: who is logged in (from the server, never from storage), the header with the username
  * and avatar, the offline banner, and the pages. A `logged-out` event (a 401 here, or logout in
- * another tab) wipes this device's data and shows the login page.
+ * another tab) wipes this device's data and shows the login page. If the server says the session
+ * belongs to another account than the one whose notes are on this device (a session cookie set
+ * from another port of this host), the app stops and says so; nothing is sent or taken.
  */
-import { OfflineError, type User, wipe } from '@latchkey/client';
+import { OfflineError, ownerKey, type User, wipe } from '@latchkey/client';
 import { useCallback, useEffect, useState } from 'react';
 import { api } from './api.js';
-import { lockDatabase, sync, unlockDatabase } from './notes-db.js';
+import { deviceOwner, lockDatabase, onOwnerMismatch, sync, unlockDatabase } from './notes-db.js';
 import { Account } from './pages/Account.js';
 import { Login } from './pages/Login.js';
 import { Notes } from './pages/Notes.js';
@@ -14,7 +16,12 @@ import { Register } from './pages/Register.js';
 import { Sessions } from './pages/Sessions.js';
 import { navigate, type Page, usePage } from './router.js';
 
-type Auth = { state: 'loading' } | { state: 'in'; user: User | null } | { state: 'out' };
+type Auth =
+  | { state: 'loading' }
+  | { state: 'in'; user: User | null }
+  | { state: 'out' }
+  /** The session is another account's than this device's notes: nothing syncs until a login. */
+  | { state: 'swapped'; user: User };
 
 async function clearDevice() {
   lockDatabase();
@@ -35,6 +42,22 @@ export function App() {
     await wiping;
   }, []);
 
+  /**
+   * The server said who the session belongs to. Open that account's notes, unless this device
+   * holds another account's (and this is not a login the user just made here): then stop.
+   */
+  const confirm = useCallback(async (user: User, loggedInHere: boolean): Promise<boolean> => {
+    const key = await ownerKey(user);
+    const mine = deviceOwner();
+    if (!loggedInHere && mine !== undefined && mine !== key) {
+      setAuth({ state: 'swapped', user });
+      return false;
+    }
+    unlockDatabase(key); // before the notes page mounts and reads it
+    setAuth({ state: 'in', user });
+    return true;
+  }, []);
+
   useEffect(() => {
     const offEvents = [
       api.on('logged-out', () => void loggedOut()),
@@ -42,11 +65,14 @@ export function App() {
         setOnline(value);
         if (value) void sync().catch(() => undefined);
       }),
+      onOwnerMismatch((user) => setAuth({ state: 'swapped', user })),
     ];
     const retry = () =>
       void api
         .me()
-        .then(() => sync())
+        .then(async ({ user }) => {
+          if (await confirm(user, false)) await sync();
+        })
         .catch(() => undefined);
     window.addEventListener('online', retry);
     // While offline, look for the server every few seconds so queued changes go out when it is back.
@@ -55,15 +81,15 @@ export function App() {
     }, 3000);
     api
       .me()
-      .then(({ user }) => {
-        unlockDatabase();
-        setAuth({ state: 'in', user });
-        void sync().catch(() => undefined);
+      .then(async ({ user }) => {
+        if (await confirm(user, false)) void sync().catch(() => undefined);
       })
       .catch((error: unknown) => {
-        // Offline: keep working from this device's notes; the server decides who we are later.
-        if (error instanceof OfflineError) {
-          unlockDatabase();
+        // Offline: keep working from the notes of the account last seen here; the server decides
+        // who we are later (and the outbox sends nothing until it has).
+        const mine = deviceOwner();
+        if (error instanceof OfflineError && mine !== undefined) {
+          unlockDatabase(mine);
           setAuth({ state: 'in', user: null });
         } else setAuth({ state: 'out' });
       });
@@ -72,7 +98,7 @@ export function App() {
       window.removeEventListener('online', retry);
       clearInterval(timer);
     };
-  }, [loggedOut]);
+  }, [loggedOut, confirm]);
 
   // The service worker (offline app shell) exists only while someone is logged in: wipe() removes
   // it at logout, and a logged-out visitor has nothing to work on offline.
@@ -86,9 +112,8 @@ export function App() {
     if (auth.state === 'in' && (page === 'login' || page === 'register')) navigate('notes');
   }, [auth, page]);
 
-  const signedIn = (user: User) => {
-    unlockDatabase(); // before the notes page mounts and reads it
-    setAuth({ state: 'in', user });
+  const signedIn = async (user: User) => {
+    await confirm(user, true);
     navigate('notes');
     void sync().catch(() => undefined);
   };
@@ -109,7 +134,35 @@ export function App() {
     );
   if (auth.state === 'out')
     return (
-      <main className="auth">{page === 'register' ? <Register onDone={signedIn} /> : <Login onDone={signedIn} />}</main>
+      <main className="auth">
+        {page === 'register' ? (
+          <Register onDone={(user) => void signedIn(user)} />
+        ) : (
+          <Login onDone={(user) => void signedIn(user)} />
+        )}
+      </main>
+    );
+  if (auth.state === 'swapped')
+    return (
+      <main className="auth">
+        <section role="alert" aria-labelledby="swapped-title">
+          <h1 id="swapped-title">Signed in as another account</h1>
+          <p>
+            The server says this browser is now signed in as <strong>{auth.user.username}</strong>, not as the account
+            whose notes are on this device. Another site on this host may have set the session cookie.
+          </p>
+          <p>Nothing from this device was sent to that account: changes not yet sent stay here.</p>
+          <button
+            type="button"
+            onClick={() => {
+              setAuth({ state: 'out' }); // no wipe: log in as the right account and they are sent
+              navigate('login');
+            }}
+          >
+            Log in again
+          </button>
+        </section>
+      </main>
     );
 
   const link = (target: Page, label: string) => (

@@ -3,8 +3,21 @@
  * outbox. Types survive the round trip (pinned is a boolean, priority a number, updatedAt a Date,
  * tags an array); a change and its outbox entry are written in one transaction. What is read back
  * is checked before use (B2): the database may have been written by a script that ran here once.
+ *
+ * One database per account (`latchkey-notes:<owner key>`), and the outbox sends a change only
+ * after the server confirmed the session still belongs to that account: a session cookie swapped
+ * under the app (set from another port of this host) gets none of this device's notes.
  */
-import { ApiError, createOutbox, createOutboxStore, type OutboxSchema, openLocalStore } from '@latchkey/client';
+import {
+  ApiError,
+  createOutbox,
+  createOutboxStore,
+  localStoreName,
+  type OutboxSchema,
+  openLocalStore,
+  ownerKey,
+  type User,
+} from '@latchkey/client';
 import { deleteDB, type IDBPDatabase } from 'idb';
 import type { Note as ServerNote } from '../../server/notes.js';
 import { api } from './api.js';
@@ -31,6 +44,8 @@ interface NotesSchema extends OutboxSchema {
 }
 
 const DB_NAME = 'latchkey-notes';
+/** The owner key of the last account that used the app here, so it opens offline (not secret). */
+const OWNER_ITEM = 'latchkey-notes:owner';
 
 const isNote = (v: unknown): v is Note => {
   const n = v as Note;
@@ -55,10 +70,15 @@ let opened: Promise<IDBPDatabase<NotesSchema>> | undefined;
 // Closed from logout until the next login: a late refresh in any tab must not re-create the
 // database that wipe() just deleted.
 let locked = false;
+/** Whose notes are open: an owner key, set once the server (or, offline, this device) said. */
+let owner: string | undefined;
 const db = () => {
-  if (locked) return Promise.reject(new Error('logged out: the local store is closed'));
+  if (locked || owner === undefined) return Promise.reject(new Error('logged out: the local store is closed'));
+  const key = owner;
+  const name = localStoreName(DB_NAME, key);
   opened ??= openLocalStore<NotesSchema>({
     name: DB_NAME,
+    owner: key,
     version: 1,
     upgrade(database) {
       const notes = database.createObjectStore('notes', { keyPath: 'id' });
@@ -67,23 +87,53 @@ const db = () => {
       createOutboxStore(database as unknown as IDBPDatabase<OutboxSchema>);
     },
   }).then(async (database) => {
-    // Logged out while this open was in flight: wipe() may already have run, so undo the open.
-    if (!locked) return database;
+    if (!locked && owner === key) return database;
     database.close();
-    await deleteDB(DB_NAME);
-    throw new Error('logged out: the local store is closed');
+    // Logged out while this open was in flight: wipe() may already have run, so undo the open.
+    if (locked) await deleteDB(name);
+    throw new Error('the local store was closed while it opened');
   });
   return opened;
 };
 /** Close the local store for good (logout), before wipe() deletes it. */
 export const lockDatabase = () => {
   locked = true;
+  owner = undefined;
+  void opened?.then((database) => database.close()).catch(() => undefined);
   opened = undefined;
   outbox = undefined;
 };
-/** Open it again for the next logged-in user. */
-export const unlockDatabase = () => {
+
+/** The owner key of the account whose notes this device holds, if any. */
+export const deviceOwner = (): string | undefined => {
+  if (owner) return owner;
+  try {
+    const remembered = localStorage.getItem(OWNER_ITEM);
+    return remembered && /^[\w-]{43}$/.test(remembered) ? remembered : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** Open the store of this account (logged in, or offline with the account last seen here). */
+export const unlockDatabase = (key: string) => {
+  if (owner !== key) {
+    void opened?.then((database) => database.close()).catch(() => undefined);
+    opened = undefined;
+    outbox = undefined;
+  }
+  owner = key;
   locked = false;
+  localStorage.setItem(OWNER_ITEM, key);
+};
+
+/** The session now belongs to another account than the open store: nothing was sent. */
+const mismatchListeners = new Set<(current: User) => void>();
+export const onOwnerMismatch = (listener: (current: User) => void): (() => void) => {
+  mismatchListeners.add(listener);
+  return () => {
+    mismatchListeners.delete(listener);
+  };
 };
 
 const listeners = new Set<() => void>();
@@ -100,7 +150,18 @@ const changed = () => {
 let outbox: ReturnType<typeof createOutbox> | undefined;
 async function getOutbox() {
   const database = await db();
+  const key = database.name.slice(DB_NAME.length + 1); // the owner this database belongs to
+  let seen: User | undefined;
   outbox ??= createOutbox(database as unknown as IDBPDatabase<OutboxSchema>, {
+    owner: key,
+    // Who the session belongs to now, from the server: never from this device.
+    async currentOwner() {
+      seen = (await api.me()).user;
+      return ownerKey(seen);
+    },
+    onOwnerMismatch() {
+      for (const listener of mismatchListeners) if (seen) listener(seen);
+    },
     async send(entry) {
       const note = await database.get('notes', entry.key);
       try {
@@ -188,11 +249,15 @@ export async function takeTheirs(note: Note): Promise<void> {
 
 export const pendingChanges = async () => (await getOutbox()).pending();
 
-/** Sends queued changes, then takes the server's notes for everything with no pending change. */
+/**
+ * Sends queued changes, then takes the server's notes for everything with no pending change —
+ * only after the server confirmed the session is this store's account.
+ */
 export async function sync(): Promise<{ pending: number }> {
   const box = await getOutbox();
-  const { pending } = await box.flush();
-  if (pending > 0) return { pending };
+  const { pending, verified, sent } = await box.flush();
+  if (sent > 0) changed(); // the count on the page goes down even if the read below fails
+  if (pending > 0 || !verified) return { pending };
   const { notes } = await api.request<{ notes: ServerNote[] }>('/api/notes');
   const database = await db();
   const tx = database.transaction('notes', 'readwrite');

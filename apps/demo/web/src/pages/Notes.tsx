@@ -2,7 +2,7 @@
  * Notes, from IndexedDB first (so the page works offline), synced through the outbox. Text read
  * back from the database is rendered as text by React, never as HTML (B2).
  */
-import { type FormEvent, useCallback, useEffect, useState } from 'react';
+import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
 import {
   deleteNote,
   keepMine,
@@ -88,13 +88,20 @@ function NoteForm({ editing, onDone }: { editing: Note | null; onDone: () => voi
 
 export function Notes() {
   const [notes, setNotes] = useState<Note[] | null>(null);
-  const [pending, setPending] = useState(0);
+  // null until read: "All changes saved." is said only once the outbox was counted.
+  const [pending, setPending] = useState<number | null>(null);
   const [editing, setEditing] = useState<Note | null>(null);
   const [error, setError] = useState('');
+  const latest = useRef(0);
   const refresh = useCallback(async () => {
+    const run = ++latest.current;
     try {
-      setNotes(await listNotes());
-      setPending(await pendingChanges());
+      // The list and the count together, from the latest refresh only: a slower earlier one
+      // must not show a note with the count from before it was queued.
+      const [list, count] = await Promise.all([listNotes(), pendingChanges()]);
+      if (run !== latest.current) return;
+      setNotes(list);
+      setPending(count);
     } catch {
       setError('This device’s notes could not be read.');
     }
@@ -108,7 +115,11 @@ export function Notes() {
     <section aria-labelledby="notes-title">
       <h1 id="notes-title">Notes</h1>
       <p className="hint" role="status">
-        {pending > 0 ? `${pending} change${pending === 1 ? '' : 's'} waiting to be sent.` : 'All changes saved.'}
+        {pending === null
+          ? ''
+          : pending > 0
+            ? `${pending} change${pending === 1 ? '' : 's'} waiting to be sent.`
+            : 'All changes saved.'}
       </p>
       {error ? (
         <p className="error" role="alert">

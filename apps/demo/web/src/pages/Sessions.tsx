@@ -10,6 +10,14 @@ interface SessionRow {
   lastSeenAt: string;
 }
 
+/** An API client signed in with the password grant: one refresh-token family. */
+interface GrantRow {
+  id: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string;
+}
+
 const device = (ua: string | null) => {
   if (!ua) return 'Unknown device';
   const browser = /(Firefox|Edg|Chrome|Safari)\/[\d.]+/.exec(ua)?.[0]?.replace('Edg', 'Edge') ?? 'Browser';
@@ -17,12 +25,29 @@ const device = (ua: string | null) => {
   return `${browser}${os ? ` on ${os}` : ''}`;
 };
 
+const when = (iso: string | null | undefined) => {
+  const date = iso ? new Date(iso) : undefined;
+  return date && !Number.isNaN(date.getTime()) ? date.toLocaleString() : '—';
+};
+
+/** What the server sent, checked: a server without grants (or an odd row) shows none. */
+const grantsOf = (value: unknown): GrantRow[] =>
+  Array.isArray(value)
+    ? value.filter(
+        (g): g is GrantRow =>
+          typeof g === 'object' && g !== null && typeof (g as GrantRow).id === 'string' && (g as GrantRow).id !== '',
+      )
+    : [];
+
 export function Sessions() {
   const [rows, setRows] = useState<SessionRow[] | null>(null);
+  const [grants, setGrants] = useState<GrantRow[]>([]);
   const [message, setMessage] = useState('');
   const load = useCallback(async () => {
     try {
-      setRows((await api.request<{ sessions: SessionRow[] }>('/api/sessions')).sessions);
+      const answer = await api.request<{ sessions: SessionRow[]; grants?: unknown }>('/api/sessions');
+      setRows(answer.sessions);
+      setGrants(grantsOf(answer.grants));
     } catch (error) {
       setMessage(messageFor(error));
     }
@@ -32,9 +57,20 @@ export function Sessions() {
     await api.request(`/api/sessions/${id}`, { method: 'DELETE' }).catch((e) => setMessage(messageFor(e)));
     await load();
   };
+  const revokeGrant = async (grant: GrantRow) => {
+    try {
+      await api.request(`/api/grants/${encodeURIComponent(grant.id)}`, { method: 'DELETE' });
+      setMessage(`API token from ${when(grant.createdAt)} revoked.`);
+    } catch (error) {
+      setMessage(messageFor(error));
+    }
+    await load();
+  };
   const revokeOthers = async () => {
+    // The server ends the other browser sessions and every API token (R3).
     const { revoked } = await api.request<{ revoked: number }>('/api/sessions/revoke-others', { method: 'POST' });
-    setMessage(`${revoked} other session${revoked === 1 ? '' : 's'} ended.`);
+    const what = grants.length > 0 ? 'other sessions and API tokens' : `other session${revoked === 1 ? '' : 's'}`;
+    setMessage(`${revoked} ${what} ended.`);
     await load();
   };
   return (
@@ -45,7 +81,7 @@ export function Sessions() {
       {rows === null ? (
         <p role="status">Loading sessions…</p>
       ) : (
-        <table className="sessions">
+        <table className="sessions" data-testid="browser-sessions">
           <caption className="sr-only">Your sessions</caption>
           <thead>
             <tr>
@@ -84,9 +120,56 @@ export function Sessions() {
           </tbody>
         </table>
       )}
-      <button type="button" onClick={() => void revokeOthers()} disabled={!rows || rows.length < 2}>
+      <button
+        type="button"
+        onClick={() => void revokeOthers()}
+        disabled={!rows || (rows.length < 2 && grants.length === 0)}
+      >
         Log out all other sessions
       </button>
+
+      <h2 id="grants-title">Signed-in apps / API tokens</h2>
+      <p className="hint">
+        Apps and scripts that signed in with your password (a CLI, say). Revoke one and its refresh token stops working
+        at once; an access token it already holds expires within 5 minutes.
+      </p>
+      {rows === null ? null : grants.length === 0 ? (
+        <p data-testid="no-grants">No app or script is signed in.</p>
+      ) : (
+        <table className="sessions" aria-labelledby="grants-title" data-testid="grants">
+          <thead>
+            <tr>
+              <th scope="col">Token</th>
+              <th scope="col">Signed in</th>
+              <th scope="col">Last used</th>
+              <th scope="col">Expires</th>
+              <th scope="col">
+                <span className="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {grants.map((g) => (
+              <tr key={g.id}>
+                <td>API token …{g.id.slice(-6)}</td>
+                <td>{when(g.createdAt)}</td>
+                <td>{g.lastUsedAt ? when(g.lastUsedAt) : 'never'}</td>
+                <td>{when(g.expiresAt)}</td>
+                <td>
+                  <button
+                    type="button"
+                    className="quiet"
+                    onClick={() => void revokeGrant(g)}
+                    aria-label={`Revoke API token …${g.id.slice(-6)}`}
+                  >
+                    Revoke
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
     </section>
   );
 }
