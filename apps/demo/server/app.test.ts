@@ -108,7 +108,10 @@ describe('login, me, logout (R1, L1, L2, C2, C7)', () => {
     expect(body).toEqual({ user: { id: users.find('demo')?.id, username: 'demo', avatarUrl: '/avatars/demo.svg' } });
     const cookie = cookieOf(res);
     expect(cookie).toMatch(/^__Host-session=.{89}$/);
-    expect(res.headers.get('set-cookie')).toMatch(/; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
+    const [session, device] = res.headers.getSetCookie();
+    expect(session).toMatch(/^__Host-session=.*; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
+    // A browser without one gets the throttle's device id: random, no account in it, as locked down.
+    expect(device).toMatch(/^__Host-device=[\w-]{22}; Path=\/; Max-Age=34560000; HttpOnly; Secure; SameSite=Strict$/);
     expect(res.headers.get('cache-control')).toBe('no-store');
 
     const me = await get('/api/me', { cookie });

@@ -312,7 +312,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   if (options.webRoot) await serveWebApp(app, options.webRoot, options.killServiceWorker === true);
   else
-    app.get('/', async (request, reply) => reply.type('text/html; charset=utf-8').send(indexPage(getNonce(request))));
+    app.get('/', async (request, reply) =>
+      // no-store: a stored copy would carry a spent nonce.
+      reply
+        .type('text/html; charset=utf-8')
+        .header('cache-control', 'no-store')
+        .send(indexPage(getNonce(request))),
+    );
 
   app.get<{ Params: { file: string } }>('/avatars/:file', async (request, reply) => {
     const match = /^([a-z0-9_.-]{3,32})\.svg$/.exec(request.params.file);
@@ -360,11 +366,45 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
    * attempt is counted before the check runs, so a burst gets no more checks than a sequence.
    * Answers 429 (with Retry-After) or 401 itself and resolves to undefined then.
    */
+  /**
+   * The device cookie: a random id per browser that lets the throttle tell the user's own browser
+   * from an attacker's, whatever network it is on (a device that logged in to the account before
+   * has its own count). HttpOnly and `__Host-` like the session cookie; it names no account. Kept
+   * 400 days (the most browsers allow); a logout's Clear-Site-Data removes it with the rest.
+   */
+  const deviceOf = (request: FastifyRequest) =>
+    /(?:^|;\s*)__Host-device=([A-Za-z0-9_-]{22})(?:;|$)/.exec(request.headers.cookie ?? '')?.[1];
+  const newDevices = new WeakMap<FastifyRequest, string>();
+  const knowDevice = async (request: FastifyRequest, _reply: FastifyReply, username: string, device?: string) => {
+    if (device) return;
+    const fresh = randomBytes(16).toString('base64url');
+    newDevices.set(request, fresh);
+    await throttle.remember(username, request.ip, { device: fresh });
+  };
+  // Set after the handler, so the session cookie stays the answer's first Set-Cookie.
+  app.addHook('onSend', async (request, reply) => {
+    const fresh = newDevices.get(request);
+    if (fresh && reply.statusCode < 400)
+      reply.header('set-cookie', `__Host-device=${fresh}; Path=/; Max-Age=34560000; HttpOnly; Secure; SameSite=Strict`);
+  });
+  const throttledLogged = new Map<string, { at: number; suppressed: number }>();
   const passwordAttempt: PasswordAttempt = async (request, reply, username, check) => {
-    const result = await throttle.attempt(username, request.ip, check);
-    if (result.ok) return result.value;
+    const device = deviceOf(request);
+    const result = await throttle.attempt(username, request.ip, check, { device });
+    if (result.ok) {
+      await knowDevice(request, reply, username, device);
+      return result.value;
+    }
     if (result.reason === 'throttled') {
-      event(request, 'password.throttled', { user: logPseudonym(logKey, username), scope: result.scope });
+      // At most one line a minute per name: an attacker hammering 429s must not flood the log.
+      const user = logPseudonym(logKey, username);
+      const now = Date.now();
+      const last = throttledLogged.get(user);
+      if (last === undefined || now - last.at >= 60_000) {
+        if (throttledLogged.size >= 10_000) throttledLogged.clear();
+        event(request, 'password.throttled', { user, scope: result.scope, suppressed: last?.suppressed ?? 0 });
+        throttledLogged.set(user, { at: now, suppressed: 0 });
+      } else last.suppressed++;
       void sendError(reply.header('retry-after', String(result.retryAfter)), 'TOO_MANY_ATTEMPTS');
     } else void sendError(reply, 'INVALID_CREDENTIALS');
     return undefined;
@@ -408,7 +448,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           event(request, 'register.conflict');
           return sendError(reply, 'CONFLICT');
         }
-        await throttle.remember(user.username, request.ip); // the address the account was made from is known
+        // The address and the browser the account was made from are known to the throttle.
+        const device = deviceOf(request);
+        await throttle.remember(user.username, request.ip, { device });
+        await knowDevice(request, reply, user.username, device);
         await auth.login(request, reply, user.id);
         event(request, 'register', { userId: user.id });
         return reply.code(201).send({ user: { id: user.id, username: user.username, avatarUrl: avatarUrl(user) } });

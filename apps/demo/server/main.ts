@@ -16,8 +16,8 @@
  * LATCHKEY_REDIS_URL: share the login throttle and the registration limit (and the access-token
  *   revocations) with every other instance through this Redis; LATCHKEY_REDIS_PREFIX names its keys.
  * LATCHKEY_REQUEST_TIMEOUT_MS, LATCHKEY_HEADERS_TIMEOUT_MS, LATCHKEY_KEEP_ALIVE_TIMEOUT_MS,
- *   LATCHKEY_MAX_CONNECTIONS: the server's deadlines and connection cap (latchkey/http
- *   createServerLimits; defaults 30 s, 10 s, 5 s, 4096).
+ *   LATCHKEY_MAX_CONNECTIONS, LATCHKEY_MAX_CONNECTIONS_PER_ADDRESS: the server's deadlines and
+ *   connection caps (latchkey/http createServerLimits; defaults 30 s, 10 s, 5 s, 4096, 256).
  * LATCHKEY_REGISTRATIONS_PER_CLIENT: registrations an address may attempt per hour (default 10).
  * LATCHKEY_LOGIN_IN_FLIGHT: lifts the throttle's in-flight caps (load and reliability runs only).
  */
@@ -70,6 +70,7 @@ const webRoot = [env.LATCHKEY_WEB_ROOT, join(here, '../web/dist'), join(here, '.
   (dir) => dir && existsSync(join(dir, 'index.html')),
 );
 mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+chmodSync(dataDir, 0o700); // mkdir's mode does nothing for a folder that exists already
 
 /** Keys from the environment, or one generated on first run and kept (mode 0600) beside the data. */
 function sessionKeys(): string[] {
@@ -239,6 +240,9 @@ const app = await buildApp({
     ...(ms('LATCHKEY_HEADERS_TIMEOUT_MS') ? { headersTimeout: ms('LATCHKEY_HEADERS_TIMEOUT_MS') } : {}),
     ...(ms('LATCHKEY_KEEP_ALIVE_TIMEOUT_MS') ? { keepAliveTimeout: ms('LATCHKEY_KEEP_ALIVE_TIMEOUT_MS') } : {}),
     ...(ms('LATCHKEY_MAX_CONNECTIONS') ? { maxConnections: ms('LATCHKEY_MAX_CONNECTIONS') } : {}),
+    ...(ms('LATCHKEY_MAX_CONNECTIONS_PER_ADDRESS')
+      ? { maxConnectionsPerAddress: ms('LATCHKEY_MAX_CONNECTIONS_PER_ADDRESS') }
+      : {}),
   },
   downstreamUrl: bff.url,
   ...(lab ? { lab: { cdn: lab, selfUrl: () => `${scheme}://127.0.0.1:${appPort}` } } : {}),

@@ -28,7 +28,14 @@ function send(
   base: string,
   method: string,
   path: string,
-  options: { body?: unknown; cookie?: string; agent?: Agent; headers?: Record<string, string> } = {},
+  options: {
+    body?: unknown;
+    cookie?: string;
+    agent?: Agent;
+    headers?: Record<string, string>;
+    /** The client's own address (any of 127.0.0.0/8): the server sees another client. */
+    from?: string;
+  } = {},
 ): Promise<Answer> {
   const body = options.body === undefined ? undefined : JSON.stringify(options.body);
   return new Promise((resolve, reject) => {
@@ -37,6 +44,7 @@ function send(
       {
         method,
         ...(options.agent ? { agent: options.agent } : {}),
+        ...(options.from ? { localAddress: options.from, agent: false } : {}),
         headers: {
           origin: base,
           'sec-fetch-site': 'same-origin',
@@ -86,6 +94,9 @@ async function warmAgent(base: string, count: number): Promise<Agent> {
   return agent;
 }
 
+/** Passwords checked: a 401 (wrong) or a 200 (right); a 429 checked nothing. */
+const checked = (by: Record<number, number>) => (by[401] ?? 0) + (by[200] ?? 0);
+
 const tally = (answers: Answer[]) => {
   const by: Record<number, number> = {};
   for (const a of answers) by[a.status] = (by[a.status] ?? 0) + 1;
@@ -130,10 +141,10 @@ describe('the reference server under the review (one process)', () => {
     const answers = await Promise.all(guesses);
     agent.destroy();
     const by = tally(answers);
-    // Every 401 is one password checked; a 429 checked nothing.
-    expect(by[401] ?? 0).toBeLessThanOrEqual(FREE + IN_FLIGHT);
-    expect(by[200] ?? 0).toBe(0); // the right password, last in the burst, was not reached
-    expect((by[401] ?? 0) + (by[429] ?? 0)).toBe(60);
+    // Every 401 or 200 is one password checked; a 429 checked nothing. The right password, last in
+    // the burst, is found only if it is among the checks a sequence of guesses would get anyway.
+    expect(checked(by)).toBeLessThanOrEqual(FREE + IN_FLIGHT);
+    expect(checked(by) + (by[429] ?? 0)).toBe(60);
     for (const a of answers.filter((x) => x.status === 429)) {
       expect(Number(a.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(JSON.parse(a.body).error.code).toBe('TOO_MANY_ATTEMPTS');
@@ -153,8 +164,7 @@ describe('the reference server under the review (one process)', () => {
     );
     agent.destroy();
     const by = tally(answers);
-    expect(by[401] ?? 0).toBeLessThanOrEqual(FREE + IN_FLIGHT);
-    expect(by[200] ?? 0).toBe(0);
+    expect(checked(by)).toBeLessThanOrEqual(FREE + IN_FLIGHT);
     expect(by[429] ?? 0).toBeGreaterThanOrEqual(40 - FREE - IN_FLIGHT);
   });
 
@@ -186,6 +196,33 @@ describe('the reference server under the review (one process)', () => {
       body: { username: 'oracle-victim', password: PASSWORD },
     });
     expect(login.status).toBe(429);
+  });
+
+  it('P4 (found attacking the fix): a spray cannot keep the user out of their own browser on a new network', async () => {
+    const made = await send(base, 'POST', '/api/auth/register', {
+      from: '127.0.0.2',
+      body: { username: 'device-victim', password: PASSWORD },
+    });
+    expect(made.status).toBe(201);
+    const device = /__Host-device=([\w-]{22});/.exec(String(made.headers['set-cookie']))?.[1] ?? '';
+    expect(device).toHaveLength(22);
+    // The attacker, elsewhere, spends the account's allowance and asks again and again.
+    for (let i = 0; i < 12; i++)
+      await send(base, 'POST', '/api/auth/login', {
+        from: '127.0.0.9',
+        body: { username: 'device-victim', password: `guess ${i}` },
+      });
+    const login = (from: string, cookie?: string) =>
+      send(base, 'POST', '/api/auth/login', {
+        from,
+        body: { username: 'device-victim', password: PASSWORD },
+        ...(cookie ? { headers: { cookie } } : {}),
+      });
+    // The victim's browser on an address it never used: its device id has its own count.
+    expect((await login('127.0.0.7', `__Host-device=${device}`)).status).toBe(200);
+    // Another browser there (or a made-up id) shares the sprayed count.
+    expect((await login('127.0.0.8')).status).toBe(429);
+    expect((await login('127.0.0.8', `__Host-device=${'x'.repeat(22)}`)).status).toBe(429);
   });
 
   it('finding 5: 30 parallel registrations from one address create at most the per-address allowance', async () => {
@@ -308,6 +345,7 @@ describe('finding 4: request, header and body deadlines and a connection cap', (
       LATCHKEY_REQUEST_TIMEOUT_MS: '2000',
       LATCHKEY_HEADERS_TIMEOUT_MS: '1500',
       LATCHKEY_MAX_CONNECTIONS: '40',
+      LATCHKEY_MAX_CONNECTIONS_PER_ADDRESS: '20',
     });
   }, 60_000);
   afterAll(async () => {
@@ -356,20 +394,56 @@ describe('finding 4: request, header and body deadlines and a connection cap', (
     expect(result.closedAfter).toBeLessThan(4000);
   });
 
-  it('connections over the cap are refused while the server keeps answering', async () => {
-    const held: Socket[] = [];
-    for (let i = 0; i < 50; i++) {
-      const socket = connect(server.port, '127.0.0.1');
+  /** `count` sockets from one loopback address (Linux routes all of 127.0.0.0/8 to this host). */
+  const hold = (from: string, count: number) =>
+    Array.from({ length: count }, () => {
+      const socket = connect({ port: server.port, host: '127.0.0.1', localAddress: from });
       socket.on('error', () => undefined);
-      held.push(socket);
-    }
+      return socket;
+    });
+  const stillOpen = (sockets: Socket[]) => sockets.filter((s) => !s.destroyed && s.readyState === 'open').length;
+  /** GET /api/me from a given address: 401 when the server answers. */
+  const meFrom = (from: string) =>
+    new Promise<string>((resolve) => {
+      const req = httpRequest(
+        { host: '127.0.0.1', port: server.port, path: '/api/me', localAddress: from, agent: false },
+        (res) => {
+          res.resume();
+          resolve(String(res.statusCode));
+        },
+      );
+      req.on('error', (error) => resolve(error.message));
+      req.end();
+    });
+
+  it('one address cannot take the connection cap: its extra sockets are refused, another client is answered', async () => {
+    const attacker = hold('127.0.0.2', 50);
     await new Promise((r) => setTimeout(r, 500));
-    const open = held.filter((s) => !s.destroyed && s.readyState === 'open').length;
-    expect(open).toBeLessThanOrEqual(40);
-    for (const s of held) s.destroy();
+    // Found by attacking the fix: with only a global cap, 60 reconnecting sockets locked everyone out.
+    expect(stillOpen(attacker)).toBeLessThanOrEqual(20);
+    expect(await meFrom('127.0.0.3')).toBe('401');
+    // A second address fills the rest; the global cap still holds.
+    const second = hold('127.0.0.4', 50);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(stillOpen(attacker) + stillOpen(second)).toBeLessThanOrEqual(40);
+    for (const s of [...attacker, ...second]) s.destroy();
     await new Promise((r) => setTimeout(r, 200));
-    const me = await send(server.base, 'GET', '/api/me');
-    expect(me.status).toBe(401);
+    expect(await meFrom('127.0.0.3')).toBe('401');
+  });
+
+  it('answers Node would give bare (no Host header; many pipelined requests) carry the headers and a code', async () => {
+    const noHost = await raw(server.port, 'GET /api/me HTTP/1.1\r\nConnection: close\r\n\r\n');
+    expect(noHost).toMatch(/^HTTP\/1\.1 400/);
+    expect(headerOf(noHost, 'content-security-policy')).toContain("default-src 'self'");
+    expect(JSON.parse(noHost.split('\r\n\r\n')[1] ?? '').error.code).toBe('BAD_REQUEST');
+    const pipelined = await raw(
+      server.port,
+      `${'GET /api/me HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'.repeat(1199)}GET /api/me HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+    );
+    const statuses = [...pipelined.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+    expect(statuses).toHaveLength(1200);
+    expect(new Set(statuses)).toEqual(new Set(['401']));
+    expect(pipelined.match(/content-security-policy:/gi)).toHaveLength(1200);
   });
 });
 
@@ -407,8 +481,7 @@ describe('P4 (finding 1) across two server processes sharing Redis', () => {
     );
     for (const agent of agents) agent.destroy();
     const by = tally(answers);
-    expect(by[401] ?? 0).toBeLessThanOrEqual(FREE + IN_FLIGHT);
-    expect(by[200] ?? 0).toBe(0);
+    expect(checked(by)).toBeLessThanOrEqual(FREE + IN_FLIGHT);
     expect(by[429] ?? 0).toBeGreaterThanOrEqual(60 - FREE - IN_FLIGHT);
   });
 });

@@ -232,7 +232,7 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
     await serviceWorkerReady(page);
 
     const dump = await dumpStorage(page);
-    const [cookie] = await context.cookies();
+    const cookie = (await context.cookies()).find((c) => c.name === '__Host-session');
     expect(cookie?.name).toBe('__Host-session');
     expect(dump).toContain('Groceries'); // the dump really holds the app's data
     for (const secret of [cookie?.value ?? '', cookie?.value.split('.')[1] ?? '', 'eyJ', PASSWORD, apiKey])
@@ -279,7 +279,7 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
     await addNote(page, { title: 'Contested', body: 'version one', priority: 1 });
     await expect.poll(() => page.getByText('All changes saved.').count()).toBe(1);
     await serviceWorkerReady(page);
-    const [session] = await context.cookies();
+    const session = (await context.cookies()).find((c) => c.name === '__Host-session');
     const cookie = `__Host-session=${session?.value}`;
     const api = (path: string, init: RequestInit = {}) =>
       fetch(`${base}${path}`, {
@@ -444,9 +444,11 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
     await expect.poll(() => page.getByText('2 changes waiting to be sent.').count()).toBe(1);
 
     // The tossed cookie: same name, host and path, so it replaces A's.
-    const [mine] = await context.cookies();
+    const mine = (await context.cookies()).find((c) => c.name === '__Host-session');
     await context.addCookies([{ ...(mine as NonNullable<typeof mine>), value: attacker }]);
-    expect((await context.cookies()).map((c) => c.value)).toEqual([attacker]);
+    expect((await context.cookies()).filter((c) => c.name === '__Host-session').map((c) => c.value)).toEqual([
+      attacker,
+    ]);
 
     // Back online: the app retries by itself every few seconds.
     await startServer();
@@ -506,7 +508,7 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
     await page.getByRole('button', { name: 'Log in' }).click();
     await expect.poll(() => page.getByTestId('username').textContent()).toBe(victim);
     const victimNotes = async () => {
-      const [session] = await context.cookies();
+      const session = (await context.cookies()).find((c) => c.name === '__Host-session');
       const res = await fetch(`${base}/api/notes`, { headers: { cookie: `__Host-session=${session?.value}` } });
       return ((await res.json()) as { notes: { body: string }[] }).notes.map((n) => n.body).sort();
     };
@@ -606,7 +608,7 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
     await logIn(laptopPage);
     await laptopPage.getByRole('link', { name: 'Sessions' }).click();
     await expect.poll(() => laptopPage.getByText('This device').count()).toBe(1);
-    const phoneId = (await phone.cookies())[0]?.value.split('.')[0];
+    const phoneId = (await phone.cookies()).find((c) => c.name === '__Host-session')?.value.split('.')[0];
     const rows = laptopPage.getByTestId('browser-sessions').locator('tbody tr:not(.current)');
     expect(await rows.count()).toBeGreaterThan(0);
     // End every other session, one by one, as a user would.

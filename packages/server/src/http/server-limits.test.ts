@@ -19,8 +19,10 @@ describe('createServerLimits', () => {
       keepAliveTimeout: 5_000,
       idleTimeout: 60_000,
       maxConnections: 4_096,
-      maxRequestsPerSocket: 1_000,
+      maxConnectionsPerAddress: 256,
+      maxRequestsPerSocket: Number.POSITIVE_INFINITY,
     });
+    expect(limits.serverOptions.requireHostHeader).toBe(false); // the framework answers it, with headers
     expect(limits.serverOptions.connectionsCheckingInterval).toBeLessThanOrEqual(1_000);
     const server = createServer(limits.serverOptions);
     servers.push(server);
@@ -30,13 +32,17 @@ describe('createServerLimits', () => {
     expect(server.headersTimeout).toBe(10_000);
     expect(server.keepAliveTimeout).toBe(5_000);
     expect(server.maxConnections).toBe(4_096);
-    expect(server.maxRequestsPerSocket).toBe(1_000);
+    expect(server.maxRequestsPerSocket).toBe(0); // none: Node answers past it with a bare 503
     expect(server.timeout).toBe(60_000);
   });
 
   it('refuses a configuration that turns a deadline off or contradicts itself, with the fix in the message', () => {
     expect(() => createServerLimits({ requestTimeout: 0 })).toThrow(ConfigurationError);
     expect(() => createServerLimits({ maxConnections: 1.5 })).toThrow(/positive whole number/);
+    expect(() => createServerLimits({ maxConnections: Number.POSITIVE_INFINITY })).toThrow(ConfigurationError);
+    expect(createServerLimits({ maxConnectionsPerAddress: Number.POSITIVE_INFINITY }).maxConnectionsPerAddress).toBe(
+      Number.POSITIVE_INFINITY,
+    );
     expect(() => createServerLimits({ requestTimeout: 1_000, headersTimeout: 2_000 })).toThrow(
       /headersTimeout must not exceed requestTimeout/,
     );
@@ -77,5 +83,31 @@ describe('createServerLimits', () => {
     expect(answer).toMatch(/content-security-policy: default-src 'none'/);
     expect(took).toBeGreaterThanOrEqual(900);
     expect(took).toBeLessThan(2_600);
+  });
+
+  it('keeps one address from taking every connection', async () => {
+    const limits = createServerLimits({ maxConnectionsPerAddress: 5 });
+    const server = createServer(limits.serverOptions, (_req, res) => res.end('ok'));
+    servers.push(server);
+    limits.apply(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const held = Array.from({ length: 12 }, () => {
+      const socket = connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+      socket.on('error', () => undefined);
+      return socket;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(held.filter((s) => !s.destroyed).length).toBe(5);
+    // Another address is still served, and a freed slot is reusable.
+    expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('ok');
+    for (const s of held) s.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const again = Array.from({ length: 5 }, () =>
+      connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' }).on('error', () => undefined),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    expect(again.filter((s) => !s.destroyed).length).toBe(5);
+    for (const s of again) s.destroy();
   });
 });

@@ -8,8 +8,16 @@
  *   closes. It is the body deadline; an idle timeout alone never fires on a drip.
  * - `headersTimeout` bounds the headers (slowloris).
  * - `keepAliveTimeout` closes idle kept-alive connections; `idleTimeout` any socket silent that long.
- * - `maxConnections` refuses sockets past the cap instead of running out of memory or descriptors.
- * - `maxRequestsPerSocket` makes one connection end after that many requests.
+ * - `maxConnections` refuses sockets past the cap instead of running out of memory or descriptors;
+ *   `maxConnectionsPerAddress` keeps one client from taking the whole cap (a reconnecting
+ *   slowloris would otherwise lock everyone else out). Behind a reverse proxy every connection
+ *   comes from the proxy: raise it there, or set it to `Infinity`.
+ * - `maxRequestsPerSocket` (off by default) makes one connection end after that many requests;
+ *   Node answers the requests past it with a bare 503 of its own.
+ *
+ * `serverOptions` also turns off Node's own check for a missing `Host` header, which answers with
+ * a bare 400 (no security header, no code): `createFastifyHardening` answers it instead, with the
+ * headers and `400 BAD_REQUEST`; on another server, refuse `HTTP/1.1` requests without `Host` yourself.
  *
  * Node enforces the two deadlines from a timer created with the server (`connectionsCheckingInterval`,
  * 30 s by default, so a 30 s deadline could take a minute): pass `serverOptions` to the server's
@@ -17,6 +25,7 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import { ConfigurationError } from '../errors.js';
 
 export interface ServerLimitsOptions {
@@ -30,7 +39,9 @@ export interface ServerLimitsOptions {
   idleTimeout?: number;
   /** Open connections at most; more are refused at once. Default 4,096. */
   maxConnections?: number;
-  /** Requests one connection may carry before it is closed. Default 1,000. */
+  /** Open connections from one remote address at most. Default 256; `Infinity` for none. */
+  maxConnectionsPerAddress?: number;
+  /** Requests one connection may carry before it is closed. Default `Infinity` (no limit). */
   maxRequestsPerSocket?: number;
 }
 
@@ -44,13 +55,15 @@ export interface ServerLimits extends Readonly<Required<ServerLimitsOptions>> {
     headersTimeout: number;
     keepAliveTimeout: number;
     connectionsCheckingInterval: number;
+    requireHostHeader: false;
   };
   /** Sets every limit on a created server (after a framework set its own values). */
   apply(server: HttpServer | HttpsServer): void;
 }
 
-function positive(name: string, value: number | undefined, fallback: number): number {
+function positive(name: string, value: number | undefined, fallback: number, unbounded = false): number {
   const v = value ?? fallback;
+  if (unbounded && v === Number.POSITIVE_INFINITY) return v;
   if (!Number.isInteger(v) || v < 1)
     throw new ConfigurationError(`server limit ${name} must be a positive whole number (got ${String(v)})`);
   return v;
@@ -74,7 +87,13 @@ export function createServerLimits(options: ServerLimitsOptions = {}): ServerLim
   const keepAliveTimeout = positive('keepAliveTimeout', options.keepAliveTimeout, 5_000);
   const idleTimeout = positive('idleTimeout', options.idleTimeout, 60_000);
   const maxConnections = positive('maxConnections', options.maxConnections, 4_096);
-  const maxRequestsPerSocket = positive('maxRequestsPerSocket', options.maxRequestsPerSocket, 1_000);
+  const maxConnectionsPerAddress = positive('maxConnectionsPerAddress', options.maxConnectionsPerAddress, 256, true);
+  const maxRequestsPerSocket = positive(
+    'maxRequestsPerSocket',
+    options.maxRequestsPerSocket,
+    Number.POSITIVE_INFINITY,
+    true,
+  );
   // Checked at least twice per shortest deadline, and at least every second, so a deadline is
   // enforced within a second of its value.
   const connectionsCheckingInterval = Math.max(250, Math.min(1_000, Math.floor(headersTimeout / 2)));
@@ -84,15 +103,41 @@ export function createServerLimits(options: ServerLimitsOptions = {}): ServerLim
     keepAliveTimeout,
     idleTimeout,
     maxConnections,
+    maxConnectionsPerAddress,
     maxRequestsPerSocket,
-    serverOptions: Object.freeze({ requestTimeout, headersTimeout, keepAliveTimeout, connectionsCheckingInterval }),
+    serverOptions: Object.freeze({
+      requestTimeout,
+      headersTimeout,
+      keepAliveTimeout,
+      connectionsCheckingInterval,
+      requireHostHeader: false as const,
+    }),
     apply(server: HttpServer | HttpsServer) {
       server.requestTimeout = requestTimeout;
       server.headersTimeout = headersTimeout;
       server.keepAliveTimeout = keepAliveTimeout;
       server.maxConnections = maxConnections;
-      server.maxRequestsPerSocket = maxRequestsPerSocket;
+      server.maxRequestsPerSocket = Number.isFinite(maxRequestsPerSocket) ? maxRequestsPerSocket : 0; // 0: none
       server.setTimeout(idleTimeout);
+      if (Number.isFinite(maxConnectionsPerAddress)) {
+        const open = new Map<string, number>();
+        // 'connection' for plain HTTP; 'secureConnection' would come after the TLS handshake, too
+        // late: count the TCP socket.
+        server.on('connection', (socket: Socket) => {
+          const address = socket.remoteAddress ?? '';
+          const count = (open.get(address) ?? 0) + 1;
+          if (count > maxConnectionsPerAddress) {
+            socket.destroy();
+            return;
+          }
+          open.set(address, count);
+          socket.once('close', () => {
+            const left = (open.get(address) ?? 1) - 1;
+            if (left > 0) open.set(address, left);
+            else open.delete(address);
+          });
+        });
+      }
     },
   });
 }

@@ -24,6 +24,7 @@ export {
   type RateLimitRule,
 } from './rate-limit.js';
 export {
+  type AttemptOptions,
   clientKey,
   createLoginThrottle,
   type LoginAttemptResult,

@@ -217,6 +217,31 @@ function throttleCases({ make, pair, pass, growth }: Backend) {
     expect(outcome(await t.attempt('dana', '198.51.100.200', right))).toBe('throttled:account'); // the spray's count stays
   });
 
+  it('a browser that logged in before keeps logging in from a new network while a spray holds the account', async () => {
+    // Found by attacking the address rule: an attacker asking the moment each back-off ends kept
+    // the account's one attempt per period, so the user on a new address never got it.
+    const t = make();
+    const device = 'dev1ce-of-gina-0123456789';
+    expect(outcome(await t.attempt('gina', '192.0.2.20', right, { device }))).toBe('ok');
+    const spray = await attempts(t, 'gina', '198.51.100.2', times(10, wrong));
+    expect(spray.slice(-2)).toEqual(['throttled:account', 'throttled:account']);
+    // The same browser on a network it never used: its own count, not the spray's.
+    expect(await t.attempt('gina', '203.0.113.77', right, { device })).toEqual({ ok: true, value: USER });
+    // Another browser there, an id never seen, or a malformed one: the shared, sprayed count.
+    for (const other of ['another-browser-0123456789', 'short', '../../etc', undefined])
+      expect(outcome(await t.attempt('gina', '203.0.113.78', right, { device: other })), String(other)).toBe(
+        'throttled:account',
+      );
+    // Its own mistakes count in its own bucket.
+    for (let i = 0; i < 6; i++)
+      expect(outcome(await t.attempt('gina', '203.0.113.90', wrong, { device }))).toBe('invalid');
+    expect(outcome(await t.attempt('gina', '203.0.113.90', right, { device }))).toBe('throttled:account');
+    // remember() with a device makes it known before any login (after registration, say).
+    await t.remember('hana', '192.0.2.30', { device: 'hana-browser-0123456789ab' });
+    await attempts(t, 'hana', '198.51.100.3', times(10, wrong));
+    expect(outcome(await t.attempt('hana', '203.0.113.5', right, { device: 'hana-browser-0123456789ab' }))).toBe('ok');
+  });
+
   it('remember makes an address known before any login (after registration, say)', async () => {
     const t = make();
     await t.remember('finn', '192.0.2.40');
@@ -313,6 +338,23 @@ describe('login throttle in memory', () => {
     expect(clientKey('2001:DB8:0:0:1::5')).toBe('2001:db8:0:0::/64');
     expect(clientKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
     expect(clientKey('::1')).toBe('0:0:0:0::/64');
+  });
+
+  it('keys every spelling of one address alike: ports dropped, mapped IPv4 in hex or dotted, zone ids', () => {
+    // Each spelling once counted as a new client (found by attacking the fix through X-Forwarded-For).
+    for (const spelling of [
+      '203.0.113.7:5555',
+      '203.0.113.7:1',
+      '::FFFF:CB00:7107',
+      '0:0:0:0:0:ffff:203.0.113.7',
+      '[::ffff:203.0.113.7]:443',
+      ' 203.0.113.7 ',
+    ])
+      expect(clientKey(spelling), spelling).toBe('203.0.113.7');
+    expect(clientKey('[2001:DB8:1:2::9]:443')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:0db8:0001:0002:ffff::')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(clientKey('not an address')).toBe('not an address');
   });
 });
 

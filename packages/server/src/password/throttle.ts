@@ -10,10 +10,13 @@
  *    the last (1 s, 2 s, 4 s … capped at 15 min); the count starts over a day after the first
  *    failure of a series. The count is kept by account, not by address, so guesses spread over a
  *    botnet's addresses still add up: at most ~100 a day.
- * 3. Why the real user is not locked out by this: an address from which the account logged in
- *    successfully in the last 14 days has its own counter for that account. A spray from other
- *    addresses slows only those addresses; the user's usual device keeps logging in at once. On a
- *    new address the user waits at most 15 minutes, never a lock an attacker can renew cheaply.
+ * 3. Why the real user is not locked out by this: a device (a random id the app keeps in an
+ *    HttpOnly cookie, passed as `device`) or an address from which the account logged in
+ *    successfully in the last 14 days has its own counter for that account. A spray from
+ *    elsewhere slows only the shared count; the user's own browser keeps logging in, from any
+ *    network. What remains: a browser the account never logged in from, on an address it never
+ *    used, shares the count with the attacker, and an attacker who asks the moment each back-off
+ *    ends (about 100 requests a day) can keep taking the one attempt per period before it.
  * 4. At most 2 password checks in flight per account bucket and 8 per client address; more wait
  *    a second (429). A crashed process frees its slots after 30 s.
  *
@@ -77,23 +80,59 @@ export interface LoginThrottle {
     username: string,
     client: string,
     check: () => Promise<T | false | null | undefined>,
+    options?: AttemptOptions,
   ): Promise<LoginAttemptResult<T>>;
-  /** Marks `client` as known for the account (after registration, say) and resets its own count. */
-  remember(username: string, client: string): Promise<void>;
+  /**
+   * Marks `client` (and `device`) as known for the account (after registration, say) and resets
+   * their own counts.
+   */
+  remember(username: string, client: string, options?: AttemptOptions): Promise<void>;
 }
 
-/** The counting key for a client address: IPv4 as is, IPv6 by its /64 prefix. */
+export interface AttemptOptions {
+  /**
+   * This browser's device id: at least 128 random bits (base64url, 22 to 128 characters) that the
+   * app keeps in an HttpOnly cookie of its own, never an address or a user agent. A device that
+   * logged in to the account before has its own count, so an attacker elsewhere cannot lock the
+   * user out of their own browser, whatever network it is on. Anything else is ignored.
+   */
+  device?: string;
+}
+
+const DEVICE = /^[A-Za-z0-9_-]{22,128}$/;
+
+/**
+ * The counting key for a client address: IPv4 as is, IPv6 by its /64 prefix (the block one host
+ * owns). Every spelling of one address gives one key, or a client could count anew by changing how
+ * its address is written (addresses come from X-Forwarded-For when a proxy is trusted):
+ * - a port is not part of the client (`203.0.113.7:5555`, `[2001:db8::1]:443`, as some proxies
+ *   write them): it is dropped;
+ * - IPv6 is read by the URL parser, so `::FFFF:CB00:7107`, `0:0:0:0:0:ffff:203.0.113.7` and
+ *   `::ffff:203.0.113.7` are all the IPv4 client `203.0.113.7`.
+ * Anything that is not an address counts as itself.
+ */
 export function clientKey(address: string): string {
-  const a = address.toLowerCase();
-  if (a.startsWith('::ffff:') && a.includes('.')) return a.slice(7); // IPv4-mapped
-  if (!isIPv6(a)) return a;
-  const [head = '', tail = ''] = a.split('::');
+  let a = address.trim().toLowerCase();
+  const bracketed = /^\[([0-9a-f:.]+)\](?::\d{1,5})?$/.exec(a);
+  if (bracketed?.[1]) a = bracketed[1];
+  else if (/^\d{1,3}(?:\.\d{1,3}){3}:\d{1,5}$/.test(a)) a = a.slice(0, a.lastIndexOf(':'));
+  a = a.replace(/%.*$/, ''); // a zone id (fe80::1%eth0) names an interface, not a client
+  if (!isIPv6(a) || !URL.canParse(`http://[${a}]/`)) return a;
+  const canonical = new URL(`http://[${a}]/`).hostname.slice(1, -1); // compressed hex, dotted tail as hex
+  const [head = '', tail = ''] = canonical.split('::');
   const left = head ? head.split(':') : [];
-  const right = a.includes('::') ? (tail ? tail.split(':') : []) : [];
-  const groups = a.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  const right = canonical.includes('::') && tail ? tail.split(':') : [];
+  const groups = [...left, ...Array(8 - left.length - right.length).fill('0'), ...right].map((g) =>
+    Number.parseInt(g, 16),
+  );
+  // IPv4-mapped (::ffff:a.b.c.d): the IPv4 client itself.
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    const [hi = 0, lo = 0] = groups.slice(6);
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
   return `${groups
     .slice(0, 4)
-    .map((g) => Number.parseInt(g, 16).toString(16))
+    .map((g) => g.toString(16))
     .join(':')}::/64`;
 }
 
@@ -138,27 +177,32 @@ export function createLoginThrottle(options: LoginThrottleOptions = {}): LoginTh
   const flightsByClient = limiter('flight-client', perClient, IN_FLIGHT_SAFETY);
   const flightsByAccount = limiter('flight-account', perAccount, IN_FLIGHT_SAFETY);
 
-  const bucket = async (username: string, client: string) => {
+  const bucket = async (username: string, client: string, device: unknown) => {
     if (typeof username !== 'string' || typeof client !== 'string' || client === '')
       throw new InvalidArgumentError('the throttle needs a username and a client address');
     const account = accountKey(username);
     const address = clientKey(client);
-    const own = `${account}|${address}`;
-    // An address the account logged in from recently has its own count, so a spray from
-    // elsewhere cannot lock the user out of their usual device.
-    const isKnown = (await guard(WHAT, () => known.get(own))) !== null;
-    return { address, own, key: isKnown ? own : account };
+    const own = [`${account}|${address}`];
+    // The device id comes from a request: malformed ones are ignored, never an error.
+    if (typeof device === 'string' && DEVICE.test(device)) own.unshift(`${account}|d:${digest(device)}`);
+    // A device, else an address, the account logged in from recently has its own count, so a
+    // spray from elsewhere cannot lock the user out of their usual browser.
+    const seen = await guard(WHAT, () => Promise.all(own.map((key) => known.get(key))));
+    const mine = own.find((_key, i) => seen[i] !== null);
+    return { address, own, key: mine ?? account };
   };
-  const reset = (own: string) =>
-    guard(WHAT, () => Promise.all([known.set(own, 1, knownFor), failures.delete(own), waits.delete(own)]));
+  const reset = (own: readonly string[]) =>
+    guard(WHAT, () =>
+      Promise.all(own.flatMap((key) => [known.set(key, 1, knownFor), failures.delete(key), waits.delete(key)])),
+    );
   const giveAllBack = async (points: Taken[]) => {
     await Promise.all(points.map((point) => giveBack(point, WHAT)));
   };
 
   return {
-    async attempt(username, client, check) {
+    async attempt(username, client, check, attemptOptions) {
       if (typeof check !== 'function') throw new InvalidArgumentError('attempt needs a check function');
-      const { address, own, key } = await bucket(username, client);
+      const { address, own, key } = await bucket(username, client, attemptOptions?.device);
       const counted: Taken[] = [];
       const flights: Taken[] = [];
       // A refused attempt gives back what it took: it checked no password, so it must not count as
@@ -204,13 +248,13 @@ export function createLoginThrottle(options: LoginThrottleOptions = {}): LoginTh
         byClient && giveBack(byClient, WHAT), // a right password is not a failure of this address
         // From a new address, the shared account count gets this attempt's point back and keeps
         // the rest: a login by the user does not wipe the count a spray has built.
-        key !== own && failure && giveBack(failure, WHAT),
+        key === accountKey(username) && failure && giveBack(failure, WHAT),
         reset(own),
       ]);
       return { ok: true, value: value as Exclude<typeof value, false | null | undefined> };
     },
-    async remember(username, client) {
-      await reset((await bucket(username, client)).own);
+    async remember(username, client, rememberOptions) {
+      await reset((await bucket(username, client, rememberOptions?.device)).own);
     },
   };
 }

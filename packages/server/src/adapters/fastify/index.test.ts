@@ -2,6 +2,7 @@ import { type AddressInfo, connect } from 'node:net';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { createSecurityHeaders } from '../../http/headers.js';
+import { createServerLimits } from '../../http/server-limits.js';
 import { runAdapterContract } from '../../test/adapter-contract.js';
 import { createFastifyHardening, createFastifySessions, errorHandler, getSession, handleClientError } from './index.js';
 
@@ -33,7 +34,9 @@ runAdapterContract('fastify', async (sessions) => {
 describe('createFastifyHardening', () => {
   it('covers the answers Fastify gives before routing: a URL it cannot decode gets the headers and a coded body', async () => {
     const hardening = createFastifyHardening({ headers: createSecurityHeaders() });
-    const app = Fastify({ frameworkErrors: hardening.frameworkErrors });
+    const limits = createServerLimits();
+    const app = Fastify({ frameworkErrors: hardening.frameworkErrors, http: limits.serverOptions });
+    limits.apply(app.server);
     app.addHook('onRequest', hardening);
     app.get('/api/me', async () => ({ ok: true }));
     await app.listen({ port: 0, host: '127.0.0.1' });
@@ -56,6 +59,21 @@ describe('createFastifyHardening', () => {
       expect(head).toMatch(/x-content-type-options: nosniff/i);
       expect(head).toMatch(/cache-control: no-store/i);
       expect(JSON.parse(body)).toEqual({ error: { code: 'BAD_REQUEST', message: 'The request is malformed.' } });
+      // HTTP/1.1 without Host: refused by the hook, with the headers (Node's own check is off).
+      const noHost = await new Promise<string>((resolve) => {
+        let out = '';
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write('GET /api/me HTTP/1.1\r\nConnection: close\r\n\r\n'),
+        );
+        socket.setEncoding('latin1');
+        socket.on('data', (c) => {
+          out += c;
+        });
+        socket.on('close', () => resolve(out));
+      });
+      expect(noHost).toMatch(/^HTTP\/1\.1 400/);
+      expect(noHost).toMatch(/content-security-policy: default-src 'self'/i);
+      expect(noHost).toContain('"code":"BAD_REQUEST"');
       // Without it, Fastify's default answer quotes the path back and has no security header.
       const plain = Fastify();
       plain.get('/api/me', async () => ({ ok: true }));

@@ -145,6 +145,10 @@ export function createFastifyHardening(options: FastifyHardeningOptions): Fastif
     reply: FastifyReply,
   ): Promise<FastifyReply | undefined> {
     secure(request, reply);
+    // HTTP/1.1 requires Host. `createServerLimits` turns off Node's own check, whose bare 400 has
+    // no header and no code, so the refusal happens here, with both.
+    if (request.raw.headers.host === undefined && request.raw.httpVersion === '1.1')
+      return sendError(reply, 'BAD_REQUEST');
     if (csrf && !csrf.allows(request.raw as CsrfRequest) && !exempt.has(request.url.split('?', 1)[0] ?? ''))
       return sendError(reply, 'CSRF_REJECTED');
     return undefined;
