@@ -388,11 +388,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       reply.header('set-cookie', `__Host-device=${fresh}; Path=/; Max-Age=34560000; HttpOnly; Secure; SameSite=Strict`);
   });
   const throttledLogged = new Map<string, { at: number; suppressed: number }>();
-  const passwordAttempt: PasswordAttempt = async (request, reply, username, check) => {
-    const device = deviceOf(request);
+  const passwordAttempt: PasswordAttempt = async (request, reply, username, check, browser = true) => {
+    const device = browser ? deviceOf(request) : undefined;
     const result = await throttle.attempt(username, request.ip, check, { device });
     if (result.ok) {
-      await knowDevice(request, reply, username, device);
+      // A browser that got in is known from now on; a token client (a CLI) gets no cookie.
+      if (browser) await knowDevice(request, reply, username, device);
       return result.value;
     }
     if (result.reason === 'throttled') {
@@ -700,6 +701,7 @@ type PasswordAttempt = <T>(
   reply: FastifyReply,
   username: string,
   check: () => Promise<T | false>,
+  browser?: boolean,
 ) => Promise<T | undefined>;
 
 const tokenBody = z.discriminatedUnion('grant_type', [
@@ -731,12 +733,18 @@ function registerTokenRoutes(app: FastifyInstance, options: AppOptions, password
     let refreshToken: string;
     if (body.grant_type === 'password') {
       let reason = '';
-      const user = await passwordAttempt(request, reply, body.username, async () => {
-        const outcome = await users.authenticate(body.username, body.password);
-        if (outcome.ok) return outcome.user;
-        reason = outcome.reason;
-        return false;
-      });
+      const user = await passwordAttempt(
+        request,
+        reply,
+        body.username,
+        async () => {
+          const outcome = await users.authenticate(body.username, body.password);
+          if (outcome.ok) return outcome.user;
+          reason = outcome.reason;
+          return false;
+        },
+        false, // a token client: no device cookie
+      );
       if (!user) {
         if (reason) request.log.info({ event: 'token.password.failure', reason, ip: request.ip }, 'token');
         return reply;
