@@ -1,9 +1,10 @@
-import { type AddressInfo, connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { createSecurityHeaders } from '../../http/headers.js';
 import { createServerLimits } from '../../http/server-limits.js';
 import { runAdapterContract } from '../../test/adapter-contract.js';
+import { sendRaw } from '../../test/http.js';
 import { createFastifyHardening, createFastifySessions, errorHandler, getSession, handleClientError } from './index.js';
 
 runAdapterContract('fastify', async (sessions) => {
@@ -42,17 +43,9 @@ describe('createFastifyHardening', () => {
     await app.listen({ port: 0, host: '127.0.0.1' });
     try {
       const { port } = app.server.address() as AddressInfo;
-      const response = await new Promise<string>((resolve) => {
-        let out = '';
-        const socket = connect(port, '127.0.0.1', () =>
-          socket.write('GET /api/me%3Cscript%3E% HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
-        );
-        socket.setEncoding('latin1');
-        socket.on('data', (c) => {
-          out += c;
-        });
-        socket.on('close', () => resolve(out));
-      });
+      const response = (
+        await sendRaw(port, Buffer.from('GET /api/me%3Cscript%3E% HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'))
+      ).text;
       const [head = '', body = ''] = response.split('\r\n\r\n');
       expect(head).toMatch(/^HTTP\/1\.1 400/);
       expect(head).toMatch(/content-security-policy: default-src 'self'/i);
@@ -60,17 +53,7 @@ describe('createFastifyHardening', () => {
       expect(head).toMatch(/cache-control: no-store/i);
       expect(JSON.parse(body)).toEqual({ error: { code: 'BAD_REQUEST', message: 'The request is malformed.' } });
       // HTTP/1.1 without Host: refused by the hook, with the headers (Node's own check is off).
-      const noHost = await new Promise<string>((resolve) => {
-        let out = '';
-        const socket = connect(port, '127.0.0.1', () =>
-          socket.write('GET /api/me HTTP/1.1\r\nConnection: close\r\n\r\n'),
-        );
-        socket.setEncoding('latin1');
-        socket.on('data', (c) => {
-          out += c;
-        });
-        socket.on('close', () => resolve(out));
-      });
+      const noHost = (await sendRaw(port, Buffer.from('GET /api/me HTTP/1.1\r\nConnection: close\r\n\r\n'))).text;
       expect(noHost).toMatch(/^HTTP\/1\.1 400/);
       expect(noHost).toMatch(/content-security-policy: default-src 'self'/i);
       expect(noHost).toContain('"code":"BAD_REQUEST"');
