@@ -381,12 +381,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     newDevices.set(request, fresh);
     await throttle.remember(username, request.ip, { device: fresh });
   };
-  // Set after the handler, so the session cookie stays the answer's first Set-Cookie.
-  app.addHook('onSend', async (request, reply) => {
-    const fresh = newDevices.get(request);
-    if (fresh && reply.statusCode < 400)
-      reply.header('set-cookie', `__Host-device=${fresh}; Path=/; Max-Age=34560000; HttpOnly; Secure; SameSite=Strict`);
-  });
   const throttledLogged = new Map<string, { at: number; suppressed: number }>();
   const passwordAttempt: PasswordAttempt = async (request, reply, username, check, browser = true) => {
     const device = browser ? deviceOf(request) : undefined;
@@ -429,8 +423,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       api.addHook('onRequest', auth.onRequest);
       // C7: nothing under /api is stored by a cache: it is all account data. Decided by the route
       // that matched (this scope), never by the request line: `GET http://x/api/me` routes here too.
-      api.addHook('onSend', async (_request, reply) => {
+      api.addHook('onSend', async (request, reply) => {
         reply.header('cache-control', 'no-store');
+        // A new device id goes after the handler, so the session cookie stays the first Set-Cookie.
+        const fresh = newDevices.get(request);
+        if (fresh && reply.statusCode < 400)
+          reply.header(
+            'set-cookie',
+            `__Host-device=${fresh}; Path=/; Max-Age=34560000; HttpOnly; Secure; SameSite=Strict`,
+          );
       });
 
       api.post('/auth/register', async (request, reply) => {
