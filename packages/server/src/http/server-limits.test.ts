@@ -38,7 +38,9 @@ describe('createServerLimits', () => {
 
   it('refuses a configuration that turns a deadline off or contradicts itself, with the fix in the message', () => {
     expect(() => createServerLimits({ requestTimeout: 0 })).toThrow(ConfigurationError);
-    expect(() => createServerLimits({ maxConnections: 1.5 })).toThrow(/positive whole number/);
+    expect(() => createServerLimits({ maxConnections: 1.5 })).toThrow(
+      /server limit maxConnections must be an integer from 1/,
+    );
     expect(() => createServerLimits({ maxConnections: Number.POSITIVE_INFINITY })).toThrow(ConfigurationError);
     expect(createServerLimits({ maxConnectionsPerAddress: Number.POSITIVE_INFINITY }).maxConnectionsPerAddress).toBe(
       Number.POSITIVE_INFINITY,

@@ -27,6 +27,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { ConfigurationError } from '../errors.js';
+import { positiveInteger } from '../lib/limiter.js';
 
 export interface ServerLimitsOptions {
   /** Milliseconds for a whole request (headers and body). Default 30,000. */
@@ -61,12 +62,10 @@ export interface ServerLimits extends Readonly<Required<ServerLimitsOptions>> {
   apply(server: HttpServer | HttpsServer): void;
 }
 
+/** A whole number from 1 (the shared option check), or `Infinity` where a limit may be off. */
 function positive(name: string, value: number | undefined, fallback: number, unbounded = false): number {
-  const v = value ?? fallback;
-  if (unbounded && v === Number.POSITIVE_INFINITY) return v;
-  if (!Number.isInteger(v) || v < 1)
-    throw new ConfigurationError(`server limit ${name} must be a positive whole number (got ${String(v)})`);
-  return v;
+  if (unbounded && (value ?? fallback) === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY;
+  return positiveInteger(`server limit ${name}`, value, fallback);
 }
 
 /**

@@ -189,7 +189,7 @@ export function createLoginThrottle(options: LoginThrottleOptions = {}): LoginTh
     // spray from elsewhere cannot lock the user out of their usual browser.
     const seen = await guard(WHAT, () => Promise.all(own.map((key) => known.get(key))));
     const mine = own.find((_key, i) => seen[i] !== null);
-    return { address, own, key: mine ?? account };
+    return { address, own, key: mine ?? account, shared: mine === undefined };
   };
   const reset = (own: readonly string[]) =>
     guard(WHAT, () =>
@@ -202,7 +202,7 @@ export function createLoginThrottle(options: LoginThrottleOptions = {}): LoginTh
   return {
     async attempt(username, client, check, attemptOptions) {
       if (typeof check !== 'function') throw new InvalidArgumentError('attempt needs a check function');
-      const { address, own, key } = await bucket(username, client, attemptOptions?.device);
+      const { address, own, key, shared } = await bucket(username, client, attemptOptions?.device);
       const counted: Taken[] = [];
       const flights: Taken[] = [];
       // A refused attempt gives back what it took: it checked no password, so it must not count as
@@ -248,7 +248,7 @@ export function createLoginThrottle(options: LoginThrottleOptions = {}): LoginTh
         byClient && giveBack(byClient, WHAT), // a right password is not a failure of this address
         // From a new address, the shared account count gets this attempt's point back and keeps
         // the rest: a login by the user does not wipe the count a spray has built.
-        key === accountKey(username) && failure && giveBack(failure, WHAT),
+        shared && failure && giveBack(failure, WHAT),
         reset(own),
       ]);
       return { ok: true, value: value as Exclude<typeof value, false | null | undefined> };
