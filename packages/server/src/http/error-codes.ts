@@ -35,9 +35,30 @@ export const httpErrors = {
 
 export type HttpErrorCode = keyof typeof httpErrors;
 
-/** The JSON body for an error code: no request data is ever echoed into it. */
-export function errorBody(code: HttpErrorCode): { error: { code: HttpErrorCode; message: string } } {
-  return { error: { code, message: httpErrors[code].message } };
+/**
+ * An error answer of the app's own (a code latchkey does not define), for `sendError`:
+ * `{ status: 409, code: 'NOTE_CONFLICT', message: 'The note changed elsewhere.' }`. Keep `message`
+ * free of request data; clients branch on `code`.
+ */
+export interface ErrorAnswer {
+  status: number;
+  code: string;
+  message: string;
+}
+
+/** The status, code and message for one of latchkey's codes, or the app's own answer unchanged. */
+export function errorAnswer(error: HttpErrorCode | ErrorAnswer): ErrorAnswer {
+  if (typeof error !== 'string') return error;
+  const { status, message } = httpErrors[error];
+  return { status, code: error, message };
+}
+
+/** The JSON body for an error code or answer: no request data is ever echoed into it. */
+export function errorBody<C extends string = HttpErrorCode>(
+  error: C | ErrorAnswer,
+): { error: { code: C; message: string } } {
+  if (typeof error !== 'string') return { error: { code: error.code as C, message: error.message } };
+  return { error: { code: error, message: httpErrors[error as unknown as HttpErrorCode].message } };
 }
 
 /**

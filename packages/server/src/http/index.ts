@@ -2,7 +2,18 @@
  * `latchkey/http`: the HTTP-level defences, free of any framework. The adapters wire them in
  * (`createFastifyHardening` in `latchkey/fastify`); use these directly with anything else.
  */
+
+export { clientErrorCode, handleClientError } from './client-error.js';
 export { CSRF_VARY, type CsrfGuard, type CsrfRequest, canonicalOrigin, createCsrfGuard } from './csrf.js';
+export {
+  codeForError,
+  type ErrorAnswer,
+  errorAnswer,
+  errorBody,
+  type HttpErrorCode,
+  httpErrors,
+  rawErrorResponse,
+} from './error-codes.js';
 export {
   type CspViolation,
   createSecurityHeaders,
@@ -14,3 +25,10 @@ export {
 export { createHttpsRedirect } from './https-redirect.js';
 export { createTrustedProxies, type TrustedProxies } from './proxy.js';
 export { createServerLimits, type ServerLimits, type ServerLimitsOptions } from './server-limits.js';
+export {
+  CLEAR_SITE_DATA,
+  createSessionFlow,
+  type FlowHeaders,
+  NO_STORE,
+  type SessionFlow,
+} from './session-flow.js';
