@@ -1,9 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// One run for the whole workspace. Workspace packages resolve to their TypeScript sources through
-// the `@latchkey/source` export condition, so tests never need a build first.
+// One run for the whole workspace. Each project resolves the workspace packages to their TypeScript
+// sources through the root tsconfig.json's `paths` (resolve.tsconfigPaths), so tests never need a build.
 export default defineConfig({
   test: {
-    projects: ['packages/server', 'packages/client', 'apps/demo'],
+    projects: ['packages/server', 'packages/client', 'apps/demo', 'examples'],
   },
 });

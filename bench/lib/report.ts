@@ -216,7 +216,7 @@ shows. latchkey's stores hold ${r.sizes[r.sizes.length - 1]?.toLocaleString('en-
   ${esRedis ? `With connect-redis, express-session reaches ${fmt(esRedis.rps, 0)} req/s.` : ''}
 - On node:http, latchkey (SQLite + cache) keeps **${nodeCached ? fmt(ratio(nodeCached), 2) : '?'}×** of the bare route, against
   ${jwtKey ? fmt(ratio(jwtKey), 2) : '?'}× for \`jsonwebtoken.verify\` with a pre-built KeyObject and ${jwtString ? fmt(ratio(jwtString), 2) : '?'}× with the
-  secret as a string (the article's code), ${jose ? fmt(ratio(jose), 2) : '?'}× for jose, ${iron ? fmt(ratio(iron), 2) : '?'}× for iron-session, and
+  secret as a string ([the article](article.md)'s code), ${jose ? fmt(ratio(jose), 2) : '?'}× for jose, ${iron ? fmt(ratio(iron), 2) : '?'}× for iron-session, and
   ${betterAuth ? fmt(ratio(betterAuth), 2) : '?'}× for better-auth's \`getSession\` (${betterAuthCache ? fmt(ratio(betterAuthCache), 2) : '?'}× with its cookie cache).
 - A login storm of 50 concurrent clients on the reference server: ${fmt(r.storm.rps, 1)} logins/s
   (${fmt((r.storm.rps / r.storm.rawHashRate) * 100, 0)} % of the raw argon2id rate of ${fmt(r.storm.rawHashRate, 1)} hashes/s on this machine), with the

@@ -1,7 +1,7 @@
 /**
  * Access-token verification per second, in process: latchkey's `verify` (strict header checks,
  * claims, revocation look-up) against jose's `jwtVerify` used directly and `jsonwebtoken.verify`
- * (the article's library; it has no EdDSA, so ES256 and the article's HS256 with a string secret).
+ * (the library of the article, docs/article.md; it has no EdDSA, so ES256 and the article's HS256 with a string secret).
  */
 import { createPublicKey, createSecretKey, randomBytes } from 'node:crypto';
 import { exportJWK, jwtVerify, SignJWT } from 'jose';

@@ -1,8 +1,8 @@
 import { defineProject } from 'vitest/config';
 
 export default defineProject({
-  resolve: { conditions: ['@latchkey/source'] },
-  ssr: { resolve: { conditions: ['@latchkey/source'] } },
+  // Workspace packages resolve to their sources through the root tsconfig.json's `paths`.
+  resolve: { tsconfigPaths: true },
   test: {
     name: 'latchkey',
     include: ['**/*.test.ts'],

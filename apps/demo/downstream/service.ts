@@ -6,7 +6,9 @@
  * to the browser.
  */
 import { createServer, type Server } from 'node:http';
+import { errorBody } from 'latchkey/http';
 import { type AccessTokenRevocations, createAccessTokenVerifier } from 'latchkey/tokens';
+import { appErrors } from '../server/errors.js';
 
 export const DOWNSTREAM_AUDIENCE = 'latchkey-demo-downstream';
 export const DEMO_ISSUER = 'latchkey-demo';
@@ -60,11 +62,9 @@ export function createDownstream(options: DownstreamOptions): Server {
         { 'retry-after': '1' },
       );
     if (!verified)
-      return send(
-        401,
-        { error: { code: 'INVALID_TOKEN', message: 'A valid bearer token is required.' } },
-        { 'www-authenticate': 'Bearer error="invalid_token"' },
-      );
+      return send(appErrors.INVALID_TOKEN.status, errorBody(appErrors.INVALID_TOKEN), {
+        'www-authenticate': 'Bearer error="invalid_token"',
+      });
     if (req.method === 'GET' && req.url === '/api/tip') {
       served++;
       // What the token proved, never the token itself.
@@ -76,6 +76,6 @@ export function createDownstream(options: DownstreamOptions): Server {
         tokenExpiresAt: new Date(verified.expiresAt).toISOString(),
       });
     }
-    return send(404, { error: { code: 'NOT_FOUND', message: 'No such resource.' } });
+    return send(404, errorBody('NOT_FOUND'));
   });
 }

@@ -101,7 +101,7 @@ async function login(username: string, password = PASSWORD, headers: Headers = {
 const alive = async (cookie: string) => (await get('/api/me', { cookie })).status === 200;
 
 describe('login, me, logout (R1, L1, L2, C2, C7)', () => {
-  it('logs in with the article paths, serves /api/me without a token, logs out, and rejects the replay', async () => {
+  it('logs in with the paths of the article, serves /api/me without a token, logs out, and rejects the replay', async () => {
     const res = await post('/api/auth/login', { username: 'demo', password: PASSWORD });
     expect(res.status).toBe(200);
     const body = await json(res);
@@ -366,13 +366,18 @@ describe('security headers (H1–H7)', () => {
     expect(res.headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
   });
 
-  it('H2: the page carries the response nonce on its script and style tags', async () => {
+  it('H2: the page has no inline script or style; its own files carry the response nonce', async () => {
     const res = await get('/');
     const nonce = /'nonce-([^']+)'/.exec(res.headers.get('content-security-policy') ?? '')?.[1];
     const html = await res.text();
-    expect(html).toContain(`<script nonce="${nonce}">`);
-    expect(html).toContain(`<style nonce="${nonce}">`);
+    expect(html).toContain(`<script src="/login-page.js" nonce="${nonce}"></script>`);
+    expect(html).toContain(`<link rel="stylesheet" href="/login-page.css" nonce="${nonce}">`);
     expect(html.match(/<script/g)).toHaveLength(1);
+    expect(html).not.toMatch(/<style|\son\w+=/);
+    const script = await get('/login-page.js');
+    expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(await script.text()).toContain("call('/api/auth/login'");
+    expect((await get('/login-page.css')).headers.get('content-type')).toBe('text/css; charset=utf-8');
   });
 
   it('H2: the report endpoint logs violations (without query strings) and parses only report types', async () => {

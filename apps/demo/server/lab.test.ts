@@ -1,5 +1,5 @@
 /**
- * The storage lab in Chromium: the article's claim, kept true by a test. A compromised CDN script
+ * The storage lab in Chromium: the claim of the article (docs/article.md), kept true by a test. A compromised CDN script
  * takes the JWTs from localStorage and sessionStorage (and they replay from outside), never the
  * HttpOnly cookie; it can still ride the session while it runs; a strict CSP or SRI stops it.
  */

@@ -1,6 +1,6 @@
 /**
  * The storage lab (demo only, behind `lab: true` / LATCHKEY_LAB=1; the library has nothing like
- * it). Three logins side by side — the article's JWT in localStorage, the same JWT in
+ * it). Three logins side by side — the JWT in localStorage of the article (docs/article.md), the same JWT in
  * sessionStorage, and latchkey's HttpOnly session cookie — then a "compromised CDN script" that
  * takes what it can and sends it to a collector on another origin. The server replays each stolen
  * credential from outside the browser and shows what got in. Defences can be switched:

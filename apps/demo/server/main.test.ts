@@ -19,7 +19,7 @@ function start(
   env: Record<string, string> = {},
   dir = dataDir,
 ): Promise<{ port: number; redirectPort: number; stdout: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--conditions=@latchkey/source', '--import', 'tsx', join(here, 'main.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'main.ts')], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LATCHKEY_DATA_DIR: dir, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

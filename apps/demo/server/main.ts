@@ -43,7 +43,7 @@ import {
 import { createRedisRevocations } from 'latchkey/tokens/redis';
 import { createSqliteRefreshStore, createSqliteRevocations } from 'latchkey/tokens/sqlite';
 import { DEMO_ISSUER, DOWNSTREAM_AUDIENCE } from '../downstream/service.js';
-import { buildApp, generatedPassword } from './app.js';
+import { buildApp } from './app.js';
 import { startStandInCdn } from './lab.js';
 import { createNotes } from './notes.js';
 import { createUsers } from './users.js';
@@ -178,7 +178,8 @@ const tokens = {
 };
 
 const given = env.LATCHKEY_DEMO_PASSWORD;
-const demoPassword = given && given.length > 0 ? given : generatedPassword();
+// A random password for the seeded demo account when none is given (printed below).
+const demoPassword = given && given.length > 0 ? given : randomBytes(12).toString('base64url');
 await users.upsert('demo', demoPassword);
 
 async function listen(server: Server, wanted: number): Promise<number> {

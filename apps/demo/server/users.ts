@@ -2,7 +2,7 @@
  * The demo's accounts: one table in the same SQLite file as the sessions. Passwords go through
  * `latchkey/password` (argon2id on the native thread pool, rehash when parameters rise); unknown
  * names cost a dummy verify, so timing does not tell which accounts exist (P3). Each account has an
- * API key that the server keeps: the article's point that secrets stay on the server, shown masked.
+ * API key that the server keeps: the point of the article (docs/article.md) that secrets stay on the server, shown masked.
  * The key is kept encrypted (AES-256-GCM, bound to its account's id) under a secret that lives
  * outside the database: a copied database file, a backup or a read through SQL injection does not
  * give anyone the keys.

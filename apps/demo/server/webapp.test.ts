@@ -35,7 +35,7 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
   const violations: string[] = [];
 
   async function startServer() {
-    server = spawn(process.execPath, ['--conditions=@latchkey/source', '--import', 'tsx', join(here, 'main.ts')], {
+    server = spawn(process.execPath, ['--import', 'tsx', join(here, 'main.ts')], {
       env: {
         ...process.env,
         PORT: String(port),

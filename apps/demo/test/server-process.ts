@@ -30,7 +30,7 @@ export async function startServerProcess(env: Record<string, string>, port?: num
   const chosen = port ?? (await freePort());
   const child = spawn(
     process.execPath,
-    ['--conditions=@latchkey/source', '--import', 'tsx', ...(env.NODE_FLAGS ?? '').split(' ').filter(Boolean), main],
+    ['--import', 'tsx', ...(env.NODE_FLAGS ?? '').split(' ').filter(Boolean), main],
     {
       env: { ...process.env, PORT: String(chosen), HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env },
       stdio: ['ignore', 'pipe', 'inherit'],

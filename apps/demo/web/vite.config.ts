@@ -50,7 +50,8 @@ function serviceWorker(): Plugin {
 }
 
 export default defineConfig({
-  resolve: { conditions: ['@latchkey/source'] },
+  // latchkey's packages resolve to their sources through the root tsconfig.json's `paths`.
+  resolve: { tsconfigPaths: true },
   build: { outDir: 'dist', emptyOutDir: true, assetsInlineLimit: 0, modulePreload: { polyfill: false } },
   plugins: [react(), serviceWorker()],
 });

@@ -1,7 +1,8 @@
 /**
  * @latchkey/client: the browser half of latchkey. It never holds a token: the session lives in an
  * HttpOnly cookie the browser sends by itself on same-origin requests.
- * - `createApiClient`: fetch wrapper; `logged-out` across tabs; offline told apart from logged out.
+ * - `createApiClient`: fetch wrapper for the app's own routes (given as options, typed by the
+ *   app); `logged-out` across tabs; "nobody logged in" and offline told apart from logged out.
  * - `openLocalStore`: typed IndexedDB (idb) for non-sensitive data, one database per account.
  * - `createOutbox`: offline changes replayed in order, conflicts reported with the server's copy,
  *   and only ever to the account that made them.
@@ -10,12 +11,15 @@
 export {
   type ApiClient,
   type ApiClientOptions,
-  ApiError,
   type ApiEvents,
+  type ApiRequest,
+  type AuthType,
+  type AuthTypes,
   createApiClient,
-  OfflineError,
-  type User,
-} from './api.js';
+  type Endpoints,
+  type LoggedOutEvent,
+} from './api-client.js';
+export { ApiError, ClientArgumentError, LatchkeyClientError, OfflineError } from './errors.js';
 export {
   deleteLocalStores,
   type LocalStoreOptions,

@@ -4,12 +4,12 @@
  */
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
-import { ApiError, OfflineError } from './api.js';
+import { ApiError, ClientArgumentError, OfflineError } from './errors.js';
 import { localStoreName, openLocalStore, ownerKey } from './local-store.js';
 import { createOutbox, createOutboxStore, type OutboxEntry, type OutboxSchema } from './outbox.js';
 
-const alice = await ownerKey({ username: 'alice' });
-const mallory = await ownerKey({ username: 'mallory' });
+const alice = await ownerKey('user-alice');
+const mallory = await ownerKey('user-mallory');
 /** The owner part of every outbox: Alice's queue, and the server says Alice is logged in. */
 const owned = { owner: alice, currentOwner: async () => alice };
 
@@ -133,36 +133,45 @@ describe('outbox', () => {
     expect(sent).toEqual(['diary', 'plans']);
   });
 
-  it('keeps the queue, unverified, when the owner cannot be confirmed', async () => {
-    for (const error of [new OfflineError(), new ApiError(401, 'SESSION_REQUIRED', ''), new Error('boom')]) {
+  it('keeps the queue, unverified, when nobody is logged in or the owner cannot be confirmed', async () => {
+    for (const error of [null, new OfflineError(), new ApiError(503, 'STORE_UNAVAILABLE', ''), new Error('boom')]) {
       const db = await fresh();
       await queue(db, ['a']);
+      const mismatches: string[] = [];
       const outbox = createOutbox(db, {
         owner: alice,
         currentOwner: async () => {
+          if (error === null) return null; // the me route said: nobody
           throw error;
         },
+        onOwnerMismatch: (who) => mismatches.push(who),
         send: async () => {
           throw new Error('must not send');
         },
         onConflict: () => undefined,
       });
       expect(await outbox.flush()).toEqual({ sent: 0, conflicts: 0, pending: 1, verified: false });
+      expect(mismatches).toEqual([]); // nobody is not another account
     }
   });
 });
 
 describe('local store per account', () => {
-  it('names the database by an opaque per-account key, never the username', async () => {
+  it("names the database by an opaque key of the server's user id, never the id itself", async () => {
     expect(alice).toMatch(/^[\w-]{43}$/);
-    expect(alice).toBe(await ownerKey({ username: 'alice' })); // stable
+    expect(alice).toBe(await ownerKey('user-alice')); // stable
     expect(alice).not.toBe(mallory);
-    // A server id, where there is one, wins over the username (which can change).
-    expect(await ownerKey({ id: 'u1', username: 'alice' })).toBe(await ownerKey({ id: 'u1', username: 'alice2' }));
-    expect(await ownerKey({ id: 'u1', username: 'alice' })).not.toBe(alice);
-    expect(localStoreName('notes', alice)).toBe(`notes:${alice}`);
-    expect(localStoreName('notes', alice)).not.toContain('alice');
-    expect(() => localStoreName('notes', 'alice')).toThrow(TypeError);
+    expect(localStoreName('drafts', alice)).toBe(`drafts:${alice}`);
+    expect(localStoreName('drafts', alice)).not.toContain('alice');
+    for (const misuse of [() => localStoreName('drafts', 'user-alice'), () => localStoreName('drafts', '')]) {
+      expect(misuse).toThrow(ClientArgumentError);
+      expect(misuse).toThrow(/owner must be a key from ownerKey\(userId\)/);
+    }
+    for (const id of ['', undefined]) {
+      const error = await ownerKey(id as never).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ClientArgumentError);
+      expect(error).toMatchObject({ code: 'ARGUMENT_INVALID', message: /stable user id/ });
+    }
     const [a, m] = [await fresh(alice), await fresh(mallory)];
     expect(a.name).not.toBe(m.name);
     a.close();

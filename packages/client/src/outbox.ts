@@ -13,7 +13,7 @@
  * queue and reports the mismatch: one user's changes never land in another user's account.
  */
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
-import { ApiError, OfflineError } from './api.js';
+import { ApiError, OfflineError } from './errors.js';
 
 export interface OutboxEntry<P = unknown> {
   /** Order of replay, assigned by IndexedDB. */
@@ -61,10 +61,11 @@ export interface OutboxOptions {
   /** The account the queue belongs to: the `ownerKey()` of the store's owner. */
   owner: string;
   /**
-   * The `ownerKey()` of the account the session belongs to now, from the server (the app's
-   * `/api/me`), e.g. `async () => ownerKey((await api.me()).user)`. Never from local state.
+   * The `ownerKey()` of the account the session belongs to now, from the server (the app's me
+   * route), or `null` when nobody is logged in. Never from local state. E.g.
+   * `async () => { const me = await api.me(); return me && ownerKey(me.user.id); }`.
    */
-  currentOwner(): Promise<string>;
+  currentOwner(): Promise<string | null>;
   /** The session belongs to another account: nothing was sent, the queue is kept. */
   onOwnerMismatch?(current: string): void;
   /** Sends one change. Throw OfflineError to stop; return `conflict` with the server's copy. */
@@ -74,24 +75,56 @@ export interface OutboxOptions {
   onRejected?(entry: OutboxEntry, error: ApiError): void;
 }
 
-/** The store definition for the upgrade callback. */
+/**
+ * Creates the `outbox` object store; call it from `openLocalStore`'s `upgrade`.
+ *
+ * @example
+ * const db = await openLocalStore<DraftsSchema & OutboxSchema>({ name: 'drafts', owner, version: 1, upgrade(db) {
+ *   db.createObjectStore('drafts', { keyPath: 'id' });
+ *   createOutboxStore(db as unknown as IDBPDatabase<OutboxSchema>);
+ * }});
+ */
 export function createOutboxStore(db: IDBPDatabase<OutboxSchema>): void {
   db.createObjectStore('outbox', { keyPath: 'seq', autoIncrement: true });
 }
 
+/**
+ * The outbox of one account's database: `add` a change in the same transaction as the change,
+ * `flush` when the connection returns.
+ *
+ * @example
+ * const outbox = createOutbox(db, {
+ *   owner,
+ *   async currentOwner() {
+ *     const me = await api.me();
+ *     return me && ownerKey(me.user.id);
+ *   },
+ *   send: async (entry) => {
+ *     await api.request(`/drafts/${entry.key}`, { method: 'PUT', body: entry.payload });
+ *     return { status: 'done' };
+ *   },
+ *   onConflict: (entry, current) => showConflict(entry.key, current),
+ * });
+ * const tx = db.transaction(['drafts', 'outbox'], 'readwrite');
+ * await tx.objectStore('drafts').put(draft);
+ * await outbox.add(tx, { kind: 'put', key: draft.id, payload: draft });
+ * await tx.done;
+ * api.on('connectivity', (online) => online && void outbox.flush());
+ */
 export function createOutbox(db: IDBPDatabase<OutboxSchema>, options: OutboxOptions): Outbox {
   let running: Promise<FlushResult> | undefined;
 
   const drain = async (): Promise<FlushResult> => {
     let sent = 0;
     let conflicts = 0;
-    let current: string;
+    let current: string | null;
     try {
       current = await options.currentOwner();
     } catch {
-      // Offline, logged out (the app wipes) or a server in trouble: keep everything.
-      return { sent, conflicts, pending: await db.count('outbox'), verified: false };
+      current = null; // offline or a server in trouble
     }
+    // Offline, logged out (the app wipes) or a server in trouble: keep everything.
+    if (current === null) return { sent, conflicts, pending: await db.count('outbox'), verified: false };
     if (current !== options.owner) {
       options.onOwnerMismatch?.(current);
       return { sent, conflicts, pending: await db.count('outbox'), verified: false };

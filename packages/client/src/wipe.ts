@@ -6,12 +6,23 @@
  */
 import { deleteLocalStores } from './local-store.js';
 
+/** What `wipe()` removed. */
 export interface WipeReport {
   databases: string[];
   caches: string[];
   serviceWorkers: number;
 }
 
+/**
+ * Removes what a logged-in user left on this device: every IndexedDB database, every Cache
+ * Storage cache, every service worker of the origin, and Web Storage.
+ *
+ * @example
+ * api.on('logged-out', async () => {
+ *   await wipe();
+ *   showLogin();
+ * });
+ */
 export async function wipe(): Promise<WipeReport> {
   const databases = await deleteLocalStores();
   const caches = typeof globalThis.caches === 'object' ? await globalThis.caches.keys() : [];

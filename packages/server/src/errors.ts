@@ -1,9 +1,19 @@
 /**
- * latchkey's error classes. Every error carries a stable UPPER_SNAKE `code`; a retired code is
- * never reused. docs/errors.md documents each code, and a test keeps that list complete.
+ * latchkey's error classes. Every error carries a stable UPPER_SNAKE `code`, on the instance and
+ * on the class (as jose's do), so `if (e.code === KeyError.code)` works; a retired code is never
+ * reused. docs/errors.md documents each code, and a test keeps that list complete.
  *
  * Expected failures (no cookie, bad mac, expired, revoked) are not errors: the session functions
- * return `null` for them. These classes are for misuse, bad configuration and a store that is down.
+ * return `null` for them. These classes are for misuse, bad configuration, a missing optional
+ * dependency and a store that is down. Each message names the fix and never quotes a secret.
+ *
+ * @example
+ * try {
+ *   createSessionManager({ store, keys: [process.env.SESSION_KEY] });
+ * } catch (error) {
+ *   if (error instanceof LatchkeyError && error.code === KeyError.code) console.error(error.message);
+ *   throw error;
+ * }
  */
 
 /** Codes carried by the error classes below (thrown in process). */
@@ -13,6 +23,7 @@ export const errorCodes = [
   'STORE_UNAVAILABLE',
   'SESSION_DATA_INVALID',
   'ARGUMENT_INVALID',
+  'DEPENDENCY_MISSING',
 ] as const;
 
 export type ErrorCode = (typeof errorCodes)[number];
@@ -28,17 +39,23 @@ export class LatchkeyError extends Error {
   }
 }
 
-/** A configuration value is out of range or of the wrong kind. Thrown at start-up, never per request. */
+/** A configuration value is missing, unknown, out of range or of the wrong kind. Thrown at start-up, never per request. */
 export class ConfigurationError extends LatchkeyError {
-  constructor(message: string) {
-    super('CONFIG_INVALID', message);
+  static readonly code = 'CONFIG_INVALID';
+  declare readonly code: 'CONFIG_INVALID';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(ConfigurationError.code, message, options);
   }
 }
 
 /** A signing key is missing, malformed or shorter than 32 bytes. */
 export class KeyError extends LatchkeyError {
-  constructor(message: string) {
-    super('KEY_INVALID', message);
+  static readonly code = 'KEY_INVALID';
+  declare readonly code: 'KEY_INVALID';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(KeyError.code, message, options);
   }
 }
 
@@ -47,21 +64,40 @@ export class KeyError extends LatchkeyError {
  * logged in: a store that is down never means "logged in".
  */
 export class StoreUnavailableError extends LatchkeyError {
+  static readonly code = 'STORE_UNAVAILABLE';
+  declare readonly code: 'STORE_UNAVAILABLE';
+
   constructor(message = 'session store unavailable', options?: ErrorOptions) {
-    super('STORE_UNAVAILABLE', message, options);
+    super(StoreUnavailableError.code, message, options);
   }
 }
 
-/** Session data is not a plain JSON object, or is larger than the configured limit. */
+/** Session data is not plain JSON (a Map, a Date, a function, a cycle…), or is larger than the configured limit. */
 export class SessionDataError extends LatchkeyError {
-  constructor(message: string) {
-    super('SESSION_DATA_INVALID', message);
+  static readonly code = 'SESSION_DATA_INVALID';
+  declare readonly code: 'SESSION_DATA_INVALID';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(SessionDataError.code, message, options);
   }
 }
 
 /** A function was called with an argument it cannot accept (an empty user id, say): a bug in the caller. */
 export class InvalidArgumentError extends LatchkeyError {
-  constructor(message: string) {
-    super('ARGUMENT_INVALID', message);
+  static readonly code = 'ARGUMENT_INVALID';
+  declare readonly code: 'ARGUMENT_INVALID';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(InvalidArgumentError.code, message, options);
+  }
+}
+
+/** An optional peer dependency a feature needs is not installed (`@node-rs/argon2` for `latchkey/password`). */
+export class DependencyMissingError extends LatchkeyError {
+  static readonly code = 'DEPENDENCY_MISSING';
+  declare readonly code: 'DEPENDENCY_MISSING';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(DependencyMissingError.code, message, options);
   }
 }

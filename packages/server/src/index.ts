@@ -6,7 +6,8 @@
  * `latchkey/postgres-invalidation`). Frameworks: `latchkey/node`, `latchkey/express`,
  * `latchkey/fastify`, `latchkey/hono`. Store tests: `latchkey/conformance`. Access JWTs for
  * non-browser clients: `latchkey/tokens`. Passwords (argon2id, rules, login throttle):
- * `latchkey/password`. HTTP defences (CSRF guard, security headers, trusted proxies): `latchkey/http`.
+ * `latchkey/password`. HTTP defences (the hardening policy the adapters apply, CSRF guard, security
+ * headers, error codes, the session flow under the adapters, trusted proxies): `latchkey/http`.
  */
 export {
   type CookieReading,
@@ -18,6 +19,7 @@ export {
 } from './cookie/session-cookie.js';
 export {
   ConfigurationError,
+  DependencyMissingError,
   type ErrorCode,
   errorCodes,
   InvalidArgumentError,
@@ -26,21 +28,6 @@ export {
   SessionDataError,
   StoreUnavailableError,
 } from './errors.js';
-export { clientErrorCode, handleClientError } from './http/client-error.js';
-export {
-  codeForError,
-  errorBody,
-  type HttpErrorCode,
-  httpErrors,
-  rawErrorResponse,
-} from './http/error-codes.js';
-export {
-  CLEAR_SITE_DATA,
-  createSessionFlow,
-  type FlowHeaders,
-  NO_STORE,
-  type SessionFlow,
-} from './http/session-flow.js';
 export {
   createKeyRing,
   generateSigningKey,

@@ -5,9 +5,9 @@
  * belongs to another account than the one whose notes are on this device (a session cookie set
  * from another port of this host), the app stops and says so; nothing is sent or taken.
  */
-import { OfflineError, ownerKey, type User, wipe } from '@latchkey/client';
+import { OfflineError, ownerKey, wipe } from '@latchkey/client';
 import { useCallback, useEffect, useState } from 'react';
-import { api } from './api.js';
+import { api, type User } from './api.js';
 import { deviceOwner, lockDatabase, onOwnerMismatch, sync, unlockDatabase } from './notes-db.js';
 import { Account } from './pages/Account.js';
 import { Login } from './pages/Login.js';
@@ -47,7 +47,7 @@ export function App() {
    * holds another account's (and this is not a login the user just made here): then stop.
    */
   const confirm = useCallback(async (user: User, loggedInHere: boolean): Promise<boolean> => {
-    const key = await ownerKey(user);
+    const key = await ownerKey(user.id);
     const mine = deviceOwner();
     if (!loggedInHere && mine !== undefined && mine !== key) {
       setAuth({ state: 'swapped', user });
@@ -67,11 +67,12 @@ export function App() {
       }),
       onOwnerMismatch((user) => setAuth({ state: 'swapped', user })),
     ];
+    // Nobody logged in: the client fires `logged-out` itself if this tab thought otherwise.
     const retry = () =>
       void api
         .me()
-        .then(async ({ user }) => {
-          if (await confirm(user, false)) await sync();
+        .then(async (me) => {
+          if (me && (await confirm(me.user, false))) await sync();
         })
         .catch(() => undefined);
     window.addEventListener('online', retry);
@@ -81,8 +82,14 @@ export function App() {
     }, 3000);
     api
       .me()
-      .then(async ({ user }) => {
-        if (await confirm(user, false)) void sync().catch(() => undefined);
+      .then(async (me) => {
+        if (me) {
+          if (await confirm(me.user, false)) void sync().catch(() => undefined);
+        } else if (deviceOwner() !== undefined) {
+          // Nobody is logged in, yet this device holds an account's notes (its session ended
+          // while the app was closed): they go, as at logout.
+          await loggedOut();
+        } else setAuth({ state: 'out' });
       })
       .catch((error: unknown) => {
         // Offline: keep working from the notes of the account last seen here; the server decides
@@ -90,6 +97,8 @@ export function App() {
         const mine = deviceOwner();
         if (error instanceof OfflineError && mine !== undefined) {
           unlockDatabase(mine);
+          // So that a 401 once the server is back logs this tab out (and wipes) like any other.
+          api.assumeLoggedIn();
           setAuth({ state: 'in', user: null });
         } else setAuth({ state: 'out' });
       });

@@ -1,7 +1,29 @@
-/** The app's one API client. It holds no token; see @latchkey/client. */
+/** The app's one API client, with the demo server's routes and types. It holds no token; see @latchkey/client. */
 import { createApiClient } from '@latchkey/client';
 
-export const api = createApiClient();
+/** An account as the demo server sends it (login, register, me). */
+export interface User {
+  /** The server's stable account id: the key of this device's local data. */
+  id: string;
+  username: string;
+  avatarUrl: string;
+}
+
+/** What the login and register forms post. */
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** `GET /api/me`: the account and its session; the demo server sends times as ISO 8601 strings. */
+export interface Me {
+  user: User;
+  session: { id: string; createdAt: string; expiresAt: string; absoluteExpiresAt: string; fresh: boolean };
+}
+
+export const api = createApiClient<{ credentials: Credentials; login: { user: User }; me: Me }>({
+  endpoints: { login: '/api/auth/login', logout: '/api/auth/logout', me: '/api/me', register: '/api/auth/register' },
+});
 
 /** The error code of a failed call, for messages: `OFFLINE`, or the server's code. */
 export const codeOf = (error: unknown): string =>

@@ -16,11 +16,10 @@ import {
   type OutboxSchema,
   openLocalStore,
   ownerKey,
-  type User,
 } from '@latchkey/client';
 import { deleteDB, type IDBPDatabase } from 'idb';
 import type { Note as ServerNote } from '../../server/notes.js';
-import { api } from './api.js';
+import { api, type User } from './api.js';
 
 /** The server's note, as `/api/notes` sends it: the type comes from the server's own module. */
 export type { Note as ServerNote } from '../../server/notes.js';
@@ -156,8 +155,8 @@ async function getOutbox() {
     owner: key,
     // Who the session belongs to now, from the server: never from this device.
     async currentOwner() {
-      seen = (await api.me()).user;
-      return ownerKey(seen);
+      seen = (await api.me())?.user;
+      return seen ? ownerKey(seen.id) : null; // null: nobody is logged in, nothing is sent
     },
     onOwnerMismatch() {
       for (const listener of mismatchListeners) if (seen) listener(seen);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ConfigurationError } from '../errors.js';
 import { createCookieReader, serializeExpiredSessionCookie, serializeSessionCookie } from './session-cookie.js';
 
 const options = { name: '__Host-session', sameSite: 'strict', maxAge: 43_200 } as const;
@@ -45,5 +46,12 @@ describe('session cookie', () => {
     const many = Array.from({ length: 200 }, (_, i) => `c${i}=${'v'.repeat(20)}`);
     many.splice(150, 0, '__Host-session=t.o.k');
     expect(read(many.join('; '))).toEqual({ kind: 'value', value: 't.o.k' });
+  });
+
+  it('a name that is not an RFC 6265 token is a ConfigurationError, not quoted back', () => {
+    for (const name of ['bad name', 'a;b', 'a=b', '', 42 as never]) {
+      expect(() => createCookieReader(name)).toThrow(ConfigurationError);
+    }
+    expect(() => createCookieReader('sess=ion')).toThrow(/such as __Host-session$/);
   });
 });

@@ -8,6 +8,7 @@
  *   or any case variant of it, is not authenticated.
  */
 import { parseCookie, stringifySetCookie } from 'cookie';
+import { ConfigurationError } from '../errors.js';
 
 export type SameSite = 'strict' | 'lax';
 
@@ -27,9 +28,13 @@ export type CookieReading =
 // RFC 6265 §4.1.1: cookie-name is an HTTP token.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
+/** Throws `ConfigurationError` unless `name` is a valid cookie name (an RFC 6265 token). */
 export function assertCookieName(name: string): void {
   if (typeof name !== 'string' || !TOKEN.test(name)) {
-    throw new TypeError('cookie name must be an RFC 6265 token');
+    // The name is not quoted back: a value pasted in the wrong place may be a secret.
+    throw new ConfigurationError(
+      "cookie name must be an RFC 6265 token (letters, digits and !#$%&'*+-.^_`|~, no spaces, ';' or '='), such as __Host-session",
+    );
   }
 }
 
@@ -37,7 +42,13 @@ export function assertCookieName(name: string): void {
 // a captured token is accepted.
 const identity = (value: string) => value;
 
-/** Returns a reader bound to one cookie name; the name's pattern is compiled once. */
+/**
+ * Returns a reader bound to one cookie name; the name's pattern is compiled once.
+ *
+ * @example
+ * const read = createCookieReader('__Host-session');
+ * read(req.headers.cookie); // { kind: 'value', value } | { kind: 'none' } | { kind: 'ambiguous' }
+ */
 export function createCookieReader(name: string): (header: string | undefined) => CookieReading {
   assertCookieName(name);
   const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -16,10 +16,15 @@ import { ConfigurationError } from '../errors.js';
 /** Responses differ by these request headers: caches must key on them (X1). */
 export const CSRF_VARY = 'Sec-Fetch-Site, Origin';
 
+/**
+ * What the guard reads of a request. A node:http `IncomingMessage`, an Express `Request` and a
+ * Fastify `request.raw` all fit as they are (their `method` is optional in Node's types).
+ */
 export interface CsrfRequest {
-  method: string;
+  /** A request without a method is treated as unsafe. */
+  readonly method?: string | undefined;
   /** Lower-case header names, as Node gives them. */
-  headers: Record<string, string | string[] | undefined>;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
 export interface CsrfGuard {
@@ -61,7 +66,7 @@ export function createCsrfGuard(options: { origins: readonly string[] }): CsrfGu
   };
   return {
     allows({ method, headers }) {
-      if (SAFE.has(method)) return true;
+      if (method !== undefined && SAFE.has(method)) return true;
       const site = headers['sec-fetch-site'];
       if (site !== undefined) return site === 'same-origin' || site === 'none';
       // A repeated Origin or Referer header is not something a browser sends: refuse it.

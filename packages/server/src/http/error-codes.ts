@@ -1,7 +1,10 @@
 /**
- * The error codes latchkey's HTTP layer and the reference server put in response bodies, with
- * their status. Bodies look like `{"error":{"code":"SESSION_REQUIRED","message":"..."}}`; clients
- * branch on `code`, never on `message`. docs/errors.md documents each; a test keeps it complete.
+ * The error codes latchkey puts in response bodies, with their status: those its HTTP layer
+ * answers itself, and those its documented recipes send (`INVALID_CREDENTIALS` and
+ * `TOO_MANY_ATTEMPTS` from the login with `latchkey/password`'s throttle, `PASSWORD_TOO_*` from its
+ * policy). Bodies look like `{"error":{"code":"SESSION_REQUIRED","message":"..."}}`; clients branch
+ * on `code`, never on `message`. An app's own codes are `ErrorAnswer`s. docs/errors.md documents
+ * each; a test keeps it complete.
  */
 import { STATUS_CODES } from 'node:http';
 import { StoreUnavailableError } from '../errors.js';
@@ -9,17 +12,13 @@ import { StoreUnavailableError } from '../errors.js';
 export const httpErrors = {
   BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
   INVALID_JSON: { status: 400, message: 'The body is not valid JSON.' },
-  INVALID_INPUT: { status: 400, message: 'A field is missing or has the wrong type.' },
   SESSION_REQUIRED: { status: 401, message: 'Log in to continue.' },
   INVALID_CREDENTIALS: { status: 401, message: 'Wrong username or password.' },
-  INVALID_GRANT: { status: 400, message: 'The grant is invalid, expired or revoked.' },
-  INVALID_TOKEN: { status: 401, message: 'A valid bearer token is required.' },
   PASSWORD_TOO_SHORT: { status: 400, message: 'The password is too short.' },
   PASSWORD_TOO_LONG: { status: 400, message: 'The password is too long.' },
   PASSWORD_TOO_COMMON: { status: 400, message: 'The password is too common or too easy to guess.' },
   CSRF_REJECTED: { status: 403, message: 'Cross-site request refused.' },
   REAUTHENTICATION_REQUIRED: { status: 403, message: 'Enter your password again to continue.' },
-  CONFLICT: { status: 409, message: 'It exists already or was changed elsewhere.' },
   NOT_FOUND: { status: 404, message: 'No such resource.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed here.' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request took too long to arrive.' },
@@ -28,9 +27,7 @@ export const httpErrors = {
   TOO_MANY_ATTEMPTS: { status: 429, message: 'Too many attempts; wait and try again.' },
   HEADERS_TOO_LARGE: { status: 431, message: 'Request headers are too large.' },
   INTERNAL_ERROR: { status: 500, message: 'Something went wrong on our side.' },
-  BAD_GATEWAY: { status: 502, message: 'The service behind this route did not answer properly.' },
   STORE_UNAVAILABLE: { status: 503, message: 'Sessions are unavailable; try again shortly.' },
-  GATEWAY_TIMEOUT: { status: 504, message: 'The service behind this route took too long.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type HttpErrorCode = keyof typeof httpErrors;

@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../errors.js';
 import { createCsrfGuard } from './csrf.js';
+import { createHardening, type HardeningOptions, type HardeningRequest } from './hardening.js';
 import { createSecurityHeaders, parseCspReport } from './headers.js';
 import { createTrustedProxies } from './proxy.js';
 
@@ -172,5 +174,134 @@ describe('trusted proxies', () => {
 
   it('refuses a malformed proxy list at configuration', () => {
     expect(() => createTrustedProxies(['not-an-ip'])).toThrow(ConfigurationError);
+  });
+});
+
+describe('createHardening (the policy under every adapter)', () => {
+  const origins = ['https://app.example.org'];
+  const request = (
+    over: Partial<HardeningRequest> & { headers?: HardeningRequest['headers'] } = {},
+  ): HardeningRequest => ({
+    method: 'GET',
+    url: '/',
+    httpVersion: '1.1',
+    https: false,
+    ...over,
+    headers: { host: 'app.example.org', 'sec-fetch-site': 'same-origin', ...over.headers },
+  });
+  const answer = (options: HardeningOptions, over: Parameters<typeof request>[0]) =>
+    createHardening(options).check(request(over), undefined).answer;
+
+  it('refuses to start without an explicit CSRF choice, and on unknown or mistyped options', () => {
+    expect(() => createHardening({} as HardeningOptions)).toThrow(/needs a CSRF guard: pass csrf: \{ origins/);
+    expect(() => createHardening({ csrf: { origins } as never, csrfExempt: '/x' as never })).toThrow(
+      /csrfExempt must be an array of paths/,
+    );
+    expect(() => createHardening({ csrf: false, jsonOnly: 'yes' as never })).toThrow(/jsonOnly must be true or false/);
+    expect(() => createHardening({ csrf: false, noStore: ['api'] })).toThrow(/start with "\/"/);
+    expect(() => createHardening({ csrf: false, isHttps: true as never })).toThrow(/isHttps must be a function/);
+    expect(() => createHardening({ csrf: { orgins: origins } as never })).toThrow(ConfigurationError);
+    expect(() => createHardening({ csrf: false, cspReprot: {} } as never)).toThrow(/did you mean "cspReport"/);
+    expect(() => createHardening({ csrf: false, headers: { reportpath: '/r' } as never })).toThrow(
+      /did you mean "reportPath"/,
+    );
+    // A report route needs a policy that names one.
+    expect(() =>
+      createHardening({ csrf: false, headers: { reportPath: false }, cspReport: { onReport: () => {} } }),
+    ).toThrow(/cspReport needs a report path/);
+    expect(createHardening({ csrf: false, headers: { reportPath: false } }).reportPath).toBe(false);
+  });
+
+  it('takes a guard, origins or false', () => {
+    const cross = { method: 'POST', headers: { 'sec-fetch-site': 'cross-site' } };
+    expect(answer({ csrf: { origins } }, cross)).toBe('CSRF_REJECTED');
+    expect(answer({ csrf: createCsrfGuard({ origins }) }, cross)).toBe('CSRF_REJECTED');
+    expect(answer({ csrf: false }, cross)).toBeNull();
+  });
+
+  it('JSON only: refuses the bodies a cross-site form can send, not JSON or an empty body', () => {
+    const options: HardeningOptions = { csrf: { origins }, jsonOnly: true };
+    const post = (headers: HardeningRequest['headers'], method = 'POST') =>
+      answer(options, { method, headers: { 'content-length': '2', ...headers } });
+    for (const type of [
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=b',
+      'TEXT/PLAIN',
+    ])
+      expect(post({ 'content-type': type }), type).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(post({})).toBe('UNSUPPORTED_MEDIA_TYPE'); // a body without a type
+    expect(post({ 'content-length': undefined, 'transfer-encoding': 'chunked' })).toBe('UNSUPPORTED_MEDIA_TYPE');
+    for (const type of ['application/json', 'Application/JSON; charset=utf-8', 'application/merge-patch+json'])
+      expect(post({ 'content-type': type }), type).toBeNull();
+    expect(post({ 'content-length': '0' })).toBeNull();
+    expect(post({ 'content-length': undefined })).toBeNull();
+    expect(post({ 'content-type': 'text/plain' }, 'GET')).toBeNull();
+    expect(answer({ csrf: { origins } }, { method: 'POST', headers: { 'content-type': 'text/plain' } })).toBeNull();
+  });
+
+  it('the CSP report route: only POST to the exact report path, before the CSRF guard', () => {
+    const options: HardeningOptions = { csrf: { origins }, jsonOnly: true };
+    const cross = { 'sec-fetch-site': 'cross-site', 'content-type': 'application/csp-report', 'content-length': '9' };
+    expect(answer(options, { method: 'POST', url: '/api/csp-report?x', headers: cross })).toBe('csp-report');
+    expect(answer(options, { method: 'POST', url: '/api/csp-report/', headers: cross })).toBe('CSRF_REJECTED');
+    expect(answer(options, { method: 'GET', url: '/api/csp-report' })).toBeNull();
+    // Off: the app answers it, and the guard applies like anywhere else.
+    expect(answer({ ...options, cspReport: false }, { method: 'POST', url: '/api/csp-report', headers: cross })).toBe(
+      'CSRF_REJECTED',
+    );
+    const own = createHardening({ csrf: false, headers: { reportPath: '/csp' } });
+    expect(own.reportPath).toBe('/csp');
+    expect(own.check(request({ method: 'POST', url: '/csp' }), undefined).answer).toBe('csp-report');
+  });
+
+  it('reads a report of at most 16 KiB and hands on only violations', async () => {
+    const seen: unknown[] = [];
+    const hardening = createHardening<string>({
+      csrf: false,
+      cspReport: { onReport: (v, native) => seen.push([v, native]) },
+    });
+    const report = (body: string | null, type = 'application/reports+json') =>
+      hardening.receiveReport(
+        request({ method: 'POST', headers: { 'content-type': type } }),
+        body === null ? null : Readable.from([Buffer.from(body)]),
+        'native',
+      );
+    const violation = [{ type: 'csp-violation', body: { effectiveDirective: 'img-src', blockedURL: 'https://x/y?z' } }];
+    expect(await report(JSON.stringify(violation))).toBeNull();
+    expect(seen).toEqual([
+      [[{ directive: 'img-src', blocked: 'https://x/y', document: '', disposition: '' }], 'native'],
+    ]);
+    expect(await report('[]')).toBeNull(); // nothing to report: onReport is not called
+    expect(await report(null)).toBe('INVALID_JSON');
+    expect(await report('{', 'application/json')).toBe('INVALID_JSON');
+    expect(await report('[]', 'text/plain')).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(await report(`[${' '.repeat(16 * 1024)}]`)).toBe('PAYLOAD_TOO_LARGE');
+    expect(seen).toHaveLength(1);
+  });
+
+  it('headers: the nonce policy, Vary on every answer, no-store under the prefixes, HSTS by isHttps', () => {
+    const hardening = createHardening<{ tls: boolean }>({
+      csrf: false,
+      noStore: ['/api', '/account/'],
+      isHttps: (native) => native.tls,
+    });
+    const headersOf = (url: string, tls = false) => hardening.check(request({ url }), { tls }).headers;
+    expect(headersOf('/').vary).toBe('Sec-Fetch-Site, Origin');
+    for (const url of ['/api', '/api/me', '/api/?x=1', '/account', '/account/x'])
+      expect(headersOf(url)['cache-control'], url).toBe('no-store');
+    for (const url of ['/', '/apis', '/ap', '/accounts', '/x/api'])
+      expect(headersOf(url)['cache-control'], url).toBeUndefined();
+    expect(headersOf('/')['strict-transport-security']).toBeUndefined();
+    expect(headersOf('/', true)['strict-transport-security']).toMatch(/^max-age=31536000/);
+    const { nonce, headers } = hardening.check(request(), { tls: false });
+    expect(headers['content-security-policy']).toContain(`'nonce-${nonce}'`);
+  });
+
+  it('HTTP/1.1 without Host is a 400; HTTP/1.0 and servers that check Host themselves are not', () => {
+    const options: HardeningOptions = { csrf: false };
+    expect(answer(options, { headers: { host: undefined } })).toBe('BAD_REQUEST');
+    expect(answer(options, { httpVersion: '1.0', headers: { host: undefined } })).toBeNull();
+    expect(answer(options, { httpVersion: undefined, headers: { host: undefined } })).toBeNull();
   });
 });

@@ -13,11 +13,15 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { ConfigurationError } from '../errors.js';
+import { checkBoolean, checkOptions } from '../lib/options.js';
 
 export interface SecurityHeadersOptions {
   /** Extra sources or replaced directives, e.g. `{ 'img-src': ["'self'", 'https://cdn.example'] }`. */
   csp?: Record<string, readonly string[]>;
-  /** Where browsers send CSP violation reports (same origin). Default `/api/csp-report`; `false` for none. */
+  /**
+   * Where browsers send CSP violation reports (same origin). Default `/api/csp-report`; `false` for
+   * none. The adapters' hardening hook answers `POST` there itself (its `cspReport` option).
+   */
   reportPath?: string | false;
   /** Seconds for Strict-Transport-Security. Default 31536000 (1 year, with includeSubDomains). */
   hstsMaxAge?: number;
@@ -26,6 +30,8 @@ export interface SecurityHeadersOptions {
 }
 
 export interface SecurityHeaders {
+  /** Where this policy tells browsers to send CSP reports, or `false` when it names none. */
+  readonly reportPath: string | false;
   /**
    * Headers for one response, lower-case names. `nonce` is new on every call: put it in the
    * `nonce` attribute of each script and style tag of an HTML response.
@@ -67,7 +73,9 @@ const POOL_SIZE = 16 * 256;
  * const policy = createSecurityHeaders();
  * const { nonce, headers } = policy.forResponse(request.socket.encrypted === true);
  */
-export function createSecurityHeaders(options: SecurityHeadersOptions = {}): SecurityHeaders {
+export function createSecurityHeaders(input?: SecurityHeadersOptions): SecurityHeaders {
+  const options = checkOptions('createSecurityHeaders', input, ['csp', 'reportPath', 'hstsMaxAge', 'hstsPreload']);
+  const preload = checkBoolean('hstsPreload', options.hstsPreload, false);
   const reportPath = options.reportPath ?? '/api/csp-report';
   if (reportPath !== false && !/^\/[\w\-./]*$/.test(reportPath))
     throw new ConfigurationError('reportPath must be a same-origin path such as /api/csp-report');
@@ -90,7 +98,7 @@ export function createSecurityHeaders(options: SecurityHeadersOptions = {}): Sec
   if (reportPath !== false) csp += `; report-uri ${reportPath}; report-to csp`;
   const [before, ...rest] = csp.split('NONCE');
   const parts = [before ?? '', ...rest];
-  const hsts = `max-age=${maxAge}; includeSubDomains${options.hstsPreload ? '; preload' : ''}`;
+  const hsts = `max-age=${maxAge}; includeSubDomains${preload ? '; preload' : ''}`;
   const reporting = reportPath === false ? undefined : `csp="${reportPath}"`;
 
   // 128-bit nonces, drawn from the CSPRNG in batches: one syscall per 256 responses.
@@ -106,6 +114,7 @@ export function createSecurityHeaders(options: SecurityHeadersOptions = {}): Sec
   };
 
   return {
+    reportPath,
     forResponse(https) {
       const nonce = nextNonce();
       const headers: Record<string, string> = { ...STATIC, 'content-security-policy': parts.join(`'nonce-${nonce}'`) };

@@ -1,6 +1,7 @@
 /**
  * `latchkey/http`: the HTTP-level defences, free of any framework. The adapters wire them in
- * (`createFastifyHardening` in `latchkey/fastify`); use these directly with anything else.
+ * (`createExpressHardening`, `createFastifyHardening`, `createHonoHardening`,
+ * `createNodeHardening`, each over `createHardening`); use these directly with anything else.
  */
 
 export { clientErrorCode, handleClientError } from './client-error.js';
@@ -14,6 +15,13 @@ export {
   httpErrors,
   rawErrorResponse,
 } from './error-codes.js';
+export {
+  createHardening,
+  type Hardening,
+  type HardeningOptions,
+  type HardeningRequest,
+  type HardeningVerdict,
+} from './hardening.js';
 export {
   type CspViolation,
   createSecurityHeaders,

@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { createServer as createHttp2Server } from 'node:http2';
 import { type AddressInfo, connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../errors.js';
@@ -39,7 +40,7 @@ describe('createServerLimits', () => {
   it('refuses a configuration that turns a deadline off or contradicts itself, with the fix in the message', () => {
     expect(() => createServerLimits({ requestTimeout: 0 })).toThrow(ConfigurationError);
     expect(() => createServerLimits({ maxConnections: 1.5 })).toThrow(
-      /server limit maxConnections must be an integer from 1/,
+      /server limit maxConnections must be a whole number from 1/,
     );
     expect(() => createServerLimits({ maxConnections: Number.POSITIVE_INFINITY })).toThrow(ConfigurationError);
     expect(createServerLimits({ maxConnectionsPerAddress: Number.POSITIVE_INFINITY }).maxConnectionsPerAddress).toBe(
@@ -111,5 +112,11 @@ describe('createServerLimits', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(again.filter((s) => !s.destroyed).length).toBe(5);
     for (const s of again) s.destroy();
+  });
+
+  it('apply refuses an HTTP/2 server with the reason, rather than setting limits it does not read', () => {
+    const h2 = createHttp2Server();
+    expect(() => createServerLimits().apply(h2)).toThrow(ConfigurationError);
+    expect(() => createServerLimits().apply(h2)).toThrow(/node:http or node:https server/);
   });
 });

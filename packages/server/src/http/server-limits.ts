@@ -16,14 +16,16 @@
  *   Node answers the requests past it with a bare 503 of its own.
  *
  * `serverOptions` also turns off Node's own check for a missing `Host` header, which answers with
- * a bare 400 (no security header, no code): `createFastifyHardening` answers it instead, with the
- * headers and `400 BAD_REQUEST`; on another server, refuse `HTTP/1.1` requests without `Host` yourself.
+ * a bare 400 (no security header, no code): the adapters' hardening hook (`createHardening` under
+ * it) answers it instead, with the headers and `400 BAD_REQUEST`. Without the hook, refuse
+ * `HTTP/1.1` requests without `Host` yourself.
  *
  * Node enforces the two deadlines from a timer created with the server (`connectionsCheckingInterval`,
  * 30 s by default, so a 30 s deadline could take a minute): pass `serverOptions` to the server's
  * constructor, then `apply(server)` for the rest.
  */
 import type { Server as HttpServer } from 'node:http';
+import type { Http2SecureServer, Http2Server } from 'node:http2';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { ConfigurationError } from '../errors.js';
@@ -58,8 +60,12 @@ export interface ServerLimits extends Readonly<Required<ServerLimitsOptions>> {
     connectionsCheckingInterval: number;
     requireHostHeader: false;
   };
-  /** Sets every limit on a created server (after a framework set its own values). */
-  apply(server: HttpServer | HttpsServer): void;
+  /**
+   * Sets every limit on a created server (after a framework set its own values). HTTP/2 servers
+   * are in the type only because `@hono/node-server`'s `serve` is typed to return one of the
+   * three; passing one is a `ConfigurationError` (their limits are set per stream).
+   */
+  apply(server: HttpServer | HttpsServer | Http2Server | Http2SecureServer): void;
 }
 
 /** A whole number from 1 (the shared option check), or `Infinity` where a limit may be off. */
@@ -111,7 +117,12 @@ export function createServerLimits(options: ServerLimitsOptions = {}): ServerLim
       connectionsCheckingInterval,
       requireHostHeader: false as const,
     }),
-    apply(server: HttpServer | HttpsServer) {
+    apply(input: HttpServer | HttpsServer | Http2Server | Http2SecureServer) {
+      if (typeof (input as Partial<HttpServer>).requestTimeout !== 'number')
+        throw new ConfigurationError(
+          'createServerLimits().apply takes a node:http or node:https server (HTTP/2 servers have other limits)',
+        );
+      const server = input as HttpServer | HttpsServer;
       server.requestTimeout = requestTimeout;
       server.headersTimeout = headersTimeout;
       server.keepAliveTimeout = keepAliveTimeout;

@@ -54,6 +54,8 @@ describe('session flow (cookie level)', () => {
   it('L2: logout revokes and asks the browser to clear site data', async () => {
     const { flow } = setup();
     const cookie = `__Host-session=${cookieValue((await flow.login(undefined, 'u1')).headers['set-cookie'])}`;
+    // C7: an answer that carries a session is never stored by a cache.
+    expect((await flow.authenticate(cookie)).headers).toEqual({ 'cache-control': 'no-store' });
     const out = await flow.logout(cookie);
     expect(out.revoked).toBe(true);
     expect(out.headers['clear-site-data']).toBe(CLEAR_SITE_DATA);

@@ -17,8 +17,9 @@ export type FlowHeaders = Record<string, string>;
 export interface SessionFlow {
   readonly manager: SessionManager;
   /**
-   * The request's session, or `null`. When a cookie was sent but is not a live session, the
-   * headers expire it in the browser (T2). Rejects with StoreUnavailableError when the store fails.
+   * The request's session, or `null`. With a session, the headers say `Cache-Control: no-store`
+   * (the answer carries account data, C7); when a cookie was sent but is not a live session, they
+   * expire it in the browser (T2). Rejects with StoreUnavailableError when the store fails.
    */
   authenticate(
     cookieHeader: string | undefined,
@@ -49,6 +50,7 @@ export const NO_STORE = 'no-store';
 export const CLEAR_SITE_DATA = '"cache", "cookies", "storage"';
 
 const NONE: FlowHeaders = Object.freeze({});
+const AUTHENTICATED: FlowHeaders = Object.freeze({ 'cache-control': NO_STORE });
 const FRESH = Object.freeze({ fresh: true });
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -72,7 +74,7 @@ export function createSessionFlow(manager: SessionManager): SessionFlow {
       // Unsafe methods change state: they read past any cache, so a revocation is never missed.
       const fresh = method !== undefined && !SAFE_METHODS.has(method);
       const session = value === null ? null : await manager.validateToken(value, fresh ? FRESH : undefined);
-      if (session !== null) return { session, headers: NONE };
+      if (session !== null) return { session, headers: AUTHENTICATED };
       return { session: null, headers: { 'set-cookie': expire, 'cache-control': NO_STORE } };
     },
 

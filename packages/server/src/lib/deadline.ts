@@ -3,6 +3,19 @@
  * caller gets StoreUnavailableError after `ms`, never a late "logged in".
  */
 import { StoreUnavailableError } from '../errors.js';
+import { checkNumber } from './options.js';
+
+/**
+ * A store call's deadline option, in milliseconds: 0 for none, else 10 ms to 10 minutes. A value
+ * under 10 is taken for seconds given by mistake (`timeoutMs: 2` → "use 2000").
+ *
+ * @example
+ * const ms = checkDeadline(options.timeoutMs); // 2000 when unset
+ */
+export function checkDeadline(value: unknown, name = 'timeoutMs', fallback = 2000): number {
+  if (value === 0) return 0;
+  return checkNumber(name, value, { default: fallback, min: 10, max: 600_000, unit: 'milliseconds' });
+}
 
 export function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

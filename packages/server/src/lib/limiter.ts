@@ -4,7 +4,9 @@
  * place turns a store failure into StoreUnavailableError and gives a point back safely.
  */
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { ConfigurationError, StoreUnavailableError } from '../errors.js';
+import { StoreUnavailableError } from '../errors.js';
+import { checkRedisClient } from './drivers.js';
+import { checkNumber } from './options.js';
 
 export type Limiter = RateLimiterMemory | RateLimiterRedis;
 
@@ -18,12 +20,35 @@ export function createLimiter(redis: unknown, keyPrefix: string, points: number,
     : new RateLimiterRedis({ ...settings, storeClient: redis });
 }
 
-/** An integer option in [1, max]; `ConfigurationError` otherwise. */
-export function positiveInteger(name: string, value: unknown, fallback: number, max = Number.MAX_SAFE_INTEGER) {
-  const v = value ?? fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max)
-    throw new ConfigurationError(`${name} must be an integer from 1 to ${max}`);
-  return v;
+/**
+ * A whole-number option in [1, max] (the shared option check); `ConfigurationError` otherwise.
+ * With `unit: 'seconds'`, a value in milliseconds by mistake is named as such. A fallback of NaN
+ * makes the option required.
+ */
+export function positiveInteger(
+  name: string,
+  value: unknown,
+  fallback: number,
+  max = Number.MAX_SAFE_INTEGER,
+  unit?: string,
+): number {
+  return checkNumber(name, value, {
+    ...(Number.isNaN(fallback) ? {} : { default: fallback }),
+    min: 1,
+    max,
+    integer: true,
+    ...(unit === undefined ? {} : { unit }),
+  });
+}
+
+/**
+ * The `redis` option of a limiter: undefined (counts in memory) or an ioredis client.
+ *
+ * @example
+ * checkLimiterRedis('createLoginThrottle', options.redis);
+ */
+export function checkLimiterRedis(where: string, redis: unknown): void {
+  if (redis !== undefined) checkRedisClient(`${where}: redis`, redis, 'redis: new Redis(process.env.REDIS_URL)');
 }
 
 /** Whole seconds for a Retry-After header: at least 1, so a client never retries at once. */

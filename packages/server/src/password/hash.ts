@@ -5,8 +5,11 @@
  * with weaker parameters so the caller can store a new one after a successful login.
  */
 import { randomBytes } from 'node:crypto';
-import { hash, parseOptions, verify } from '@node-rs/argon2';
 import { ConfigurationError } from '../errors.js';
+import { requireOptional } from '../lib/optional.js';
+import { checkNumber, checkOptions } from '../lib/options.js';
+
+type Argon2 = typeof import('@node-rs/argon2');
 
 export interface Argon2Parameters {
   /** KiB of memory per hash. Default and minimum 19456 (19 MiB). */
@@ -51,20 +54,40 @@ export const normalizePassword = (password: string): string => password.normaliz
  * const stored = await passwords.hash('correct horse battery staple');
  * const { ok, needsRehash } = await passwords.verify(stored, attempt);
  */
-export function createPasswordHasher(options: Argon2Parameters = {}): PasswordHasher {
+export function createPasswordHasher(options?: Argon2Parameters): PasswordHasher {
+  const o = checkOptions('createPasswordHasher', options, ['memoryCost', 'timeCost', 'parallelism'], {
+    memory: 'memoryCost',
+    iterations: 'timeCost',
+    passes: 'timeCost',
+    lanes: 'parallelism',
+  });
+  const MAX_MEMORY = 4 * 1024 * 1024;
+  // A memoryCost in bytes (19 MiB = 19922944) is 1024 times the KiB it meant.
+  if (typeof o.memoryCost === 'number' && o.memoryCost > MAX_MEMORY && o.memoryCost % 1024 === 0) {
+    const kib = o.memoryCost / 1024;
+    if (kib >= MIN.memoryCost && kib <= MAX_MEMORY)
+      throw new ConfigurationError(`memoryCost is in KiB; ${o.memoryCost} looks like bytes (use ${kib})`);
+  }
+  // Why a floor: below OWASP's parameters a stolen hash table falls to a GPU in days.
   const parameters = {
-    memoryCost: options.memoryCost ?? MIN.memoryCost,
-    timeCost: options.timeCost ?? MIN.timeCost,
-    parallelism: options.parallelism ?? 1,
+    memoryCost: checkNumber('memoryCost', o.memoryCost, {
+      default: MIN.memoryCost,
+      min: MIN.memoryCost,
+      max: MAX_MEMORY,
+      integer: true,
+      unit: 'KiB',
+    }),
+    timeCost: checkNumber('timeCost', o.timeCost, {
+      default: MIN.timeCost,
+      min: MIN.timeCost,
+      max: 100,
+      integer: true,
+    }),
+    parallelism: checkNumber('parallelism', o.parallelism, { default: 1, min: 1, max: 16, integer: true }),
   };
   const { memoryCost, timeCost, parallelism } = parameters;
-  // Why a floor: below OWASP's parameters a stolen hash table falls to a GPU in days.
-  if (!Number.isInteger(memoryCost) || memoryCost < MIN.memoryCost || memoryCost > 4 * 1024 * 1024)
-    throw new ConfigurationError(`memoryCost must be an integer between ${MIN.memoryCost} and 4194304 KiB`);
-  if (!Number.isInteger(timeCost) || timeCost < MIN.timeCost || timeCost > 100)
-    throw new ConfigurationError(`timeCost must be an integer between ${MIN.timeCost} and 100`);
-  if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > 16)
-    throw new ConfigurationError('parallelism must be an integer between 1 and 16');
+  // Loaded here, not at import: the rest of latchkey/password works without it.
+  const { hash, parseOptions, verify } = requireOptional<Argon2>('@node-rs/argon2', 'latchkey/password hashing');
   const settings = { algorithm: ARGON2ID, memoryCost, timeCost, parallelism };
 
   const weaker = (stored: string): boolean => {

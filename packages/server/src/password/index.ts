@@ -1,6 +1,6 @@
 /**
  * `latchkey/password`: argon2id hashing (needs the optional peer `@node-rs/argon2`), the password
- * rules, the login throttle, and a rate limit for registration and other actions.
+ * rules, the login throttle, `createPasswordLogin` (all of them in one call for a login route), and a rate limit for registration and other actions.
  */
 export {
   type Argon2Parameters,
@@ -9,6 +9,13 @@ export {
   type PasswordHasher,
   type PasswordVerification,
 } from './hash.js';
+export {
+  createPasswordLogin,
+  type PasswordLogin,
+  type PasswordLoginError,
+  type PasswordLoginOptions,
+  type PasswordLoginResult,
+} from './login.js';
 export {
   commonPasswords,
   createPasswordPolicy,

@@ -75,6 +75,18 @@ describe('password hashing (P1)', () => {
     expect(() => createPasswordHasher({ timeCost: 1 })).toThrow(ConfigurationError);
     expect(() => createPasswordHasher({ parallelism: 0 })).toThrow(ConfigurationError);
   });
+
+  it('names a memoryCost given in bytes, and an unknown option', () => {
+    expect(() => createPasswordHasher({ memoryCost: 19_456 * 1024 })).toThrow(
+      new ConfigurationError('memoryCost is in KiB; 19922944 looks like bytes (use 19456)'),
+    );
+    expect(() => createPasswordHasher({ memoryCost: 4096 })).toThrow(
+      new ConfigurationError('memoryCost must be a whole number of KiB from 19456 to 4194304; got 4096'),
+    );
+    expect(() => createPasswordHasher({ iterations: 3 } as never)).toThrow(
+      /unknown option "iterations"; did you mean "timeCost"\?/,
+    );
+  });
 });
 
 describe('password rules (P2)', () => {
@@ -109,5 +121,11 @@ describe('password rules (P2)', () => {
     expect(own.check('ninechars')).toBe('PASSWORD_TOO_SHORT');
     expect(() => createPasswordPolicy({ minLength: 6 })).toThrow(ConfigurationError);
     expect(() => createPasswordPolicy({ maxLength: 32 })).toThrow(ConfigurationError);
+    expect(() => createPasswordPolicy({ minLenght: 12 } as never)).toThrow(
+      /createPasswordPolicy got an unknown option "minLenght"; did you mean "minLength"\?/,
+    );
+    expect(() => createPasswordPolicy({ commonPasswords: 'password' as never })).toThrow(
+      'commonPasswords must be an iterable of strings (an array or a Set)',
+    );
   });
 });

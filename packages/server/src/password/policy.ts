@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigurationError } from '../errors.js';
+import { checkNumber, checkOptions } from '../lib/options.js';
 import { normalizePassword } from './hash.js';
 
 export type PasswordProblem = 'PASSWORD_TOO_SHORT' | 'PASSWORD_TOO_LONG' | 'PASSWORD_TOO_COMMON';
@@ -47,16 +48,29 @@ export function commonPasswords(): ReadonlySet<string> {
  * policy.check('password123');      // 'PASSWORD_TOO_COMMON'
  * policy.check('tall tree by the river'); // null
  */
-export function createPasswordPolicy(options: PasswordPolicyOptions = {}): PasswordPolicy {
-  const minLength = options.minLength ?? 8;
-  const maxLength = options.maxLength ?? 1024;
-  if (!Number.isInteger(minLength) || minLength < 8 || minLength > 64)
-    throw new ConfigurationError('minLength must be an integer between 8 and 64');
-  if (!Number.isInteger(maxLength) || maxLength < 64 || maxLength > 4096)
-    throw new ConfigurationError('maxLength must be an integer between 64 and 4096');
-  const list = options.commonPasswords
-    ? new Set([...options.commonPasswords].map((p) => p.toLowerCase()))
-    : commonPasswords();
+export function createPasswordPolicy(options?: PasswordPolicyOptions): PasswordPolicy {
+  const o = checkOptions('createPasswordPolicy', options, ['minLength', 'maxLength', 'commonPasswords'], {
+    min: 'minLength',
+    max: 'maxLength',
+  });
+  const minLength = checkNumber('minLength', o.minLength, {
+    default: 8,
+    min: 8,
+    max: 64,
+    integer: true,
+    unit: 'characters',
+  });
+  const maxLength = checkNumber('maxLength', o.maxLength, {
+    default: 1024,
+    min: 64,
+    max: 4096,
+    integer: true,
+    unit: 'characters',
+  });
+  const given = o.commonPasswords;
+  if (given !== undefined && (typeof given !== 'object' || given === null || !(Symbol.iterator in given)))
+    throw new ConfigurationError('commonPasswords must be an iterable of strings (an array or a Set)');
+  const list = given ? new Set([...given].map((p) => String(p).toLowerCase())) : commonPasswords();
 
   return {
     minLength,

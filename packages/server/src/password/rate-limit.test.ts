@@ -126,6 +126,15 @@ describe('rate limit in memory', () => {
     expect(() => createRateLimit({ name: 'register', perClient: { points: 1 } as never })).toThrow(ConfigurationError);
     expect(() => createRateLimit({ name: 'register', perClient: rule, prefix: '' })).toThrow(ConfigurationError);
     expect(() => createRateLimit(undefined as never)).toThrow(ConfigurationError);
+    expect(() => createRateLimit({ name: 'register', perClient: { points: 10, duration: 3_600_000 } })).toThrow(
+      new ConfigurationError('perClient.duration is in seconds; 3600000 looks like milliseconds (use 3600)'),
+    );
+    expect(() => createRateLimit({ name: 'register', perClient: { points: 10, windowMs: 60_000 } as never })).toThrow(
+      /createRateLimit: perClient got an unknown option "windowMs"; did you mean "duration"\?/,
+    );
+    expect(() => createRateLimit({ name: 'register', perClient: rule, perclient: rule } as never)).toThrow(
+      /unknown option "perclient"; did you mean "perClient"\?/,
+    );
     await expect(createRateLimit({ name: 'register', global: rule }).take('')).rejects.toBeInstanceOf(
       InvalidArgumentError,
     );

@@ -8,6 +8,7 @@
  */
 import { ConfigurationError, InvalidArgumentError } from '../errors.js';
 import {
+  checkLimiterRedis,
   createLimiter,
   giveBack,
   MAX_SECONDS,
@@ -16,6 +17,7 @@ import {
   type Taken,
   take,
 } from '../lib/limiter.js';
+import { checkOptions, checkString } from '../lib/options.js';
 import { clientKey } from './throttle.js';
 
 /** At most `points` actions per `duration` seconds. */
@@ -49,10 +51,17 @@ const WHAT = 'rate limit';
 
 function rule(name: string, value: RateLimitRule | undefined): RateLimitRule | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'object' || value === null) throw new ConfigurationError(`${name} must be { points, duration }`);
+  if (typeof value !== 'object' || value === null)
+    throw new ConfigurationError(`${name} must be { points, duration }, such as { points: 10, duration: 3600 }`);
+  const r = checkOptions(`createRateLimit: ${name}`, value, ['points', 'duration'], {
+    max: 'points',
+    limit: 'points',
+    window: 'duration',
+    windowMs: 'duration',
+  });
   return {
-    points: positiveInteger(`${name}.points`, value.points, Number.NaN),
-    duration: positiveInteger(`${name}.duration`, value.duration, Number.NaN, MAX_SECONDS),
+    points: positiveInteger(`${name}.points`, r.points, Number.NaN),
+    duration: positiveInteger(`${name}.duration`, r.duration, Number.NaN, MAX_SECONDS, 'seconds'),
   };
 }
 
@@ -62,16 +71,26 @@ function rule(name: string, value: RateLimitRule | undefined): RateLimitRule | u
  * const decision = await signups.take(request.ip);
  * if (!decision.allowed) return reply.code(429).header('retry-after', decision.retryAfter) …
  */
-export function createRateLimit(options: RateLimitOptions): RateLimit {
-  const { name } = options ?? {};
+export function createRateLimit(rateOptions: RateLimitOptions): RateLimit {
+  if (rateOptions === undefined)
+    throw new ConfigurationError(
+      "createRateLimit needs options: createRateLimit({ name: 'register', perClient: { points: 10, duration: 3600 } })",
+    );
+  const options = checkOptions('createRateLimit', rateOptions, ['redis', 'prefix', 'name', 'perClient', 'global']);
   // A ':' in the name could make one action's keys another's.
-  if (typeof name !== 'string' || !/^[\w.-]+$/.test(name))
-    throw new ConfigurationError('name must be letters, digits, _, - or .');
+  const name = checkString('name', options.name, {
+    pattern: /^[\w.-]+$/,
+    expected: "letters, digits, _, - or . (the action's name, such as 'register')",
+    maxLength: 100,
+  });
   const perClient = rule('perClient', options.perClient);
   const global = rule('global', options.global);
-  if (!perClient && !global) throw new ConfigurationError('a rate limit needs perClient, global or both');
-  const prefix = options.prefix ?? 'latchkey:rate';
-  if (typeof prefix !== 'string' || prefix === '') throw new ConfigurationError('prefix must be a non-empty string');
+  if (!perClient && !global)
+    throw new ConfigurationError(
+      'a rate limit needs perClient, global or both, such as perClient: { points: 10, duration: 3600 }',
+    );
+  const prefix = checkString('prefix', options.prefix, { default: 'latchkey:rate', maxLength: 200 });
+  checkLimiterRedis('createRateLimit', options.redis);
   const limiter = (scope: string, r: RateLimitRule | undefined) =>
     r && createLimiter(options.redis, `${prefix}:${name}:${scope}`, r.points, r.duration);
   const byClient = limiter('client', perClient);

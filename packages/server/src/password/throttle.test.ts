@@ -327,6 +327,27 @@ describe('login throttle in memory', () => {
     expect(() => createLoginThrottle({ knownDays: 25 })).toThrow(ConfigurationError);
     expect(() => createLoginThrottle({ failureWindow: 30 * 86_400 })).toThrow(ConfigurationError);
     expect(() => createLoginThrottle({ prefix: '' })).toThrow(ConfigurationError);
+    // Windows in milliseconds are named as such (issue #14), and so is each unknown option.
+    expect(() => createLoginThrottle({ failureWindow: 86_400_000 })).toThrow(
+      new ConfigurationError('failureWindow is in seconds; 86400000 looks like milliseconds (use 86400)'),
+    );
+    expect(() => createLoginThrottle({ clientWindow: 3_600_000 })).toThrow(
+      new ConfigurationError('clientWindow is in seconds; 3600000 looks like milliseconds (use 3600)'),
+    );
+    expect(() => createLoginThrottle({ maxDelay: 900_000 })).toThrow(
+      new ConfigurationError('maxDelay is in seconds; 900000 looks like milliseconds (use 900)'),
+    );
+    expect(() => createLoginThrottle({ maxAttempts: 5 } as never)).toThrow(
+      /createLoginThrottle got an unknown option "maxAttempts"; did you mean "freeFailures"\?/,
+    );
+    expect(() => createLoginThrottle({ redis: REDIS_URL as never })).toThrow(
+      new ConfigurationError(
+        "createLoginThrottle: redis takes an ioredis client, not a URL: redis: new Redis(process.env.REDIS_URL), with import { Redis } from 'ioredis'",
+      ),
+    );
+    expect(() => createLoginThrottle({ redis: {} })).toThrow(
+      /takes an ioredis client \(Redis or Cluster\), not an object/,
+    );
     const t = createLoginThrottle();
     await expect(t.attempt('kim', '', right)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(t.attempt('kim', '192.0.2.1', undefined as never)).rejects.toBeInstanceOf(InvalidArgumentError);

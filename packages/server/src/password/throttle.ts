@@ -28,8 +28,9 @@
  */
 import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
-import { ConfigurationError, InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import {
+  checkLimiterRedis,
   createLimiter,
   giveBack,
   guard,
@@ -39,6 +40,7 @@ import {
   type Taken,
   take,
 } from '../lib/limiter.js';
+import { checkOptions, checkString } from '../lib/options.js';
 
 export interface LoginThrottleOptions {
   /** An ioredis client: counters shared by every instance. Default: in this process's memory. */
@@ -139,6 +141,18 @@ export function clientKey(address: string): string {
 const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
 const accountKey = (username: string) => digest(username.normalize('NFKC').toLowerCase());
 const WHAT = 'login throttle';
+const KNOWN_OPTIONS = [
+  'redis',
+  'prefix',
+  'freeFailures',
+  'maxDelay',
+  'failureWindow',
+  'clientFailures',
+  'clientWindow',
+  'knownDays',
+  'inFlightPerAccount',
+  'inFlightPerClient',
+];
 /** Seconds after which a slot of a process that died mid-check frees itself. */
 const IN_FLIGHT_SAFETY = 30;
 
@@ -152,17 +166,24 @@ const IN_FLIGHT_SAFETY = 30;
  * });
  * if (!result.ok && result.reason === 'throttled') return reply.code(429).header('retry-after', result.retryAfter) …
  */
-export function createLoginThrottle(options: LoginThrottleOptions = {}): LoginThrottle {
+export function createLoginThrottle(throttleOptions?: LoginThrottleOptions): LoginThrottle {
+  const options = checkOptions('createLoginThrottle', throttleOptions, KNOWN_OPTIONS, {
+    maxAttempts: 'freeFailures',
+    maxFailures: 'freeFailures',
+    window: 'failureWindow',
+    windowMs: 'failureWindow',
+  });
   const free = positiveInteger('freeFailures', options.freeFailures, 5);
-  const maxDelay = positiveInteger('maxDelay', options.maxDelay, 900, MAX_SECONDS);
-  const window = positiveInteger('failureWindow', options.failureWindow, 86_400, MAX_SECONDS);
+  const window = positiveInteger('failureWindow', options.failureWindow, 86_400, MAX_SECONDS, 'seconds');
+  // A back-off longer than a day outlives the failures it follows (they are forgotten after failureWindow).
+  const maxDelay = positiveInteger('maxDelay', options.maxDelay, 900, 86_400, 'seconds');
   const clientMax = positiveInteger('clientFailures', options.clientFailures, 100);
-  const clientWindow = positiveInteger('clientWindow', options.clientWindow, 3600, MAX_SECONDS);
-  const knownFor = positiveInteger('knownDays', options.knownDays, 14, 24) * 86_400;
+  const clientWindow = positiveInteger('clientWindow', options.clientWindow, 3600, MAX_SECONDS, 'seconds');
+  const knownFor = positiveInteger('knownDays', options.knownDays, 14, 24, 'days') * 86_400;
   const perAccount = positiveInteger('inFlightPerAccount', options.inFlightPerAccount, 2);
   const perClient = positiveInteger('inFlightPerClient', options.inFlightPerClient, 8);
-  const prefix = options.prefix ?? 'latchkey:throttle';
-  if (typeof prefix !== 'string' || prefix === '') throw new ConfigurationError('prefix must be a non-empty string');
+  const prefix = checkString('prefix', options.prefix, { default: 'latchkey:throttle', maxLength: 200 });
+  checkLimiterRedis('createLoginThrottle', options.redis);
 
   const limiter = (name: string, points: number, duration: number) =>
     createLimiter(options.redis, `${prefix}:${name}`, points, duration);

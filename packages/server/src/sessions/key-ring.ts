@@ -5,6 +5,7 @@
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { KeyError } from '../errors.js';
 import { constantTimeEqual } from '../lib/constant-time.js';
+import { describe } from '../lib/options.js';
 
 /** A key as raw bytes, or as a base64url string of those bytes (never a password). */
 export type SigningKey = Uint8Array | string;
@@ -20,23 +21,48 @@ export interface KeyRing {
 export const MIN_KEY_BYTES = 32;
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
+// RFC 4648 §4, padded: what `openssl rand -base64 32` prints.
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** How to make a key, quoted by every key error. */
+const KEY_HOWTO =
+  "generate one with `npx latchkey keygen` (or `node -e \"console.log(require('crypto').randomBytes(32).toString('base64url'))\"`) and pass it in keys, e.g. keys: [process.env.SESSION_KEY]";
+
+/** The bytes of a string key. Messages describe the key, never quote it. */
+function decode(key: string, index: number): Uint8Array {
+  if (key.trim() === '') {
+    throw new KeyError(`signing key #${index} is an empty string (is SESSION_KEY set?): ${KEY_HOWTO}`);
+  }
+  // Strict base64url only: a passphrase typed as a key would otherwise pass as "bytes".
+  const url = Buffer.from(key, 'base64url');
+  if (BASE64URL.test(key) && url.toString('base64url') === key) return url;
+  // Standard base64 (`openssl rand -base64 32`) names the same bytes as its base64url spelling, so
+  // it is accepted when it is canonical: the same rule as above, with + / and = padding.
+  const standard = Buffer.from(key, 'base64');
+  if (BASE64.test(key) && standard.toString('base64') === key) return standard;
+  const hint = /\s/.test(key)
+    ? ' (it holds whitespace: trim the line break or spaces around it)'
+    : ' (A-Z, a-z, 0-9, - and _, no padding)';
+  throw new KeyError(`signing key #${index} is not base64url${hint}: ${KEY_HOWTO}`);
+}
 
 function toKeyObject(key: SigningKey, index: number): KeyObject {
   let bytes: Uint8Array;
   if (typeof key === 'string') {
-    // Strict base64url only: a passphrase typed as a key would otherwise pass as "bytes".
-    const decoded = Buffer.from(key, 'base64url');
-    if (!BASE64URL.test(key) || decoded.toString('base64url') !== key) {
-      throw new KeyError(`signing key #${index} is not base64url`);
-    }
-    bytes = decoded;
+    bytes = decode(key, index);
   } else if (key instanceof Uint8Array) {
     bytes = key;
+  } else if (key === undefined || key === null) {
+    throw new KeyError(`signing key #${index} is ${String(key)} (is SESSION_KEY set?): ${KEY_HOWTO}`);
   } else {
-    throw new KeyError(`signing key #${index} must be a Uint8Array or a base64url string`);
+    throw new KeyError(
+      `signing key #${index} must be a Uint8Array or a base64url string, not ${describe(key)}: ${KEY_HOWTO}`,
+    );
   }
   if (bytes.byteLength < MIN_KEY_BYTES) {
-    throw new KeyError(`signing key #${index} has ${bytes.byteLength} bytes; at least ${MIN_KEY_BYTES} are required`);
+    throw new KeyError(
+      `signing key #${index} has ${bytes.byteLength} bytes; at least ${MIN_KEY_BYTES} are required: ${KEY_HOWTO}`,
+    );
   }
   // A KeyObject is built once: HMAC with a pre-built key skips the per-call key import.
   return createSecretKey(bytes);
@@ -48,9 +74,12 @@ function toKeyObject(key: SigningKey, index: number): KeyObject {
  * @example
  * const ring = createKeyRing([process.env.SESSION_KEY_2026_11, process.env.SESSION_KEY_2026_05]);
  */
-export function createKeyRing(keys: readonly SigningKey[]): KeyRing {
+export function createKeyRing(keys: readonly (SigningKey | undefined)[]): KeyRing {
+  if (typeof keys === 'string' || keys instanceof Uint8Array) {
+    throw new KeyError('keys takes a list of keys, newest first: write keys: [process.env.SESSION_KEY]');
+  }
   if (!Array.isArray(keys) || keys.length === 0) {
-    throw new KeyError('at least one signing key is required');
+    throw new KeyError(`at least one signing key is required: ${KEY_HOWTO}`);
   }
   const ring = keys.map(toKeyObject);
   const newest = ring[0] as KeyObject;
@@ -68,7 +97,12 @@ export function createKeyRing(keys: readonly SigningKey[]): KeyRing {
   };
 }
 
-/** A fresh random 32-byte key, base64url: what `npx latchkey-keygen`-style set-up prints. */
+/**
+ * A fresh random 32-byte key, base64url: what `npx latchkey keygen` prints.
+ *
+ * @example
+ * const key = generateSigningKey(); // store it as SESSION_KEY, outside the code
+ */
 export function generateSigningKey(): string {
   return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(MIN_KEY_BYTES))).toString('base64url');
 }

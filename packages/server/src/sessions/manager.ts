@@ -6,16 +6,30 @@
 
 import { LRUCache } from 'lru-cache';
 import { assertCookieName, type SameSite, type SessionCookieOptions } from '../cookie/session-cookie.js';
-import { ConfigurationError, InvalidArgumentError, SessionDataError } from '../errors.js';
+import { ConfigurationError, InvalidArgumentError } from '../errors.js';
 import { constantTimeEqual } from '../lib/constant-time.js';
+import {
+  checkFunction,
+  checkNumber,
+  checkOneOf,
+  checkOptions,
+  looksLikeMilliseconds,
+  millisecondsHint,
+} from '../lib/options.js';
+import { checkSessionStore } from '../stores/check-store.js';
 import type { GetOptions, Session, SessionData, SessionRecord, SessionStore } from '../stores/store.js';
 import { createKeyRing, type SigningKey } from './key-ring.js';
+import { checkSessionData } from './session-data.js';
 import { generateTokenParts, hashSecret, ID_CHARS, signToken, verifyToken } from './token.js';
 
 export interface SessionManagerOptions {
   store: SessionStore;
-  /** HMAC-SHA256 keys, newest first, each ≥ 32 bytes (raw or base64url). The newest signs. */
-  keys: readonly SigningKey[];
+  /**
+   * HMAC-SHA256 keys, newest first, each ≥ 32 bytes (raw or base64url). The newest signs.
+   * `undefined` is accepted by the type so `keys: [process.env.SESSION_KEY]` compiles: an unset
+   * variable then stops the app at start-up with `KEY_INVALID` and how to make a key.
+   */
+  keys: readonly (SigningKey | undefined)[];
   /** Seconds without a request after which a session ends. Default 1800 (30 min). */
   idleTimeout?: number;
   /** Seconds after login after which a session ends whatever its activity. Default 43200 (12 h). */
@@ -103,12 +117,94 @@ const MAX_USER_ID = 255;
 const MAX_USER_AGENT = 512;
 const MAX_IP = 64;
 
-function seconds(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
-  const v = value ?? fallback;
-  if (!Number.isFinite(v) || v < min || v > max) {
-    throw new ConfigurationError(`${name} must be a number of seconds between ${min} and ${max}`);
+const KNOWN = [
+  'store',
+  'keys',
+  'idleTimeout',
+  'absoluteTimeout',
+  'touchInterval',
+  'maxSessionsPerUser',
+  'maxDataBytes',
+  'sweepInterval',
+  'verifiedTokens',
+  'now',
+  'cookie',
+  'freshFor',
+  'onBackgroundError',
+];
+// Names other session libraries use for our options (express-session, iron-session, lucia).
+const ALIASES = {
+  secret: 'keys',
+  secrets: 'keys',
+  password: 'keys',
+  maxAge: 'absoluteTimeout',
+  ttl: 'idleTimeout',
+  rolling: 'touchInterval',
+  name: 'cookie',
+  cookieName: 'cookie',
+  sameSite: 'cookie',
+};
+// Attributes fixed by the `__Host-` prefix (RFC 6265bis §4.1.3.2), which no option can loosen.
+const FIXED_COOKIE_ATTRIBUTES = ['secure', 'httpOnly', 'path', 'domain', 'maxAge', 'expires', 'partitioned'];
+
+/** Every option checked once, here: the request path does no checking of its own. */
+function readOptions(options: SessionManagerOptions) {
+  const o = checkOptions('createSessionManager', options, KNOWN, ALIASES);
+  const store = checkSessionStore('createSessionManager: store', o.store);
+  const ring = createKeyRing(o.keys);
+  const secondsFrom = (min: number, max: number, fallback: number) =>
+    ({ default: fallback, min, max, unit: 'seconds' }) as const;
+  const idle = checkNumber('idleTimeout', o.idleTimeout, secondsFrom(1, MAX_COOKIE_AGE, 1800));
+  const absolute = checkNumber('absoluteTimeout', o.absoluteTimeout, secondsFrom(1, MAX_COOKIE_AGE, 43_200));
+  if (idle > absolute) {
+    if (looksLikeMilliseconds(idle, (s) => s <= absolute))
+      throw new ConfigurationError(millisecondsHint('idleTimeout', idle));
+    const which = o.absoluteTimeout === undefined ? 'the default absoluteTimeout' : 'absoluteTimeout';
+    throw new ConfigurationError(
+      `idleTimeout (${idle} s) is longer than ${which} (${absolute} s): lower idleTimeout or raise absoluteTimeout`,
+    );
   }
-  return v;
+  const touch = checkNumber('touchInterval', o.touchInterval, secondsFrom(0, idle / 2, Math.min(60, idle / 2)));
+  const freshFor = checkNumber('freshFor', o.freshFor, secondsFrom(1, absolute, Math.min(600, absolute)));
+  const sweepEvery = checkNumber('sweepInterval', o.sweepInterval, secondsFrom(0, 86_400, 600));
+  const integer = (min: number, max: number, fallback: number, unit?: string) =>
+    ({ default: fallback, min, max, integer: true, ...(unit === undefined ? {} : { unit }) }) as const;
+  const maxPerUser = checkNumber('maxSessionsPerUser', o.maxSessionsPerUser, integer(1, 10_000, 10));
+  const maxDataBytes = checkNumber('maxDataBytes', o.maxDataBytes, integer(2, 1 << 20, 4096, 'bytes'));
+  const verifiedMax = checkNumber('verifiedTokens', o.verifiedTokens, integer(0, 10_000_000, 10_000));
+  const now = checkFunction<() => number>('now', o.now, Date.now);
+  const onBackgroundError = checkFunction<(error: unknown) => void>(
+    'onBackgroundError',
+    o.onBackgroundError,
+    (error: unknown) => process.emitWarning(`latchkey sweep failed: ${String(error)}`),
+  );
+  const c = o.cookie === undefined ? {} : o.cookie;
+  for (const attribute of FIXED_COOKIE_ATTRIBUTES) {
+    if (c !== null && typeof c === 'object' && Object.hasOwn(c, attribute)) {
+      throw new ConfigurationError(
+        `cookie.${attribute} cannot be set: the session cookie is always __Host- (Secure, HttpOnly, Path=/, no Domain) and lives as long as absoluteTimeout`,
+      );
+    }
+  }
+  checkOptions('createSessionManager: cookie', c, ['name', 'sameSite']);
+  const name = c.name ?? '__Host-session';
+  assertCookieName(name);
+  const sameSite = checkOneOf('cookie.sameSite', c.sameSite, ['strict', 'lax'] as const, 'strict');
+  return {
+    store,
+    ring,
+    idle,
+    absolute,
+    touch,
+    freshFor,
+    sweepEvery,
+    maxPerUser,
+    maxDataBytes,
+    verifiedMax,
+    now,
+    onBackgroundError,
+    cookie: Object.freeze({ name, sameSite, maxAge: absolute }),
+  };
 }
 
 const clip = (value: string | null | undefined, max: number): string | null =>
@@ -137,50 +233,31 @@ function toSession(r: SessionRecord): Session {
  * const session = await sessions.validateToken(token); // Session | null
  */
 export function createSessionManager(options: SessionManagerOptions): SessionManager {
-  const { store } = options;
-  if (store === null || typeof store !== 'object') throw new ConfigurationError('a session store is required');
-  const ring = createKeyRing(options.keys);
-  const idle = seconds('idleTimeout', options.idleTimeout, 1800, 1, MAX_COOKIE_AGE);
-  const absolute = seconds('absoluteTimeout', options.absoluteTimeout, 43_200, idle, MAX_COOKIE_AGE);
-  const touch = seconds('touchInterval', options.touchInterval, Math.min(60, idle / 2), 0, idle / 2);
-  const maxPerUser = seconds('maxSessionsPerUser', options.maxSessionsPerUser, 10, 1, 10_000);
-  const maxDataBytes = seconds('maxDataBytes', options.maxDataBytes, 4096, 2, 1 << 20);
-  const sweepEvery = seconds('sweepInterval', options.sweepInterval, 600, 0, 86_400);
-  const verifiedMax = seconds('verifiedTokens', options.verifiedTokens, 10_000, 0, 10_000_000);
-  const freshFor = seconds('freshFor', options.freshFor, 600, 1, absolute);
+  const {
+    store,
+    ring,
+    idle,
+    absolute,
+    touch,
+    freshFor,
+    sweepEvery,
+    maxPerUser,
+    maxDataBytes,
+    verifiedMax,
+    now,
+    onBackgroundError,
+    cookie,
+  } = readOptions(options);
   const freshMs = freshFor * 1000;
-  const now = options.now ?? Date.now;
-  const name = options.cookie?.name ?? '__Host-session';
-  assertCookieName(name);
-  const sameSite = options.cookie?.sameSite ?? 'strict';
-  if (sameSite !== 'strict' && sameSite !== 'lax') {
-    throw new ConfigurationError("cookie.sameSite must be 'strict' or 'lax'");
-  }
-  const cookie = Object.freeze({ name, sameSite, maxAge: absolute });
   const idleMs = idle * 1000;
   const touchMs = touch * 1000;
-  const onBackgroundError =
-    options.onBackgroundError ?? ((error: unknown) => process.emitWarning(`latchkey sweep failed: ${String(error)}`));
 
   const checkUserId = (userId: string) => {
     if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID) {
       throw new InvalidArgumentError(`userId must be a string of 1 to ${MAX_USER_ID} characters`);
     }
   };
-  const checkData = (data: SessionData) => {
-    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-      throw new SessionDataError('session data must be a plain object');
-    }
-    let json: string;
-    try {
-      json = JSON.stringify(data);
-    } catch {
-      throw new SessionDataError('session data must be JSON-serialisable (no cycles, no BigInt)');
-    }
-    if (Buffer.byteLength(json) > maxDataBytes) {
-      throw new SessionDataError(`session data exceeds ${maxDataBytes} bytes of JSON`);
-    }
-  };
+  const checkData = (data: SessionData) => checkSessionData(data, maxDataBytes);
 
   async function issue(base: Omit<SessionRecord, 'id' | 'secretHash'>): Promise<IssuedSession> {
     const parts = generateTokenParts();

@@ -11,6 +11,9 @@
  *   answers behind.
  */
 import { LRUCache } from 'lru-cache';
+import { ConfigurationError } from '../errors.js';
+import { checkNumber, checkOptions } from '../lib/options.js';
+import { checkSessionStore } from './check-store.js';
 import type { GetOptions, SessionRecord, SessionStore } from './store.js';
 
 /** Carries invalidation messages between instances (Redis pub/sub, PostgreSQL LISTEN/NOTIFY). */
@@ -57,12 +60,33 @@ function deepFreeze<T>(value: T): T {
  */
 export async function createCachedStore(
   backing: SessionStore,
-  options: CachedStoreOptions = {},
+  cachedOptions?: CachedStoreOptions,
 ): Promise<CachedSessionStore> {
+  checkSessionStore('createCachedStore: the backing store', backing);
+  const options = checkOptions('createCachedStore', cachedOptions, ['maxEntries', 'maxStalenessMs', 'bus']);
+  const maxEntries = checkNumber('maxEntries', options.maxEntries, {
+    default: 10_000,
+    min: 1,
+    max: 10_000_000,
+    integer: true,
+  });
+  // Never 0: an LRU ttl of 0 means "no limit", and the staleness bound must always hold.
+  const maxStalenessMs = checkNumber('maxStalenessMs', options.maxStalenessMs, {
+    default: 1000,
+    min: 10,
+    max: 600_000,
+    unit: 'milliseconds',
+  });
+  const { bus } = options;
+  if (bus !== undefined && (typeof bus?.publish !== 'function' || typeof bus?.subscribe !== 'function')) {
+    throw new ConfigurationError(
+      "bus must be an InvalidationBus (publish and subscribe): createRedisInvalidation(redis) from 'latchkey/redis-invalidation' or createPostgresInvalidation(…) from 'latchkey/postgres-invalidation'",
+    );
+  }
   const byUser = new Map<string, Set<string>>();
   const cache = new LRUCache<string, SessionRecord>({
-    max: options.maxEntries ?? 10_000,
-    ttl: options.maxStalenessMs ?? 1000,
+    max: maxEntries,
+    ttl: maxStalenessMs,
     ttlAutopurge: false,
     updateAgeOnGet: false,
     dispose(record, id) {
@@ -74,7 +98,7 @@ export async function createCachedStore(
   const stats = { hits: 0, misses: 0 };
   // A read that started before an invalidation must not refill the cache with what it read.
   let epoch = 0;
-  let live = options.bus === undefined;
+  let live = bus === undefined;
 
   const drop = (message: string) => {
     epoch++;
@@ -85,13 +109,13 @@ export async function createCachedStore(
     epoch++;
     cache.clear();
   };
-  const unsubscribe = await options.bus?.subscribe(drop, (isLive) => {
+  const unsubscribe = await bus?.subscribe(drop, (isLive) => {
     reset(); // whatever happened while the bus was down is unknown: start empty
     live = isLive;
   });
   const publish = async (message: string) => {
     drop(message);
-    await options.bus?.publish(message);
+    await bus?.publish(message);
   };
   /** Runs a backing-store call; a failure empties the cache before it propagates. */
   const through = async <T>(work: Promise<T>): Promise<T> => {

@@ -2,6 +2,9 @@
  * An in-process session store: for tests, and for a single process that may lose its sessions on
  * restart. Records are copied in and out, so callers can never mutate what is stored.
  */
+import { ConfigurationError } from '../errors.js';
+import { driverKind, driverName, storeFor } from '../lib/drivers.js';
+import { checkOptions } from '../lib/options.js';
 import type { SessionData, SessionRecord, SessionStore } from './store.js';
 
 function copy(record: SessionRecord): SessionRecord {
@@ -12,7 +15,15 @@ function copy(record: SessionRecord): SessionRecord {
  * @example
  * const sessions = createSessionManager({ store: createMemoryStore(), keys: [key] });
  */
-export function createMemoryStore(): SessionStore {
+export function createMemoryStore(options?: Record<string, never>): SessionStore {
+  const kind = driverKind(options);
+  if (kind !== undefined) {
+    const wrap = storeFor[kind];
+    throw new ConfigurationError(
+      `createMemoryStore keeps sessions in this process and takes no arguments; got ${driverName[kind]}${wrap === undefined ? '' : `: for it, use ${wrap}`}`,
+    );
+  }
+  checkOptions('createMemoryStore', options, []);
   const records = new Map<string, SessionRecord>();
   const byUser = new Map<string, Set<string>>();
 

@@ -4,6 +4,8 @@
  * reconnects with a growing delay.
  */
 
+import { ConfigurationError } from '../errors.js';
+import { checkOptions, checkString } from '../lib/options.js';
 import type { InvalidationBus } from './cached.js';
 import type { PgQueryable } from './postgres.js';
 
@@ -30,8 +32,22 @@ export interface PostgresInvalidationOptions {
  * const bus = createPostgresInvalidation({ notify: pool, listener: () => new pg.Client(url) });
  */
 export function createPostgresInvalidation(options: PostgresInvalidationOptions): InvalidationBus {
-  const channel = options.channel ?? 'latchkey_invalidate';
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(channel)) throw new TypeError('channel may hold only letters, digits and _');
+  const o = checkOptions('createPostgresInvalidation', options, ['notify', 'listener', 'channel']);
+  if (typeof o.notify?.query !== 'function') {
+    throw new ConfigurationError('notify must be a pg Pool or Client (anything with query()): notify: pool');
+  }
+  if (typeof o.listener !== 'function') {
+    throw new ConfigurationError(
+      'listener must be a function that returns a new, unconnected pg.Client: listener: () => new pg.Client(url)',
+    );
+  }
+  // Spliced into LISTEN as an identifier: letters, digits and _ only.
+  const channel = checkString('channel', o.channel, {
+    default: 'latchkey_invalidate',
+    pattern: /^[A-Za-z_][A-Za-z0-9_]*$/,
+    expected: 'letters, digits and _ only, not starting with a digit',
+    maxLength: 63,
+  });
   return {
     async publish(message) {
       await options.notify.query('SELECT pg_notify($1, $2)', [channel, message]);

@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { StoreUnavailableError } from '../errors.js';
+import { ConfigurationError, StoreUnavailableError } from '../errors.js';
 import { POSTGRES_URL, serviceAvailable } from '../test/services.js';
 import { runStoreConformance, sampleRecord } from './conformance.js';
 import { createPostgresStore, dropPostgresSchema, type PgQueryable, POSTGRES_SCHEMA_VERSION } from './postgres.js';
+import { createPostgresInvalidation } from './postgres-invalidation.js';
 import type { SessionStore } from './store.js';
 
 const hasPostgres = await serviceAvailable('postgres', 5432);
@@ -97,4 +98,62 @@ describe('postgres store on PGlite', () => {
   }, 60_000);
   afterAll(() => lite.close());
   runStoreConformance({ name: 'postgres (PGlite)', ...isolated(() => lite), describe, it, beforeEach, afterEach });
+
+  it('a database whose schema is newer than this latchkey says to upgrade', async () => {
+    const prefix = `lk_${randomBytes(4).toString('hex')}_`;
+    await createPostgresStore(lite, { tablePrefix: prefix });
+    await lite.query(`INSERT INTO ${prefix}schema_version (version) VALUES (${POSTGRES_SCHEMA_VERSION + 1})`);
+    const error = await createPostgresStore(lite, { tablePrefix: prefix }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as Error).message).toMatch(/newer than this latchkey writes \(1\): upgrade latchkey/);
+    await dropPostgresSchema(lite, prefix);
+  });
+});
+
+describe('postgres store arguments, checked before any query', () => {
+  const queryable: PgQueryable = {
+    query: () => Promise.reject(new Error('no query may run: the arguments are wrong')),
+  };
+
+  it('a connection string is refused without being quoted (it may hold a password)', async () => {
+    const url = 'postgres://app:s3cret-pw@db.example/app';
+    const error = await createPostgresStore(url as never).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as Error).message).toBe(
+      'createPostgresStore takes a pg Pool, pg Client or PGlite, not a connection string: createPostgresStore(new pg.Pool({ connectionString: process.env.DATABASE_URL }))',
+    );
+    expect((error as Error).message).not.toContain('s3cret');
+    await expect(createPostgresStore({} as never)).rejects.toThrow(
+      /anything with query\(text, params\).*; got an object$/,
+    );
+  });
+
+  it('options: unknown keys, a deadline in seconds, an identifier that is not one', async () => {
+    await expect(createPostgresStore(queryable, { prefix: 'x_' } as never)).rejects.toThrow(
+      /createPostgresStore got an unknown option "prefix"; did you mean "tablePrefix"\?/,
+    );
+    await expect(createPostgresStore(queryable, { timeoutMs: 2 })).rejects.toThrow(
+      new ConfigurationError('timeoutMs is in milliseconds; 2 looks like seconds (use 2000)'),
+    );
+    await expect(createPostgresStore(queryable, { tablePrefix: 'x; DROP TABLE y' })).rejects.toBeInstanceOf(
+      ConfigurationError,
+    );
+    await expect(dropPostgresSchema(queryable, '1x')).rejects.toBeInstanceOf(ConfigurationError);
+  });
+
+  it('the LISTEN/NOTIFY bus checks its options', () => {
+    const listener = () => ({}) as never;
+    expect(() => createPostgresInvalidation({ notify: queryable, listener, channel: 'a-b' })).toThrow(
+      ConfigurationError,
+    );
+    expect(() => createPostgresInvalidation({ notify: 'postgres://x' as never, listener })).toThrow(
+      'notify must be a pg Pool or Client (anything with query()): notify: pool',
+    );
+    expect(() => createPostgresInvalidation({ notify: queryable, listener: new pg.Client() as never })).toThrow(
+      /listener must be a function that returns a new, unconnected pg.Client/,
+    );
+    expect(() => createPostgresInvalidation({ notify: queryable, listener, chanel: 'x' } as never)).toThrow(
+      /did you mean "channel"\?/,
+    );
+  });
 });

@@ -4,6 +4,9 @@
  * nothing until it is subscribed again.
  */
 import type { Cluster, Redis } from 'ioredis';
+import { StoreUnavailableError } from '../errors.js';
+import { checkRedisClient } from '../lib/drivers.js';
+import { checkOptions, checkString } from '../lib/options.js';
 import type { InvalidationBus } from './cached.js';
 
 export interface RedisInvalidationOptions {
@@ -16,11 +19,10 @@ export interface RedisInvalidationOptions {
  * const bus = createRedisInvalidation(redis);
  * const store = await createCachedStore(createRedisStore(redis), { bus });
  */
-export function createRedisInvalidation(
-  client: Redis | Cluster,
-  options: RedisInvalidationOptions = {},
-): InvalidationBus {
-  const channel = options.channel ?? 'latchkey:invalidate';
+export function createRedisInvalidation(client: Redis | Cluster, options?: RedisInvalidationOptions): InvalidationBus {
+  checkRedisClient('createRedisInvalidation', client, 'createRedisInvalidation(new Redis(process.env.REDIS_URL))');
+  const o = checkOptions('createRedisInvalidation', options, ['channel']);
+  const channel = checkString('channel', o.channel, { default: 'latchkey:invalidate', maxLength: 200 });
   return {
     async publish(message) {
       await client.publish(channel, message);
@@ -44,7 +46,13 @@ export function createRedisInvalidation(
       await new Promise<void>((resolve, reject) => {
         const ready = () => resolve();
         subscriber.once('ready', ready);
-        subscriber.once('end', () => reject(new Error('redis invalidation subscriber could not connect')));
+        subscriber.once('end', () =>
+          reject(
+            new StoreUnavailableError(
+              'the Redis invalidation subscriber could not connect: check that Redis is up and the client can reach it',
+            ),
+          ),
+        );
       });
       await subscriber.subscribe(channel);
       onLive(true);

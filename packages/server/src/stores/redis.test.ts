@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { StoreUnavailableError } from '../errors.js';
+import { ConfigurationError, StoreUnavailableError } from '../errors.js';
 import { type RedisCluster, startRedis, startRedisCluster } from '../test/redis-servers.js';
 import { REDIS_URL, serviceAvailable } from '../test/services.js';
 import { runStoreConformance, sampleRecord } from './conformance.js';
 import { createRedisStore } from './redis.js';
+import { createRedisInvalidation } from './redis-invalidation.js';
 
 const hasRedis = await serviceAvailable('redis', 6379);
 /** Each test gets its own key prefix, so no test sees another's keys. */
@@ -134,5 +135,34 @@ describe('redis store on a three-master Redis Cluster', () => {
     const userId = users[7] as string;
     expect(await store.deleteUser(userId)).toBe(3);
     expect(await store.listUser(userId)).toEqual([]);
+  });
+});
+
+describe('redis store arguments, checked before any command', () => {
+  it('a URL, a node-redis client or {} is refused with the fix; a URL is never quoted', () => {
+    const url = 'redis://:s3cret-pw@cache.example:6379';
+    expect(() => createRedisStore(url as never)).toThrow(
+      new ConfigurationError(
+        "createRedisStore takes an ioredis client, not a URL: createRedisStore(new Redis(process.env.REDIS_URL)), with import { Redis } from 'ioredis'",
+      ),
+    );
+    const nodeRedis = { isOpen: false, sendCommand: () => {}, get: () => {}, set: () => {} };
+    expect(() => createRedisStore(nodeRedis as never)).toThrow(/not a node-redis client/);
+    expect(() => createRedisInvalidation({} as never)).toThrow(/createRedisInvalidation takes an ioredis client/);
+  });
+
+  it('options: unknown keys and a deadline in seconds', () => {
+    const client = new Redis({ lazyConnect: true });
+    try {
+      expect(() => createRedisStore(client, { prefix: 'x:' } as never)).toThrow(
+        /createRedisStore got an unknown option "prefix"; did you mean "keyPrefix"\?/,
+      );
+      expect(() => createRedisStore(client, { timeoutMs: 2 })).toThrow(
+        new ConfigurationError('timeoutMs is in milliseconds; 2 looks like seconds (use 2000)'),
+      );
+      expect(() => createRedisInvalidation(client, { chanel: 'x' } as never)).toThrow(/did you mean "channel"\?/);
+    } finally {
+      client.disconnect();
+    }
   });
 });

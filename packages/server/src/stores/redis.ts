@@ -18,7 +18,9 @@
  * gone) and expires by itself. The user's keys expire natively after the last absolute limit.
  */
 import type { Cluster, Redis } from 'ioredis';
-import { guarded } from '../lib/deadline.js';
+import { checkDeadline, guarded } from '../lib/deadline.js';
+import { checkRedisClient } from '../lib/drivers.js';
+import { checkOptions, checkString } from '../lib/options.js';
 import type { SessionData, SessionRecord, SessionStore } from './store.js';
 
 export interface RedisStoreOptions {
@@ -122,9 +124,11 @@ const toRecord = (id: string, fixed: string, seen: string, data: string, expires
  * import { Redis } from 'ioredis';
  * const store = createRedisStore(new Redis(process.env.REDIS_URL));
  */
-export function createRedisStore(client: Redis | Cluster, options: RedisStoreOptions = {}): SessionStore {
-  const p = options.keyPrefix ?? 'latchkey:';
-  const ms = options.timeoutMs ?? 2000;
+export function createRedisStore(client: Redis | Cluster, options?: RedisStoreOptions): SessionStore {
+  checkRedisClient('createRedisStore', client, 'createRedisStore(new Redis(process.env.REDIS_URL))');
+  const o = checkOptions('createRedisStore', options, ['keyPrefix', 'timeoutMs']);
+  const p = checkString('keyPrefix', o.keyPrefix, { default: 'latchkey:', minLength: 0, maxLength: 100 });
+  const ms = checkDeadline(o.timeoutMs);
   const sid = (id: string) => `${p}sid:{${id}}`;
   const userKeys = (userId: string) => {
     const base = `${p}user:{${userId}}`;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StoreUnavailableError } from '../errors.js';
+import { ConfigurationError, StoreUnavailableError } from '../errors.js';
 import { runStoreConformance, sampleRecord } from './conformance.js';
 import { createSqliteStore, SQLITE_SCHEMA_VERSION } from './sqlite.js';
 
@@ -69,7 +69,7 @@ describe('sqlite store specifics', () => {
     const db = new Database(join(dir, 'newer.db'));
     createSqliteStore(db);
     db.prepare('INSERT INTO latchkey_schema_version (version) VALUES (99)').run();
-    expect(() => createSqliteStore(db)).toThrow(/newer/);
+    expect(() => createSqliteStore(db)).toThrow(/newer than this latchkey writes \(1\): upgrade latchkey/);
     db.close();
   });
 
@@ -105,7 +105,25 @@ describe('sqlite store specifics', () => {
 
   it('refuses a table prefix that is not a plain identifier', () => {
     const db = new Database(':memory:');
-    expect(() => createSqliteStore(db, { tablePrefix: 'x; DROP TABLE y; --' })).toThrow(TypeError);
+    expect(() => createSqliteStore(db, { tablePrefix: 'x; DROP TABLE y; --' })).toThrow(ConfigurationError);
+    db.close();
+  });
+
+  it('says what to pass when given a file name, a pool or an unknown option', () => {
+    expect(() => createSqliteStore('sessions.db' as never)).toThrow(
+      new ConfigurationError(
+        "createSqliteStore takes an open better-sqlite3 Database: createSqliteStore(new Database('sessions.db')), not a file name",
+      ),
+    );
+    expect(() => createSqliteStore({ query: async () => ({ rows: [] }) } as never)).toThrow(
+      /got a PostgreSQL client or pool \(for it, use await createPostgresStore\(pool\)/,
+    );
+    expect(() => createSqliteStore(undefined as never)).toThrow(/takes an open better-sqlite3 Database.*got undefined/);
+    const db = new Database(':memory:');
+    expect(() => createSqliteStore(db, { tablePrefx: 'a_' } as never)).toThrow(
+      /unknown option "tablePrefx"; did you mean "tablePrefix"\?/,
+    );
+    expect(() => createSqliteStore(db, { sweepBatchSize: 0 })).toThrow(/sweepBatchSize must be a whole number/);
     db.close();
   });
 });

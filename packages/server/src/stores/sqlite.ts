@@ -5,7 +5,9 @@
  * takes a few microseconds, far less than a hop to another thread would.
  */
 import type BetterSqlite3 from 'better-sqlite3';
-import { StoreUnavailableError } from '../errors.js';
+import { ConfigurationError, StoreUnavailableError } from '../errors.js';
+import { driverKind, driverName, storeFor } from '../lib/drivers.js';
+import { checkBoolean, checkNumber, checkOptions, checkString, describe } from '../lib/options.js';
 import type { SessionData, SessionRecord, SessionStore } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -60,7 +62,9 @@ function migrate(db: BetterSqlite3.Database, t: string): void {
     };
     const current = row.v ?? 0;
     if (current > steps.length) {
-      throw new Error(`the database has schema version ${current}, newer than this latchkey (${steps.length})`);
+      throw new ConfigurationError(
+        `the database has latchkey schema version ${current}, newer than this latchkey writes (${steps.length}): upgrade latchkey, or give this version its own tablePrefix`,
+      );
     }
     for (let v = current; v < steps.length; v++) {
       db.exec(steps[v] as string);
@@ -83,18 +87,42 @@ const toRecord = (id: string, row: Row): SessionRecord => ({
   data: row[9] === '{}' ? {} : (JSON.parse(row[9]) as SessionData),
 });
 
+const OPEN_DATABASE =
+  "createSqliteStore takes an open better-sqlite3 Database: createSqliteStore(new Database('sessions.db'))";
+
+/** The argument is a better-sqlite3 Database, or the error says what to pass instead. */
+function checkDatabase(db: unknown): void {
+  if (db !== null && typeof db === 'object' && typeof (db as { pragma?: unknown }).pragma === 'function') return;
+  const kind = driverKind(db);
+  const wrap = kind === undefined || kind === 'sqlite' ? undefined : storeFor[kind];
+  if (kind === 'string') throw new ConfigurationError(`${OPEN_DATABASE}, not a file name`);
+  if (kind === 'sqlite') {
+    throw new ConfigurationError(`${OPEN_DATABASE}; this SQLite handle has no pragma() (node:sqlite is not supported)`);
+  }
+  const got = kind === undefined ? describe(db) : driverName[kind];
+  throw new ConfigurationError(`${OPEN_DATABASE}; got ${got}${wrap === undefined ? '' : ` (for it, use ${wrap})`}`);
+}
+
 /**
  * @example
  * import Database from 'better-sqlite3';
  * const store = createSqliteStore(new Database('data/sessions.db'));
  */
-export function createSqliteStore(db: BetterSqlite3.Database, options: SqliteStoreOptions = {}): SessionStore {
-  const t = options.tablePrefix ?? 'latchkey_';
-  if (!/^[A-Za-z0-9_]*$/.test(t)) throw new TypeError('tablePrefix may hold only letters, digits and _');
-  const batch = options.sweepBatchSize ?? 1000;
+export function createSqliteStore(db: BetterSqlite3.Database, options?: SqliteStoreOptions): SessionStore {
+  checkDatabase(db);
+  const o = checkOptions('createSqliteStore', options, ['tablePrefix', 'sweepBatchSize', 'exclusive']);
+  const t = checkString('tablePrefix', o.tablePrefix, {
+    default: 'latchkey_',
+    pattern: /^[A-Za-z0-9_]*$/,
+    expected: 'letters, digits and _ only',
+    minLength: 0,
+    maxLength: 40,
+  });
+  const batch = checkNumber('sweepBatchSize', o.sweepBatchSize, { default: 1000, min: 1, max: 100_000, integer: true });
+  const exclusive = checkBoolean('exclusive', o.exclusive, false);
 
   // Before WAL is switched on, so that SQLite keeps the WAL index in heap memory, not in -shm.
-  if (options.exclusive === true) db.pragma('locking_mode = EXCLUSIVE');
+  if (exclusive) db.pragma('locking_mode = EXCLUSIVE');
   // WAL: readers never wait for the writer; NORMAL sync is crash-safe for the process in WAL mode.
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');

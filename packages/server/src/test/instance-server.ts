@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { createNodeSessions, handleClientError, sendError, sendFailure } from '../adapters/node/index.js';
+import { createNodeSessions, errorHandler, handleClientError, notFound, sendError } from '../adapters/node/index.js';
 import { createSessionManager } from '../sessions/manager.js';
 import { createCachedStore, type InvalidationBus } from '../stores/cached.js';
 import { createPostgresStore } from '../stores/postgres.js';
@@ -73,9 +73,9 @@ const server = createServer(async (req, res) => {
       if (session === null) return sendError(res, 'SESSION_REQUIRED');
       return res.end(JSON.stringify({ userId: session.userId }));
     }
-    sendError(res, 'NOT_FOUND');
+    notFound(res);
   } catch (error) {
-    sendFailure(res, error);
+    errorHandler(error, res);
   }
 });
 server.on('clientError', handleClientError);

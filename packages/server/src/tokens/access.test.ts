@@ -3,7 +3,8 @@ import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationError, InvalidArgumentError } from '../errors.js';
 import { manualClock, SECOND } from '../test/clock.js';
-import { type AccessTokenKey, type AccessTokenOptions, createAccessTokens, generateAccessTokenKey } from './access.js';
+import { type AccessTokenOptions, createAccessTokens } from './access.js';
+import { type AccessTokenKey, generateAccessTokenKey } from './keys.js';
 import { createMemoryRevocations } from './revocations.js';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -66,6 +67,35 @@ describe('access tokens', () => {
   it('J3: a lifetime over one hour is a configuration error', () => {
     expect(() => setup({ lifetime: 3601 })).toThrow(ConfigurationError);
     expect(() => setup({ lifetime: 3600 })).not.toThrow();
+    expect(() => setup({ lifetime: 300_000 })).toThrow(
+      'lifetime is in seconds; 300000 looks like milliseconds (use 300)',
+    );
+  });
+
+  it('checks its options at construction, and each error names the fix', async () => {
+    const fails = (overrides: Record<string, unknown>, message: RegExp) =>
+      expect(() => setup(overrides as Partial<AccessTokenOptions>)).toThrow(message);
+    fails({ expiresIn: 60 }, /unknown option "expiresIn"; did you mean "lifetime"/);
+    fails({ issuer: '' }, /issuer must be your issuer URL/);
+    fails({ audience: undefined }, /audience is required/);
+    fails({ keys: [] }, /keys must be a list of access token keys, newest first/);
+    fails({ keys: ['secret-from-env'] }, /each access token key needs a kid .* generateAccessTokenKey\(\)/);
+    fails({ keys: [key, { ...older, kid: key.kid }] }, /two access token keys share a kid/);
+    const { privateKey: _, ...verifyOnly } = key;
+    fails({ keys: [verifyOnly, older] }, /the newest access token key \(the first\) signs: it needs its private key/);
+    fails({ allowedClaims: ['sub'] }, /allowedClaims lists a claim the issuer sets itself/);
+    fails({ allowedClaims: 'scope' }, /allowedClaims must be a list of claim names/);
+    fails(
+      { revocations: {} },
+      /revocations must be an AccessTokenRevocations \(an object lacks revokeToken, .*\): pass createMemoryRevocations\(\)/,
+    );
+    fails({ clockSkew: -1 }, /clockSkew must be a number of seconds from 0 to 60; got -1/);
+    for (const call of [
+      () => setup({ keys: ['s3cr3t-value'] as never }),
+      () => setup({ issuer: 's3cr3t-value' as never, audience: 42 as never }),
+    ])
+      expect(call).toThrow(expect.objectContaining({ message: expect.not.stringContaining('s3cr3t') }));
+    await expect(generateAccessTokenKey('RS256' as never)).rejects.toThrow(InvalidArgumentError);
   });
 
   it('J1: alg none is rejected, even with our kid', async () => {

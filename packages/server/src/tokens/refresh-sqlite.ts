@@ -4,8 +4,9 @@
  * never both exchange it.
  */
 import type Database from 'better-sqlite3';
-import { ConfigurationError } from '../errors.js';
-import type { RefreshFamily, RefreshRecord, RefreshStore } from './refresh.js';
+import { checkOptions, checkString } from '../lib/options.js';
+import type { RefreshFamily, RefreshRecord, RefreshStore } from './refresh-store.js';
+import { checkSqliteDatabase } from './sqlite-database.js';
 
 interface FamilyRow {
   id: string;
@@ -45,9 +46,21 @@ const record = (r: TokenRow): RefreshRecord => ({
   successorSealed: r.successor_sealed,
 });
 
+/**
+ * @example
+ * const db = new Database('data/app.db');
+ * db.pragma('journal_mode = WAL');
+ * const refresh = createRefreshTokens({ store: createSqliteRefreshStore(db) });
+ */
 export function createSqliteRefreshStore(db: Database.Database, options: { tablePrefix?: string } = {}): RefreshStore {
-  const p = options.tablePrefix ?? 'latchkey_refresh';
-  if (!/^[a-z_][a-z0-9_]{0,40}$/.test(p)) throw new ConfigurationError('tablePrefix must be a plain identifier');
+  checkSqliteDatabase('createSqliteRefreshStore', db);
+  const o = checkOptions('createSqliteRefreshStore', options, ['tablePrefix']);
+  // Interpolated into SQL: a plain identifier only.
+  const p = checkString('tablePrefix', o.tablePrefix, {
+    default: 'latchkey_refresh',
+    pattern: /^[a-z_][a-z0-9_]{0,40}$/,
+    expected: 'a plain identifier (a-z, 0-9, _; not starting with a digit)',
+  });
   db.exec(`
     CREATE TABLE IF NOT EXISTS ${p}_families (
       id TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL, created_at INTEGER NOT NULL,

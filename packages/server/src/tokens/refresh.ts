@@ -1,71 +1,36 @@
 /**
  * Refresh tokens for non-browser clients (a CLI, a mobile app), never for browsers: opaque
  * `<id>.<secret>` strings (128-bit id, 256-bit secret), stored as SHA-256(secret), rotated on every
- * use and grouped in families (one family per login).
+ * use and grouped in families (one family per login). Where they live is a `RefreshStore`
+ * (refresh-store.ts); the successor kept for the grace window is sealed (seal.ts).
  *
  * - Reuse detection: presenting a token that was already exchanged, after the grace window,
  *   means two parties hold the family (token theft): the whole family is revoked and `onEvent`
  *   hears `{ type: 'reuse' }`. The thief's and the user's tokens both stop working.
  * - Grace window (default 10 s): two concurrent refreshes of the same token (a mobile app
  *   retrying on a flaky network) both succeed and get the *same* successor, so a family never has
- *   two live heads. The successor is kept only sealed (AES-256-GCM) under a key derived from the
- *   presented token's secret, which the server does not store: a leaked database does not reveal it.
- *   Only a successor that is still unspent is handed out again: once it was exchanged in turn, the
- *   old token is a replay like any other (no chaining R0 → R1 → R2 to reach the head).
+ *   two live heads. Only a successor that is still unspent is handed out again: once it was
+ *   exchanged in turn, the old token is a replay like any other (no chaining R0 → R1 → R2 to reach
+ *   the head).
  * - Idle (default 14 days) and absolute (default 30 days) limits; revocation per family or per user.
  */
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { ConfigurationError, InvalidArgumentError } from '../errors.js';
 import { constantTimeEqual } from '../lib/constant-time.js';
+import { checkFunction, checkNumber, checkOptions, looksLikeMilliseconds, millisecondsHint } from '../lib/options.js';
+import { checkRefreshStore } from './check-refresh-store.js';
+import type { RefreshFamily, RefreshRecord, RefreshStore } from './refresh-store.js';
+import { openSuccessor, sealSuccessor } from './seal.js';
 
-export interface RefreshFamily {
-  id: string;
-  userId: string;
-  createdAt: number;
-  /** The last rotation (ms); `createdAt` until the first one. */
-  lastUsedAt: number;
-  /** Absolute limit of every token in the family (ms). */
-  expiresAt: number;
-  revokedAt: number | null;
-}
-
-export interface RefreshRecord {
-  id: string;
-  familyId: string;
-  userId: string;
-  /** SHA-256 of the secret, base64url. */
-  secretHash: string;
-  createdAt: number;
-  expiresAt: number;
-  /** When it was exchanged for its successor; null while it is the family's head. */
-  usedAt: number | null;
-  /** The successor token, sealed under the secret of this one; kept for the grace window. */
-  successorSealed: string | null;
-}
-
-/** Where refresh tokens live. `rotate` must be atomic: one caller wins, the others see `spent`. */
-export interface RefreshStore {
-  createFamily(family: RefreshFamily, first: RefreshRecord): Promise<void>;
-  get(id: string): Promise<{ record: RefreshRecord; family: RefreshFamily } | null>;
-  /** Spends the token, stores its successor and sets the family's `lastUsedAt`, all or nothing. */
-  rotate(id: string, usedAt: number, successorSealed: string, successor: RefreshRecord): Promise<'rotated' | 'spent'>;
-  /** Resolves to true when the family was live (not revoked yet). */
-  revokeFamily(familyId: string, at: number): Promise<boolean>;
-  /** Revokes every family of a user; resolves to how many were live. */
-  revokeUser(userId: string, at: number): Promise<number>;
-  /** Live (unrevoked, unexpired) families of a user, for tests and admin views. */
-  liveFamilies(userId: string, now: number): Promise<RefreshFamily[]>;
-  /** The family's tokens that are not spent: at most one while the family works. */
-  heads(familyId: string): Promise<RefreshRecord[]>;
-  deleteExpired(now: number): Promise<number>;
-}
-
+/** What `onEvent` hears: a spent token presented again, and the family revoked for it. Log it as a likely theft. */
 export type RefreshEvent = { type: 'reuse'; familyId: string; userId: string; at: number };
 
+/** The outcome of `rotate`: the successor, or why there is none (an expected failure, not an error). */
 export type RefreshResult =
   | { ok: true; token: string; userId: string; familyId: string; expiresAt: number }
   | { ok: false; reason: 'invalid' | 'expired' | 'revoked' | 'reused' };
 
+/** Options of `createRefreshTokens`. Times in seconds. */
 export interface RefreshTokensOptions {
   store: RefreshStore;
   /** Seconds a token may wait unused. Default 1,209,600 (14 days). */
@@ -87,6 +52,7 @@ export interface RefreshFamilySummary {
   expiresAt: number;
 }
 
+/** What `createRefreshTokens` returns. */
 export interface RefreshTokens {
   /** Starts a family after the client proved a credential. */
   issue(userId: string): Promise<{ token: string; familyId: string; expiresAt: number }>;
@@ -104,34 +70,10 @@ export interface RefreshTokens {
 }
 
 const TOKEN = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
+// The store keeps a hash only: a leaked row cannot be presented as a token.
 const hash = (secret: string) => createHash('sha256').update(secret).digest('base64url');
-
-/** The successor is sealed under a key only the holder of this token's secret can derive. */
-function sealKey(secret: string, id: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'base64url'), id, 'latchkey refresh successor', 32));
-}
-function seal(secret: string, id: string, plaintext: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', sealKey(secret, id), iv);
-  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
-}
-function open(secret: string, id: string, sealed: string): string | null {
-  try {
-    const raw = Buffer.from(sealed, 'base64url');
-    const decipher = createDecipheriv('aes-256-gcm', sealKey(secret, id), raw.subarray(0, 12));
-    decipher.setAuthTag(raw.subarray(raw.length - 16));
-    return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]).toString('utf8');
-  } catch {
-    return null;
-  }
-}
-
-function seconds(name: string, value: number | undefined, fallback: number, max: number): number {
-  const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < 0 || v > max) throw new ConfigurationError(`${name} must be 0 to ${max} seconds`);
-  return v;
-}
+const MAX_TIMEOUT = 400 * 86_400; // seconds: the longest a browser keeps a cookie, and plenty here
+const OPTIONS = ['store', 'idleTimeout', 'absoluteTimeout', 'gracePeriod', 'onEvent', 'now'];
 
 /**
  * @example
@@ -140,12 +82,29 @@ function seconds(name: string, value: number | undefined, fallback: number, max:
  * const next = await refresh.rotate(presented);            // { ok: true, token } or { ok: false, reason }
  */
 export function createRefreshTokens(options: RefreshTokensOptions): RefreshTokens {
-  const { store } = options;
-  const idleMs = seconds('idleTimeout', options.idleTimeout, 1_209_600, 400 * 86_400) * 1000;
-  const absoluteMs = seconds('absoluteTimeout', options.absoluteTimeout, 2_592_000, 400 * 86_400) * 1000;
-  const graceMs = seconds('gracePeriod', options.gracePeriod, 10, 60) * 1000;
-  if (idleMs === 0 || absoluteMs < idleMs) throw new ConfigurationError('refresh timeouts: 0 < idle ≤ absolute');
-  const now = options.now ?? Date.now;
+  const o = checkOptions('createRefreshTokens', options, OPTIONS, {
+    ttl: 'absoluteTimeout',
+    maxAge: 'absoluteTimeout',
+    grace: 'gracePeriod',
+  });
+  const store = checkRefreshStore('createRefreshTokens: store', o.store);
+  const seconds = { min: 1, max: MAX_TIMEOUT, integer: true, unit: 'seconds' };
+  const idle = checkNumber('idleTimeout', o.idleTimeout, { ...seconds, default: 1_209_600 });
+  const absolute = checkNumber('absoluteTimeout', o.absoluteTimeout, { ...seconds, default: 2_592_000 });
+  if (idle > absolute) {
+    const fits = (s: number) => s >= 1 && s <= absolute;
+    throw new ConfigurationError(
+      looksLikeMilliseconds(idle, fits)
+        ? millisecondsHint('idleTimeout', idle)
+        : `idleTimeout (${idle} s) must not exceed absoluteTimeout (${absolute} s): a token cannot outlive its family`,
+    );
+  }
+  const graceMs =
+    checkNumber('gracePeriod', o.gracePeriod, { default: 10, min: 0, max: 60, integer: true, unit: 'seconds' }) * 1000;
+  const idleMs = idle * 1000;
+  const absoluteMs = absolute * 1000;
+  const onEvent = o.onEvent === undefined ? undefined : checkFunction<(e: RefreshEvent) => void>('onEvent', o.onEvent);
+  const now = checkFunction('now', o.now, Date.now);
 
   const mint = (familyId: string, userId: string, createdAt: number, familyEnds: number) => {
     const id = randomBytes(16).toString('base64url');
@@ -165,7 +124,8 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
 
   return {
     async issue(userId) {
-      if (typeof userId !== 'string' || userId.length === 0) throw new InvalidArgumentError('userId is required');
+      if (typeof userId !== 'string' || userId.length === 0)
+        throw new InvalidArgumentError('issue(userId) needs the user id as a non-empty string');
       const t = now();
       const family: RefreshFamily = {
         id: randomBytes(16).toString('base64url'),
@@ -185,6 +145,7 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
       if (!match) return { ok: false, reason: 'invalid' };
       const [, id = '', secret = ''] = match;
       let found = await store.get(id);
+      // Prevent any possibility of a timing attack by using a constant-time comparison.
       if (!found || !constantTimeEqual(hash(secret), found.record.secretHash)) return { ok: false, reason: 'invalid' };
       const t = now();
       const { family } = found;
@@ -193,7 +154,7 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
 
       if (found.record.usedAt === null) {
         const next = mint(family.id, family.userId, t, family.expiresAt);
-        const outcome = await store.rotate(id, t, seal(secret, id, next.token), next.record);
+        const outcome = await store.rotate(id, t, sealSuccessor(secret, id, next.token), next.record);
         if (outcome === 'rotated')
           return {
             ok: true,
@@ -207,7 +168,7 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
       }
       const { usedAt, successorSealed } = found.record;
       if (usedAt !== null && t - usedAt <= graceMs && successorSealed !== null) {
-        const successor = open(secret, id, successorSealed);
+        const successor = openSuccessor(secret, id, successorSealed);
         const successorId = successor?.split('.')[0];
         const live = successorId ? await store.get(successorId) : null;
         // Only the family's head may be handed out again: a successor that was itself exchanged
@@ -223,7 +184,7 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
       }
       // A spent token, after the grace window: someone else holds this family. End it for everyone.
       await store.revokeFamily(family.id, t);
-      options.onEvent?.({ type: 'reuse', familyId: family.id, userId: family.userId, at: t });
+      onEvent?.({ type: 'reuse', familyId: family.id, userId: family.userId, at: t });
       return { ok: false, reason: 'reused' };
     },
 
@@ -244,65 +205,5 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
       return store.revokeFamily(familyId, t);
     },
     revokeUser: (userId) => store.revokeUser(userId, now()),
-  };
-}
-
-/** Refresh tokens in process memory: tests and single-process tools. */
-export function createMemoryRefreshStore(): RefreshStore {
-  const families = new Map<string, RefreshFamily>();
-  const records = new Map<string, RefreshRecord>();
-  return {
-    async createFamily(family, first) {
-      families.set(family.id, { ...family });
-      records.set(first.id, { ...first });
-    },
-    async get(id) {
-      const record = records.get(id);
-      const family = record && families.get(record.familyId);
-      return record && family ? { record: { ...record }, family: { ...family } } : null;
-    },
-    async rotate(id, usedAt, successorSealed, successor) {
-      const record = records.get(id);
-      if (!record || record.usedAt !== null) return 'spent';
-      record.usedAt = usedAt;
-      record.successorSealed = successorSealed;
-      records.set(successor.id, { ...successor });
-      const family = families.get(record.familyId);
-      if (family) family.lastUsedAt = usedAt;
-      return 'rotated';
-    },
-    async revokeFamily(familyId, at) {
-      const family = families.get(familyId);
-      if (!family || family.revokedAt !== null) return false;
-      family.revokedAt = at;
-      return true;
-    },
-    async revokeUser(userId, at) {
-      let count = 0;
-      for (const family of families.values())
-        if (family.userId === userId && family.revokedAt === null) {
-          family.revokedAt = at;
-          count++;
-        }
-      return count;
-    },
-    async liveFamilies(userId, now) {
-      return [...families.values()]
-        .filter((f) => f.userId === userId && f.revokedAt === null && f.expiresAt > now)
-        .map((f) => ({ ...f }));
-    },
-    async heads(familyId) {
-      return [...records.values()].filter((r) => r.familyId === familyId && r.usedAt === null);
-    },
-    async deleteExpired(now) {
-      let count = 0;
-      for (const [id, family] of families)
-        if (family.expiresAt <= now) {
-          families.delete(id);
-          count++;
-          for (const [rid, r] of records) if (r.familyId === id) records.delete(rid);
-        }
-      return count;
-    },
   };
 }

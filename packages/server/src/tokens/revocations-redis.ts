@@ -9,15 +9,19 @@
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigurationError } from '../errors.js';
 import { guarded } from '../lib/deadline.js';
+import { checkNumber, checkOptions, checkString, describe } from '../lib/options.js';
 import {
   type AccessTokenRevocations,
   createSharedRevocations,
   REVOCATION_RETENTION,
   type RevocationEntry,
   type RevocationLog,
+  SHARED_REVOCATIONS_OPTIONS,
   type SharedRevocationsOptions,
+  sharedOptions,
 } from './revocations.js';
 
+/** Options of `createRedisRevocationLog` and `createRedisRevocations`. */
 export interface RedisRevocationLogOptions {
   /** The stream's key. Default `latchkey:access-revocations`. */
   key?: string;
@@ -26,6 +30,8 @@ export interface RedisRevocationLogOptions {
   /** Milliseconds after which a command fails with StoreUnavailableError. Default 2000. */
   timeoutMs?: number;
 }
+
+const LOG_OPTIONS = ['key', 'channel', 'timeoutMs'];
 
 // Append and trim in one step, on the server's clock: stream ids are its milliseconds, so entries
 // older than the retention by that clock go (approximately: whole nodes, `~`), whatever ours says.
@@ -43,10 +49,21 @@ export function createRedisRevocationLog(
   client: Redis | Cluster,
   options: RedisRevocationLogOptions = {},
 ): RevocationLog {
-  const key = options.key ?? 'latchkey:access-revocations';
-  const channel = options.channel ?? `${key}:appended`;
-  const ms = options.timeoutMs ?? 2000;
-  if (!Number.isInteger(ms) || ms < 1) throw new ConfigurationError('timeoutMs must be a positive integer');
+  const methods = ['eval', 'xrange', 'xtrim', 'publish', 'duplicate'] as const;
+  if (typeof client !== 'object' || client === null || methods.some((m) => typeof client[m] !== 'function'))
+    throw new ConfigurationError(
+      `createRedisRevocationLog takes an ioredis client (got ${describe(client)}): createRedisRevocationLog(new Redis(url))`,
+    );
+  const o = checkOptions('createRedisRevocationLog', options, LOG_OPTIONS);
+  const key = checkString('key', o.key, { default: 'latchkey:access-revocations' });
+  const channel = checkString('channel', o.channel, { default: `${key}:appended` });
+  const ms = checkNumber('timeoutMs', o.timeoutMs, {
+    default: 2000,
+    min: 1,
+    max: 60_000,
+    integer: true,
+    unit: 'milliseconds',
+  });
   const run = <T>(what: string, work: () => Promise<T>) => guarded(work, ms, `redis revocation log ${what}`);
   return {
     async append(e) {
@@ -102,5 +119,7 @@ export function createRedisRevocations(
   client: Redis | Cluster,
   options: RedisRevocationLogOptions & SharedRevocationsOptions = {},
 ): AccessTokenRevocations {
-  return createSharedRevocations(createRedisRevocationLog(client, options), options);
+  const o = checkOptions('createRedisRevocations', options, [...LOG_OPTIONS, ...SHARED_REVOCATIONS_OPTIONS]);
+  const { key, channel, timeoutMs } = o;
+  return createSharedRevocations(createRedisRevocationLog(client, { key, channel, timeoutMs }), sharedOptions(o));
 }

@@ -4,15 +4,19 @@
  * process opens with `locking_mode = EXCLUSIVE`) in WAL mode, so readers never block the writer.
  */
 import type Database from 'better-sqlite3';
-import { ConfigurationError } from '../errors.js';
+import { checkOptions, checkString } from '../lib/options.js';
 import {
   type AccessTokenRevocations,
   createSharedRevocations,
   type RevocationEntry,
   type RevocationLog,
+  SHARED_REVOCATIONS_OPTIONS,
   type SharedRevocationsOptions,
+  sharedOptions,
 } from './revocations.js';
+import { checkSqliteDatabase } from './sqlite-database.js';
 
+/** Options of `createSqliteRevocationLog` and `createSqliteRevocations`. */
 export interface SqliteRevocationLogOptions {
   /** Default `latchkey_access_revocations`. */
   table?: string;
@@ -35,8 +39,14 @@ export function createSqliteRevocationLog(
   db: Database.Database,
   options: SqliteRevocationLogOptions = {},
 ): RevocationLog {
-  const table = options.table ?? 'latchkey_access_revocations';
-  if (!/^[a-z_][a-z0-9_]{0,60}$/.test(table)) throw new ConfigurationError('table must be a plain identifier');
+  checkSqliteDatabase('createSqliteRevocationLog', db);
+  const o = checkOptions('createSqliteRevocationLog', options, ['table']);
+  // Interpolated into SQL: a plain identifier only.
+  const table = checkString('table', o.table, {
+    default: 'latchkey_access_revocations',
+    pattern: /^[a-z_][a-z0-9_]{0,60}$/,
+    expected: 'a plain identifier (a-z, 0-9, _; not starting with a digit)',
+  });
   // AUTOINCREMENT: a seq is never reused, even after the newest rows were pruned, so a reader's
   // cursor never skips a later entry. Writers are serialized by SQLite and a seq is taken inside
   // the write transaction, so entries commit in seq order: "seq > cursor" misses none.
@@ -81,5 +91,6 @@ export function createSqliteRevocations(
   db: Database.Database,
   options: SqliteRevocationLogOptions & SharedRevocationsOptions = {},
 ): AccessTokenRevocations {
-  return createSharedRevocations(createSqliteRevocationLog(db, options), options);
+  const o = checkOptions('createSqliteRevocations', options, ['table', ...SHARED_REVOCATIONS_OPTIONS]);
+  return createSharedRevocations(createSqliteRevocationLog(db, { table: o.table }), sharedOptions(o));
 }

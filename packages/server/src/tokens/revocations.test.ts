@@ -21,7 +21,7 @@ import {
   type SharedRevocationsOptions,
 } from './revocations.js';
 import { createRedisRevocationLog, createRedisRevocations } from './revocations-redis.js';
-import { createSqliteRevocationLog } from './revocations-sqlite.js';
+import { createSqliteRevocationLog, createSqliteRevocations } from './revocations-sqlite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'latchkey-revocations-'));
 const open: AccessTokenRevocations[] = [];
@@ -267,8 +267,39 @@ describe('in memory', () => {
 it('refuses intervals that break the bound', () => {
   const log = createMemoryLog();
   expect(() => createSharedRevocations(log, { pollInterval: 5000 })).toThrow(ConfigurationError);
-  expect(() => createSharedRevocations(log, { pollInterval: 500, maxStaleness: 600 })).toThrow(ConfigurationError);
+  expect(() => createSharedRevocations(log, { pollInterval: 500, maxStaleness: 600 })).toThrow(
+    'maxStaleness must be a whole number of milliseconds from 1000 to 60000; got 600',
+  );
   expect(() => createSharedRevocations(log, { maxStaleness: 120_000 })).toThrow(ConfigurationError);
+  expect(() => createSharedRevocations(log, { maxStaleness: 5 })).toThrow(
+    'maxStaleness is in milliseconds; 5 looks like seconds (use 5000)',
+  );
+});
+
+it('checks what it is given at construction, and each error names the fix', () => {
+  expect(() => createSharedRevocations({} as never)).toThrow(
+    /needs a RevocationLog \(an object lacks append, read, prune\): pass createSqliteRevocationLog\(db\)/,
+  );
+  expect(() => createSharedRevocations(createMemoryLog(), { interval: 100 } as never)).toThrow(
+    /unknown option "interval"/,
+  );
+  const db = new Database(':memory:');
+  // Each backend takes its own options and the shared ones, and nothing else.
+  const shared = createSqliteRevocations(db, { table: 'revoked', pollInterval: 100 });
+  open.push(shared);
+  expect(() => createSqliteRevocations(db, { tabel: 'x' } as never)).toThrow(
+    /unknown option "tabel"; did you mean "table"/,
+  );
+  expect(() => createSqliteRevocationLog(db, { table: 'x; DROP TABLE y' })).toThrow(/table must be a plain identifier/);
+  expect(() => createSqliteRevocations('data/revocations.db' as never)).toThrow(
+    /createSqliteRevocationLog takes an open better-sqlite3 Database, not a file name/,
+  );
+  expect(() => createRedisRevocations({} as never)).toThrow(
+    /createRedisRevocationLog takes an ioredis client \(got an object\): createRedisRevocationLog\(new Redis\(url\)\)/,
+  );
+  expect(() => createRedisRevocationLog(new Redis({ lazyConnect: true }), { timeoutMs: 0 })).toThrow(
+    /timeoutMs must be a whole number of milliseconds from 1 to 60000/,
+  );
 });
 
 function createMemoryLog(): RevocationLog {

@@ -27,6 +27,7 @@
  */
 import { ConfigurationError, InvalidArgumentError } from '../errors.js';
 import { withDeadline } from '../lib/deadline.js';
+import { checkFunction, checkNumber, checkOptions, describe } from '../lib/options.js';
 
 /** What `check` answers. `'unavailable'`: the list is too old to trust; refuse the token. */
 export type RevocationStatus = 'valid' | 'revoked' | 'unavailable';
@@ -70,6 +71,7 @@ export interface RevocationLog {
   watch?(onAppend: () => void): () => Promise<void>;
 }
 
+/** Options of `createSharedRevocations` (and of the SQLite and Redis backends, beside their own). Times in ms. */
 export interface SharedRevocationsOptions {
   /** Milliseconds between reads of the log. Default 500; 10 to 1000. */
   pollInterval?: number;
@@ -78,6 +80,40 @@ export interface SharedRevocationsOptions {
   /** Told when a read or a prune fails (to log it); revocations never carry token text. */
   onError?: (error: unknown) => void;
   now?: () => number;
+}
+
+const REVOCATIONS_METHODS = ['revokeToken', 'revokeSubject', 'check', 'notBefore', 'available', 'ready', 'close'];
+const LOG_METHODS = ['append', 'read', 'prune'];
+
+/** The names of `methods` that `value` lacks (all of them when it is not an object). */
+function missingMethods(value: unknown, methods: readonly string[]): string[] {
+  if (typeof value !== 'object' || value === null) return [...methods];
+  return methods.filter((m) => typeof (value as Record<string, unknown>)[m] !== 'function');
+}
+
+/**
+ * The `revocations` option of the issuer and the verifiers, checked at construction: a list that
+ * lacks `check` would fail at the first token, and one that lacks `notBefore` would let the issuer
+ * mint tokens its own revocation refuses.
+ */
+export function checkRevocations(value: unknown): AccessTokenRevocations | undefined {
+  if (value === undefined) return undefined;
+  const missing = missingMethods(value, REVOCATIONS_METHODS);
+  if (missing.length > 0)
+    throw new ConfigurationError(
+      `revocations must be an AccessTokenRevocations (${describe(value)} lacks ${missing.join(', ')}): ` +
+        'pass createMemoryRevocations(), createSqliteRevocations(db) or createRedisRevocations(redis)',
+    );
+  return value as AccessTokenRevocations;
+}
+
+/** Which options of a shared backend belong to `createSharedRevocations`. */
+export const SHARED_REVOCATIONS_OPTIONS = ['pollInterval', 'maxStaleness', 'onError', 'now'] as const;
+
+/** The options of `createSharedRevocations` out of a backend's combined options. */
+export function sharedOptions(options: SharedRevocationsOptions): SharedRevocationsOptions {
+  const { pollInterval, maxStaleness, onError, now } = options;
+  return { pollInterval, maxStaleness, onError, now };
 }
 
 /** An entry outlives the tokens it can revoke: the longest lifetime (1 h) plus the largest skew (60 s). */
@@ -162,14 +198,30 @@ export function createSharedRevocations(
   log: RevocationLog,
   options: SharedRevocationsOptions = {},
 ): AccessTokenRevocations {
-  const pollInterval = options.pollInterval ?? 500;
-  const maxStaleness = options.maxStaleness ?? 5000;
-  if (!Number.isInteger(pollInterval) || pollInterval < 10 || pollInterval > 1000)
-    throw new ConfigurationError('pollInterval must be 10 to 1000 ms');
-  if (!Number.isInteger(maxStaleness) || maxStaleness < 2 * pollInterval || maxStaleness > 60_000)
-    throw new ConfigurationError('maxStaleness must be 2 × pollInterval to 60,000 ms');
-  const now = options.now ?? Date.now;
-  const onError = options.onError ?? (() => {});
+  const missing = missingMethods(log, LOG_METHODS);
+  if (missing.length > 0)
+    throw new ConfigurationError(
+      `createSharedRevocations needs a RevocationLog (${describe(log)} lacks ${missing.join(', ')}): ` +
+        'pass createSqliteRevocationLog(db), createRedisRevocationLog(redis), or your own',
+    );
+  const o = checkOptions('createSharedRevocations', options, SHARED_REVOCATIONS_OPTIONS);
+  const pollInterval = checkNumber('pollInterval', o.pollInterval, {
+    default: 500,
+    min: 10,
+    max: 1000,
+    integer: true,
+    unit: 'milliseconds',
+  });
+  // At least two intervals: one late read must not make the list look stale.
+  const maxStaleness = checkNumber('maxStaleness', o.maxStaleness, {
+    default: 5000,
+    min: 2 * pollInterval,
+    max: 60_000,
+    integer: true,
+    unit: 'milliseconds',
+  });
+  const now = checkFunction('now', o.now, Date.now);
+  const onError = checkFunction<(error: unknown) => void>('onError', o.onError, () => {});
   const set = createRevocationSet(now);
   let cursor: string | null = null;
   // Freshness on the monotonic clock: a wall-clock step must not make stale data look fresh.

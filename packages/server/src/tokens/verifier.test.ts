@@ -6,13 +6,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type AccessTokenKey,
-  createAccessTokens,
-  createAccessTokenVerifier,
-  generateAccessTokenKey,
-} from './access.js';
+import { createAccessTokens } from './access.js';
+import { type AccessTokenKey, generateAccessTokenKey } from './keys.js';
 import { type AccessTokenRevocations, createMemoryRevocations, createSharedRevocations } from './revocations.js';
+import { createAccessTokenVerifier } from './verifier.js';
 
 let key: AccessTokenKey;
 let server: Server;
@@ -47,6 +44,18 @@ const sign = (claims: Record<string, unknown>) => {
 };
 
 describe('createAccessTokenVerifier', () => {
+  it('checks its options at construction: jwksUrl is a URL, and no option is unknown', () => {
+    expect(() => createAccessTokenVerifier({ jwksUrl: jwksUrl.href as never, issuer, audience })).toThrow(
+      "jwksUrl must be a URL object: new URL('https://auth.example/.well-known/jwks.json')",
+    );
+    expect(() => createAccessTokenVerifier({ jwks: jwksUrl, issuer, audience } as never)).toThrow(
+      /unknown option "jwks"; did you mean "jwksUrl"/,
+    );
+    expect(() => createAccessTokenVerifier({ jwksUrl, issuer, audience, clockSkew: 30_000 })).toThrow(
+      'clockSkew is in seconds; 30000 looks like milliseconds (use 30)',
+    );
+  });
+
   it('accepts a token of the issuer, and refuses one issued in the future beyond the clock skew', async () => {
     const verifier = createAccessTokenVerifier({ jwksUrl, issuer, audience, clockSkew: 30 });
     const now = Math.floor(Date.now() / 1000);

@@ -1,6 +1,5 @@
 /** The article's Login.js, done right: POST the credentials, store nothing; the cookie is HttpOnly. */
-import type { User } from '@latchkey/client';
-import { api } from '../api.js';
+import { api, type User } from '../api.js';
 import { navigate } from '../router.js';
 import { useCredentialsForm } from './credentials.js';
 

@@ -1,5 +1,4 @@
-import type { User } from '@latchkey/client';
-import { api } from '../api.js';
+import { api, type User } from '../api.js';
 import { navigate } from '../router.js';
 import { useCredentialsForm } from './credentials.js';
 

@@ -1,10 +1,9 @@
 /** What the login and register forms share: send the two fields, keep nothing, show the error. */
-import type { User } from '@latchkey/client';
 import { type FormEvent, useState } from 'react';
-import { messageFor } from '../api.js';
+import { type Credentials, messageFor, type User } from '../api.js';
 
 export function useCredentialsForm(
-  send: (username: string, password: string) => Promise<{ user: User }>,
+  send: (credentials: Credentials) => Promise<{ user: User }>,
   onDone: (user: User) => void,
 ) {
   const [error, setError] = useState('');
@@ -15,7 +14,7 @@ export function useCredentialsForm(
     setBusy(true);
     setError('');
     try {
-      const { user } = await send(String(form.get('username')), String(form.get('password')));
+      const { user } = await send({ username: String(form.get('username')), password: String(form.get('password')) });
       onDone(user);
     } catch (err) {
       setError(messageFor(err));

@@ -1,40 +1,83 @@
 /**
- * latchkey for Fastify 5. Add `onRequest` as a hook in the scope where sessions matter, read the
- * session with `getSession(request)`, guard routes with `requireSession` as a preHandler.
+ * latchkey for Fastify 5. `createFastifyHardening` is one `onRequest` hook for the HTTP defences
+ * (`latchkey/http`'s hardening policy); `createFastifySessions` reads, requires and issues
+ * sessions; `sendError`, `notFound` and `errorHandler` answer with JSON codes.
+ *
+ * @example
+ * import Fastify from 'fastify';
+ * import { createSessionManager } from 'latchkey';
+ * import { createFastifyHardening, createFastifySessions, errorHandler, getSession, handleClientError, notFound, sendError } from 'latchkey/fastify';
+ * import { createServerLimits } from 'latchkey/http';
+ *
+ * const auth = createFastifySessions(createSessionManager({ store, keys: [process.env.SESSION_KEY!] }));
+ * const hardening = createFastifyHardening({ csrf: { origins: ['https://app.example.org'] }, jsonOnly: true, noStore: ['/api'] });
+ * const limits = createServerLimits();
+ * const app = Fastify({ http: limits.serverOptions, clientErrorHandler: handleClientError, frameworkErrors: hardening.frameworkErrors });
+ * limits.apply(app.server);
+ * app.setErrorHandler(errorHandler).setNotFoundHandler(notFound);
+ * app.addHook('onRequest', hardening); // headers on every answer, CSRF and JSON-only refusals, the CSP report route
+ * app.addHook('onRequest', auth.onRequest);
+ * app.post('/api/login', async (request, reply) => {
+ *   const user = await checkPassword(request.body); // yours
+ *   if (!user) return sendError(reply, 'INVALID_CREDENTIALS');
+ *   await auth.login(request, reply, user.id);
+ *   return { ok: true };
+ * });
+ * app.get('/api/me', { preHandler: auth.requireSession }, async (request) => ({ userId: getSession(request)?.userId }));
+ * app.post('/api/password', { preHandler: auth.requireFreshSession }, changePassword); // 403 unless fresh
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StoreUnavailableError } from '../../errors.js';
-import { CSRF_VARY, type CsrfGuard, type CsrfRequest } from '../../http/csrf.js';
-import { codeForError, errorBody, type HttpErrorCode, httpErrors } from '../../http/error-codes.js';
-import type { SecurityHeaders } from '../../http/headers.js';
+import { codeForError, type ErrorAnswer, errorAnswer, errorBody, type HttpErrorCode } from '../../http/error-codes.js';
+import { createHardening, type HardeningOptions, type HardeningRequest } from '../../http/hardening.js';
+import { createSessionFlow, type FlowHeaders } from '../../http/session-flow.js';
+import type { SessionManager } from '../../sessions/manager.js';
+import type { Session } from '../../stores/store.js';
+import { createSessionGuard } from '../guard.js';
 
 export { handleClientError } from '../../http/client-error.js';
 
-import { createSessionFlow } from '../../http/session-flow.js';
-import type { SessionManager } from '../../sessions/manager.js';
-import type { Session } from '../../stores/store.js';
-
+/** `undefined`: the session hook has not run for this request; `null`: it found none. */
 const sessions = new WeakMap<FastifyRequest, Session | null>();
+const nonces = new WeakMap<FastifyRequest, string>();
 
-/** The session `onRequest` found for this request; `null` when none. */
+/** The session `onRequest` found for this request; `null` when none (or the hook did not run). */
 export function getSession(request: FastifyRequest): Session | null {
   return sessions.get(request) ?? null;
 }
 
-/** Sends a JSON error response with a stable code. */
-export function sendError(reply: FastifyReply, code: HttpErrorCode): FastifyReply {
-  return reply.code(httpErrors[code].status).header('cache-control', 'no-store').send(errorBody(code));
+/** This response's CSP nonce, for the `nonce` attribute of script and style tags in HTML. */
+export function getNonce(request: FastifyRequest): string {
+  return nonces.get(request) ?? '';
+}
+
+/**
+ * Sends a JSON error answer: one of latchkey's codes, or an app's own `{ status, code, message }`,
+ * with `headers` beside it (`{ 'retry-after': '30' }`). Always `Cache-Control: no-store`.
+ */
+export function sendError(
+  reply: FastifyReply,
+  error: HttpErrorCode | ErrorAnswer,
+  headers?: FlowHeaders,
+): FastifyReply {
+  const answer = errorAnswer(error);
+  if (headers !== undefined) reply.headers(headers);
+  return reply.code(answer.status).header('cache-control', 'no-store').send(errorBody(answer));
 }
 
 export interface FastifySessions {
+  /** `onRequest` hook: reads the session (`getSession(request)`); a store that is down answers 503. */
   onRequest(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
+  /** preHandler: 401 `SESSION_REQUIRED` without a session. */
   requireSession(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
-  login(request: FastifyRequest, reply: FastifyReply, userId: string, data?: Session['data']): Promise<Session>;
-  logout(request: FastifyRequest, reply: FastifyReply): Promise<boolean>;
-  /** Step-up after the caller checked the password again: new token, fresh session. `null` if none. */
-  reauthenticate(request: FastifyRequest, reply: FastifyReply): Promise<Session | null>;
   /** preHandler: 401 without a session, 403 `REAUTHENTICATION_REQUIRED` unless it is fresh (F3). */
   requireFreshSession(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
+  /** Starts a session after your code checked a credential: any previous one is revoked, a new cookie set. */
+  login(request: FastifyRequest, reply: FastifyReply, userId: string, data?: Session['data']): Promise<Session>;
+  /** Step-up after your code checked the password again: new token, fresh session. `null` if none. */
+  reauthenticate(request: FastifyRequest, reply: FastifyReply): Promise<Session | null>;
+  /** Ends the session and clears the cookie and site data. */
+  logout(request: FastifyRequest, reply: FastifyReply): Promise<boolean>;
 }
 
 /**
@@ -45,6 +88,15 @@ export interface FastifySessions {
  */
 export function createFastifySessions(manager: SessionManager): FastifySessions {
   const flow = createSessionFlow(manager);
+  const guard = createSessionGuard(
+    manager,
+    "add sessions.onRequest as an onRequest hook of the route's scope first (app.addHook('onRequest', sessions.onRequest))",
+  );
+  const guarded = (fresh: boolean) =>
+    async function requireSession(request: FastifyRequest, reply: FastifyReply) {
+      const refusal = guard(sessions.get(request), fresh);
+      return refusal === null ? undefined : sendError(reply, refusal);
+    };
   return {
     async onRequest(request, reply) {
       try {
@@ -58,22 +110,14 @@ export function createFastifySessions(manager: SessionManager): FastifySessions 
       }
       return undefined;
     },
-    async requireSession(request, reply) {
-      if (getSession(request) === null) return sendError(reply, 'SESSION_REQUIRED');
-      return undefined;
-    },
+    requireSession: guarded(false),
+    requireFreshSession: guarded(true),
     async login(request, reply, userId, data) {
       const meta = { userAgent: request.headers['user-agent'] ?? null, ip: request.ip, data };
       const { session, headers } = await flow.login(request.headers.cookie, userId, meta);
       reply.headers(headers);
       sessions.set(request, session);
       return session;
-    },
-    async logout(request, reply) {
-      const { revoked, headers } = await flow.logout(request.headers.cookie);
-      reply.headers(headers);
-      sessions.set(request, null);
-      return revoked;
     },
     async reauthenticate(request, reply) {
       const result = await flow.reauthenticate(request.headers.cookie);
@@ -82,31 +126,16 @@ export function createFastifySessions(manager: SessionManager): FastifySessions 
       sessions.set(request, result.session);
       return result.session;
     },
-    async requireFreshSession(request, reply) {
-      const session = getSession(request);
-      if (session === null) return sendError(reply, 'SESSION_REQUIRED');
-      if (!manager.isFresh(session)) return sendError(reply, 'REAUTHENTICATION_REQUIRED');
-      return undefined;
+    async logout(request, reply) {
+      const { revoked, headers } = await flow.logout(request.headers.cookie);
+      reply.headers(headers);
+      sessions.set(request, null);
+      return revoked;
     },
   };
 }
 
-const nonces = new WeakMap<FastifyRequest, string>();
-
-/** This response's CSP nonce, for the `nonce` attribute of script and style tags in HTML. */
-export function getNonce(request: FastifyRequest): string {
-  return nonces.get(request) ?? '';
-}
-
-export interface FastifyHardeningOptions {
-  headers: SecurityHeaders;
-  /** Omit to leave CSRF checks to you. */
-  csrf?: CsrfGuard;
-  /** Exact paths the CSRF guard skips (CSP reports: browsers send them without credentials). */
-  csrfExempt?: readonly string[];
-  /** Decides HSTS: only HTTPS responses get it. Default: the socket is TLS. */
-  isHttps?: (request: FastifyRequest) => boolean;
-}
+export type FastifyHardeningOptions = HardeningOptions<FastifyRequest>;
 
 /** The hardening hook, with the handler for the errors Fastify answers before any hook runs. */
 export interface FastifyHardening {
@@ -121,49 +150,60 @@ export interface FastifyHardening {
 }
 
 /**
- * One `onRequest` hook for the root scope: security headers on every response (404s and errors
- * too, since they are set before routing), `Vary: Sec-Fetch-Site, Origin`, and the CSRF guard,
- * which answers 403 `CSRF_REJECTED` before any body is parsed or any handler runs. Pass its
- * `frameworkErrors` to Fastify too, so the answers Fastify gives before routing are covered.
+ * One `onRequest` hook for the root scope: the security headers with a fresh nonce
+ * (`getNonce(request)`) and `Vary: Sec-Fetch-Site, Origin` on every answer (404s and errors too,
+ * since they are set before routing), no-store under `noStore`; 400 for HTTP/1.1 without Host, 403
+ * `CSRF_REJECTED` and 415 (`jsonOnly`) before any body is parsed or handler runs; `POST
+ * <reportPath>` answered 204. Options: `HardeningOptions` in `latchkey/http`. HSTS follows
+ * `request.protocol` (Fastify's `trustProxy` decides it behind a proxy) unless `isHttps` says
+ * otherwise. Pass its `frameworkErrors` to Fastify too, so the answers Fastify gives before
+ * routing are covered.
  * @example
- * const hardening = createFastifyHardening({ headers: createSecurityHeaders(), csrf });
+ * const hardening = createFastifyHardening({ csrf: { origins: ['https://app.example.org'] } });
  * const app = Fastify({ frameworkErrors: hardening.frameworkErrors });
  * app.addHook('onRequest', hardening);
  */
 export function createFastifyHardening(options: FastifyHardeningOptions): FastifyHardening {
-  const { headers: policy, csrf } = options;
-  const exempt = new Set(options.csrfExempt ?? []);
-  const isHttps = options.isHttps ?? ((request: FastifyRequest) => request.protocol === 'https');
-  const secure = (request: FastifyRequest, reply: FastifyReply) => {
-    const { nonce, headers } = policy.forResponse(isHttps(request));
-    nonces.set(request, nonce);
-    reply.headers(headers);
-    reply.header('vary', CSRF_VARY);
-  };
-  const hardening = async function hardening(
+  const hardening = createHardening(options, 'createFastifyHardening');
+  const describe = (request: FastifyRequest): HardeningRequest => ({
+    method: request.method,
+    url: request.url,
+    headers: request.headers,
+    httpVersion: request.raw.httpVersion,
+    https: request.protocol === 'https',
+  });
+  const hook = async function fastifyHardening(
     request: FastifyRequest,
     reply: FastifyReply,
   ): Promise<FastifyReply | undefined> {
-    secure(request, reply);
-    // HTTP/1.1 requires Host. `createServerLimits` turns off Node's own check, whose bare 400 has
-    // no header and no code, so the refusal happens here, with both.
-    if (request.raw.headers.host === undefined && request.raw.httpVersion === '1.1')
-      return sendError(reply, 'BAD_REQUEST');
-    if (csrf && !csrf.allows(request.raw as CsrfRequest) && !exempt.has(request.url.split('?', 1)[0] ?? ''))
-      return sendError(reply, 'CSRF_REJECTED');
-    return undefined;
+    const described = describe(request);
+    const { nonce, headers, answer } = hardening.check(described, request);
+    nonces.set(request, nonce);
+    reply.headers(headers);
+    if (answer === null) return undefined;
+    if (answer !== 'csp-report') return sendError(reply, answer);
+    const refusal = await hardening.receiveReport(described, request.raw, request);
+    return refusal === null ? reply.code(204).send() : sendError(reply, refusal);
   };
-  return Object.assign(hardening, {
+  return Object.assign(hook, {
     frameworkErrors(error: unknown, request: FastifyRequest, reply: FastifyReply) {
-      secure(request, reply);
+      const { nonce, headers } = hardening.headersFor(describe(request), request);
+      nonces.set(request, nonce);
+      reply.headers(headers);
       return sendError(reply, codeForError(error));
     },
   });
 }
 
+/** For `app.setNotFoundHandler(notFound)`: a JSON 404 `NOT_FOUND` (with the hook's security headers). */
+export function notFound(_request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendError(reply, 'NOT_FOUND');
+}
+
 /**
  * For `app.setErrorHandler(errorHandler)`: answers any error with a JSON code (bad JSON 400,
- * store down 503) and never echoes the error's message, which may quote request data.
+ * store down 503, anything unexpected 500) and never echoes the error's message, which may quote
+ * request data.
  */
 export function errorHandler(error: unknown, _request: FastifyRequest, reply: FastifyReply): FastifyReply {
   return sendError(reply, codeForError(error));

@@ -1,19 +1,137 @@
 /**
- * latchkey for Hono. `middleware` puts the session in `c.get('session')`; `requireSession`
- * answers 401 without one. Type your app with `SessionEnv`.
+ * latchkey for Hono 4. `createHonoHardening` is one middleware for the HTTP defences
+ * (`latchkey/http`'s hardening policy); `createHonoSessions` reads, requires and issues sessions
+ * (`c.get('session')` or `getSession(c)`; type your app with `SessionEnv`); `sendError`,
+ * `notFound` and `errorHandler` answer with JSON codes.
+ *
+ * @example
+ * import { serve } from '@hono/node-server';
+ * import { Hono } from 'hono';
+ * import { createSessionManager } from 'latchkey';
+ * import { createHonoHardening, createHonoSessions, errorHandler, getSession, handleClientError, notFound, sendError, type SessionEnv } from 'latchkey/hono';
+ * import { createServerLimits } from 'latchkey/http';
+ *
+ * const auth = createHonoSessions(createSessionManager({ store, keys: [process.env.SESSION_KEY!] }));
+ * const app = new Hono<SessionEnv>();
+ * app.onError(errorHandler).notFound(notFound);
+ * // First: headers on every answer, CSRF and JSON-only refusals, the CSP report route, no-store under /api.
+ * app.use(createHonoHardening({ csrf: { origins: ['https://app.example.org'] }, jsonOnly: true, noStore: ['/api'] }));
+ * app.use('/api/*', auth.middleware);
+ * app.post('/api/login', async (c) => {
+ *   const user = await checkPassword(await c.req.json()); // yours
+ *   if (!user) return sendError(c, 'INVALID_CREDENTIALS');
+ *   await auth.login(c, user.id);
+ *   return c.json({ ok: true });
+ * });
+ * app.get('/api/me', auth.requireSession, (c) => c.json({ userId: getSession(c)?.userId }));
+ * app.post('/api/password', auth.requireFreshSession, changePassword); // 403 REAUTHENTICATION_REQUIRED unless fresh
+ * const limits = createServerLimits();
+ * const server = serve({ fetch: app.fetch, port: 3000, serverOptions: limits.serverOptions });
+ * limits.apply(server);
+ * server.on('clientError', handleClientError);
  */
+import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { StoreUnavailableError } from '../../errors.js';
-import { codeForError, errorBody, type HttpErrorCode, httpErrors } from '../../http/error-codes.js';
-
-export { handleClientError } from '../../http/client-error.js';
-
+import { codeForError, type ErrorAnswer, errorAnswer, errorBody, type HttpErrorCode } from '../../http/error-codes.js';
+import { createHardening, type HardeningOptions, type HardeningRequest } from '../../http/hardening.js';
 import { createSessionFlow, type FlowHeaders } from '../../http/session-flow.js';
 import type { SessionManager } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
+import { createSessionGuard } from '../guard.js';
+
+export { handleClientError } from '../../http/client-error.js';
 
 export interface SessionEnv {
   Variables: { session: Session | null };
+}
+
+const nonces = new WeakMap<Context, string>();
+
+/** The session the middleware found for this request (`c.get('session')`); `null` when none. */
+export function getSession(c: Context): Session | null {
+  return (c.get('session') as Session | null | undefined) ?? null;
+}
+
+/** This response's CSP nonce, for the `nonce` attribute of script and style tags in HTML. */
+export function getNonce(c: Context): string {
+  return nonces.get(c) ?? '';
+}
+
+/**
+ * A JSON error answer: one of latchkey's codes, or an app's own `{ status, code, message }`, with
+ * `headers` beside it (`{ 'retry-after': '30' }`). Always `Cache-Control: no-store`.
+ */
+export function sendError(c: Context, error: HttpErrorCode | ErrorAnswer, headers?: FlowHeaders): Response {
+  const answer = errorAnswer(error);
+  if (headers !== undefined) apply(c, headers);
+  c.header('cache-control', 'no-store');
+  return c.json(errorBody(answer), answer.status as ContentfulStatusCode);
+}
+
+function apply(c: Context, headers: FlowHeaders): void {
+  for (const name in headers) c.header(name, headers[name] as string);
+}
+
+/** The Node request under @hono/node-server; `undefined` on other runtimes. */
+const incomingOf = (c: Context): IncomingMessage | undefined =>
+  (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+
+/** The request headers the policy reads, from a fetch `Headers` (repeated headers arrive joined by ", "). */
+function headerRecord(headers: Headers): HardeningRequest['headers'] {
+  const record: Record<string, string | undefined> = {};
+  for (const name of [
+    'host',
+    'sec-fetch-site',
+    'origin',
+    'referer',
+    'content-type',
+    'content-length',
+    'transfer-encoding',
+  ])
+    record[name] = headers.get(name) ?? undefined;
+  return record;
+}
+
+async function* chunks(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    yield value;
+  }
+}
+
+export type HonoHardeningOptions = HardeningOptions<Context>;
+
+/**
+ * The first middleware (`app.use(hardening)`): the security headers with a fresh nonce
+ * (`getNonce(c)`) and `Vary: Sec-Fetch-Site, Origin` on every answer, no-store under `noStore`; 400
+ * for HTTP/1.1 without Host (under @hono/node-server), 403 `CSRF_REJECTED` and 415 (`jsonOnly`)
+ * before any body is read; `POST <reportPath>` answered 204. Options: `HardeningOptions` in
+ * `latchkey/http`. HSTS follows the request URL's scheme unless `isHttps` says otherwise.
+ */
+export function createHonoHardening(options: HonoHardeningOptions): MiddlewareHandler {
+  const hardening = createHardening(options, 'createHonoHardening');
+  return async function honoHardening(c, next) {
+    const incoming = incomingOf(c);
+    const request: HardeningRequest = {
+      method: c.req.method,
+      url: c.req.path,
+      headers: incoming?.headers ?? headerRecord(c.req.raw.headers),
+      httpVersion: incoming?.httpVersion,
+      https: c.req.url.startsWith('https:'),
+    };
+    const { nonce, headers, answer } = hardening.check(request, c);
+    nonces.set(c, nonce);
+    apply(c, headers);
+    if (answer === null) return next();
+    if (answer !== 'csp-report') return sendError(c, answer);
+    const body = c.req.raw.body;
+    const refusal = await hardening.receiveReport(request, body === null ? null : chunks(body), c);
+    return refusal === null ? c.body(null, 204) : sendError(c, refusal);
+  };
 }
 
 export interface HonoSessionsOptions {
@@ -22,25 +140,21 @@ export interface HonoSessionsOptions {
 }
 
 export interface HonoSessions {
+  /** Reads the session into `c.get('session')`; a store that is down answers 503. */
   middleware: MiddlewareHandler<SessionEnv>;
+  /** 401 `SESSION_REQUIRED` without a session. */
   requireSession: MiddlewareHandler<SessionEnv>;
+  /** 401 without a session, 403 `REAUTHENTICATION_REQUIRED` unless it is fresh (F3). */
+  requireFreshSession: MiddlewareHandler<SessionEnv>;
+  /** Starts a session after your code checked a credential: any previous one is revoked, a new cookie set. */
   login(c: Context<SessionEnv>, userId: string, data?: Session['data']): Promise<Session>;
+  /** Step-up after your code checked the password again: new token, fresh session. `null` if none. */
+  reauthenticate(c: Context<SessionEnv>): Promise<Session | null>;
+  /** Ends the session and clears the cookie and site data. */
   logout(c: Context<SessionEnv>): Promise<boolean>;
 }
 
-/** A JSON error response with a stable code. */
-export function errorResponse(c: Context, code: HttpErrorCode): Response {
-  c.header('cache-control', 'no-store');
-  return c.json(errorBody(code), httpErrors[code].status);
-}
-
-function apply(c: Context, headers: FlowHeaders): void {
-  for (const name in headers) c.header(name, headers[name] as string);
-}
-
-const socketIp = (c: Context): string | null =>
-  (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ??
-  null;
+const socketIp = (c: Context): string | null => incomingOf(c)?.socket?.remoteAddress ?? null;
 
 /**
  * @example
@@ -52,6 +166,19 @@ const socketIp = (c: Context): string | null =>
 export function createHonoSessions(manager: SessionManager, options: HonoSessionsOptions = {}): HonoSessions {
   const flow = createSessionFlow(manager);
   const getClientIp = options.getClientIp ?? socketIp;
+  const guard = createSessionGuard(
+    manager,
+    "use sessions.middleware on the route's path first (app.use('/api/*', sessions.middleware))",
+  );
+  const guarded =
+    (fresh: boolean): MiddlewareHandler<SessionEnv> =>
+    async (c, next) => {
+      // `c.get` is undefined until the middleware set the variable (to a session or null).
+      const refusal = guard(c.get('session') as Session | null | undefined, fresh);
+      if (refusal !== null) return sendError(c, refusal);
+      await next();
+      return undefined;
+    };
   return {
     async middleware(c, next) {
       try {
@@ -60,23 +187,27 @@ export function createHonoSessions(manager: SessionManager, options: HonoSession
         c.set('session', session);
       } catch (error) {
         // A store that is down means 503 and "not logged in", never "logged in".
-        if (error instanceof StoreUnavailableError) return errorResponse(c, 'STORE_UNAVAILABLE');
+        if (error instanceof StoreUnavailableError) return sendError(c, 'STORE_UNAVAILABLE');
         throw error;
       }
       await next();
       return undefined;
     },
-    async requireSession(c, next) {
-      if (!c.get('session')) return errorResponse(c, 'SESSION_REQUIRED');
-      await next();
-      return undefined;
-    },
+    requireSession: guarded(false),
+    requireFreshSession: guarded(true),
     async login(c, userId, data) {
       const meta = { userAgent: c.req.header('user-agent') ?? null, ip: getClientIp(c), data };
       const { session, headers } = await flow.login(c.req.header('cookie'), userId, meta);
       apply(c, headers);
       c.set('session', session);
       return session;
+    },
+    async reauthenticate(c) {
+      const result = await flow.reauthenticate(c.req.header('cookie'));
+      if (result === null) return null;
+      apply(c, result.headers);
+      c.set('session', result.session);
+      return result.session;
     },
     async logout(c) {
       const { revoked, headers } = await flow.logout(c.req.header('cookie'));
@@ -87,7 +218,15 @@ export function createHonoSessions(manager: SessionManager, options: HonoSession
   };
 }
 
-/** For `app.onError(onError)`: answers any error with a JSON code; a failing store is 503. */
-export function onError(error: Error, c: Context): Response {
-  return errorResponse(c, codeForError(error));
+/** For `app.notFound(notFound)`: a JSON 404 `NOT_FOUND` (with the hardening's security headers). */
+export function notFound(c: Context): Response {
+  return sendError(c, 'NOT_FOUND');
+}
+
+/**
+ * For `app.onError(errorHandler)`: answers any error with a JSON code (bad JSON 400, store down
+ * 503, anything unexpected 500) and never echoes the error's message, which may quote request data.
+ */
+export function errorHandler(error: Error, c: Context): Response {
+  return sendError(c, codeForError(error));
 }

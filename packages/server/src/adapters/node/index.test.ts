@@ -1,43 +1,90 @@
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { codeForError } from '../../http/error-codes.js';
+import { createServerLimits } from '../../http/server-limits.js';
 import { runAdapterContract } from '../../test/adapter-contract.js';
-import { createNodeSessions, handleClientError, sendError, sendFailure } from './index.js';
+import {
+  createNodeHardening,
+  createNodeSessions,
+  errorHandler,
+  getNonce,
+  handleClientError,
+  notFound,
+  readJson,
+  sendError,
+} from './index.js';
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+function json(res: ServerResponse, body: unknown): void {
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(body));
 }
 
-runAdapterContract('node:http', async (sessions) => {
+runAdapterContract('node:http', async (sessions, fixture) => {
   const auth = createNodeSessions(sessions);
-  const json = (res: import('node:http').ServerResponse, body: unknown) => {
-    res.setHeader('content-type', 'application/json; charset=utf-8');
-    res.end(JSON.stringify(body));
-  };
-  const server = createServer(async (req, res) => {
+  const hardening = createNodeHardening({
+    ...fixture.hardening,
+    isHttps: (req) => fixture.https(req.headers['x-test-https']),
+  });
+  const limits = createServerLimits();
+  const server = createServer(limits.serverOptions, async (req, res) => {
     try {
-      if (req.url === '/bare') return json(res, { ok: true });
-      if (req.url === '/login' && req.method === 'POST') {
-        const body = (await readJson(req)) as { userId: string };
-        await auth.login(req, res, body.userId);
-        return json(res, { userId: body.userId });
+      if (await hardening(req, res)) return;
+      const path = (req.url ?? '/').split('?', 1)[0];
+      const route = `${req.method} ${path}`;
+      if (route === 'GET /bare') return json(res, { ok: true });
+      if (route === 'GET /misconfigured') return void (auth.requireSession(req, res) && json(res, { ok: true }));
+      await auth.authenticate(req, res);
+      if (route === 'POST /login') {
+        const { userId } = (await readJson(req)) as { userId: string };
+        await auth.login(req, res, userId);
+        return json(res, { userId });
       }
-      if (req.url === '/logout' && req.method === 'POST') return json(res, { revoked: await auth.logout(req, res) });
-      if (req.url === '/me') {
-        const session = await auth.authenticate(req, res);
-        if (session === null) return sendError(res, 'SESSION_REQUIRED');
-        return json(res, { userId: session.userId, sessionId: session.id });
+      if (route === 'GET /me') {
+        const session = auth.requireSession(req, res);
+        return void (session && json(res, { userId: session.userId, sessionId: session.id }));
       }
-      sendError(res, 'NOT_FOUND');
+      if (route === 'POST /logout') return json(res, { revoked: await auth.logout(req, res) });
+      if (route === 'POST /reauthenticate')
+        return json(res, { reauthenticated: (await auth.reauthenticate(req, res)) !== null });
+      if (route === 'POST /fresh') return void (auth.requireFreshSession(req, res) && json(res, { ok: true }));
+      if (route === 'POST /echo' || route === 'POST /exempt') {
+        fixture.ran(path as string);
+        return json(res, { ok: true });
+      }
+      if (route === 'GET /api/data') return json(res, { ok: true });
+      if (route === 'GET /page') {
+        res.setHeader('content-type', 'text/html; charset=utf-8');
+        return void res.end(`<script nonce="${getNonce(req)}"></script>`);
+      }
+      if (route === 'GET /teapot') return sendError(res, fixture.teapot.answer, fixture.teapot.headers);
+      if (route === 'GET /fail') throw new Error(fixture.secret);
+      notFound(res);
     } catch (error) {
-      sendFailure(res, error);
+      errorHandler(error, res);
     }
   });
+  limits.apply(server);
   server.on('clientError', handleClientError);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+});
+
+describe('readJson', () => {
+  const request = (body: string, headers: Record<string, string> = {}) =>
+    Object.assign(Readable.from([Buffer.from(body)]), { headers }) as unknown as IncomingMessage;
+  const codeOf = (promise: Promise<unknown>) => promise.then(() => 'none', codeForError);
+
+  it('parses JSON up to the limit; past it 413, and junk or prototype poisoning 400', async () => {
+    expect(await readJson(request('{"a":[1,{"b":null}]}'))).toEqual({ a: [1, { b: null }] });
+    expect(await codeOf(readJson(request('x'.repeat(11)), { limit: 10 }))).toBe('PAYLOAD_TOO_LARGE');
+    expect(await codeOf(readJson(request('{}', { 'content-length': '200000' })))).toBe('PAYLOAD_TOO_LARGE');
+    for (const junk of ['', '{', "{'a':1}", '{"__proto__":{"admin":true}}', '{"constructor":{"prototype":{}}}'])
+      expect(await codeOf(readJson(request(junk))), junk).toBe('INVALID_JSON');
+    expect(await readJson(request('{"constructor":"fine"}'))).toEqual({ constructor: 'fine' });
+  });
 });

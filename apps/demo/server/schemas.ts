@@ -1,0 +1,63 @@
+/**
+ * The shapes of what the reference server accepts (bodies, route parameters, query strings), and
+ * `parse`, which answers a 400 `INVALID_INPUT` for anything else. Every object is strict: an
+ * unknown field is an error, not something silently carried along.
+ */
+import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { sendInvalidInput } from './errors.js';
+
+const username = z
+  .string()
+  .min(3)
+  .max(32)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-"');
+// Length rules live in the password policy (with their own codes); this only bounds the body.
+const password = z.string().min(1).max(4096);
+
+export const schemas = {
+  credentials: z.strictObject({ username: z.string().min(1).max(64), password }),
+  register: z.strictObject({ username, password }),
+  reauthenticate: z.strictObject({ password }),
+  changePassword: z.strictObject({ currentPassword: password, newPassword: password }),
+  sessionId: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{22}$/) }),
+  grantId: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) }),
+  noteId: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) }),
+  note: z.strictObject({
+    title: z.string().max(200),
+    body: z.string().max(10_000),
+    pinned: z.boolean(),
+    priority: z.number().int().min(0).max(5),
+    tags: z.array(z.string().min(1).max(32)).max(10),
+    updatedAt: z.number().int().nonnegative(),
+    baseVersion: z.number().int().positive().nullable(),
+  }),
+  noteDelete: z.strictObject({ baseVersion: z.coerce.number().int().positive() }),
+  /** `POST /oauth/token`: the two grants a non-browser client may use. */
+  token: z.discriminatedUnion('grant_type', [
+    z.strictObject({
+      grant_type: z.literal('password'),
+      username: z.string().min(1).max(64),
+      password: z.string().min(1).max(4096),
+    }),
+    z.strictObject({ grant_type: z.literal('refresh_token'), refresh_token: z.string().min(1).max(200) }),
+  ]),
+};
+
+/**
+ * The value if it fits the schema; otherwise the 400 is sent (which fields are wrong and why, never
+ * the values) and the result is `undefined`: the handler returns `reply`.
+ *
+ * @example
+ * const body = parse(schemas.credentials, request.body, reply);
+ * if (!body) return reply;
+ */
+export function parse<T>(schema: z.ZodType<T>, value: unknown, reply: FastifyReply): T | undefined {
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  void sendInvalidInput(
+    reply,
+    result.error.issues.map((i) => ({ path: i.path.join('.'), problem: i.code })),
+  );
+  return undefined;
+}
