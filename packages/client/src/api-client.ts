@@ -53,6 +53,7 @@ export type AuthType<T extends AuthTypes, K extends keyof AuthTypes, D = unknown
   ? V
   : D;
 
+/** Options of `createApiClient`. Only `endpoints` is required. */
 export interface ApiClientOptions {
   /** The app's auth routes. Required: a library cannot know an app's routes. */
   endpoints: Endpoints;
@@ -75,6 +76,7 @@ export interface LoggedOutEvent {
   otherTab: boolean;
 }
 
+/** The events of `ApiClient.on`, each with the value its listeners receive. */
 export interface ApiEvents {
   /**
    * The session is gone: a logout, or a 401 `SESSION_REQUIRED` once logged in, here or in another
@@ -91,6 +93,17 @@ export interface ApiRequest {
   body?: unknown;
 }
 
+/**
+ * The app's API client, from `createApiClient`: same-origin JSON requests, and events for a lost
+ * session and for connectivity. It holds no token: the session is an HttpOnly cookie the browser
+ * adds by itself, out of reach of any script. `T` types the auth routes (`AuthTypes`).
+ *
+ * @example
+ * api.on('logged-out', () => { void wipe(); showLogin(); });
+ * api.on('connectivity', (online) => showOfflineBanner(!online));
+ * const notes = await api.request<Note[]>('/api/notes');
+ * await api.request(`/api/notes/${id}`, { method: 'PUT', body: note });
+ */
 export interface ApiClient<T extends AuthTypes = AuthTypes> {
   /** Any route of the app: JSON in, JSON out; an error status throws `ApiError`, no network `OfflineError`. */
   request<R = unknown>(path: string, init?: ApiRequest): Promise<R>;

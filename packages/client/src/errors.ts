@@ -5,7 +5,7 @@
  */
 
 /**
- * Base class of every error @latchkey/client throws on purpose.
+ * Base class of every error `@latchkey/client` throws on purpose.
  *
  * @example
  * try {

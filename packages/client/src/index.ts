@@ -1,5 +1,5 @@
 /**
- * @latchkey/client: the browser half of latchkey. It never holds a token: the session lives in an
+ * `@latchkey/client`: the browser half of latchkey. It never holds a token: the session lives in an
  * HttpOnly cookie the browser sends by itself on same-origin requests.
  * - `createApiClient`: fetch wrapper for the app's own routes (given as options, typed by the
  *   app); `logged-out` across tabs; "nobody logged in" and offline told apart from logged out.

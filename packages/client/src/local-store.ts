@@ -9,6 +9,7 @@
 import { type DBSchema, deleteDB, type IDBPDatabase, type IDBPTransaction, openDB, type StoreNames } from 'idb';
 import { ClientArgumentError } from './errors.js';
 
+/** Options of `openLocalStore`. `S` is the database's idb schema (a `DBSchema`). */
 export interface LocalStoreOptions<S extends DBSchema> {
   /** The app's name for the store; the database is `<name>:<owner>`. */
   name: string;

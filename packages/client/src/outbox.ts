@@ -15,12 +15,17 @@
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
 import { ApiError, OfflineError } from './errors.js';
 
+/** One queued change, as `add` stores it and `send` receives it. */
 export interface OutboxEntry<P = unknown> {
   /** Order of replay, assigned by IndexedDB. */
   seq?: number;
+  /** The app's name for the kind of change (`put`, `delete`…), for `send` to choose the request. */
   kind: string;
+  /** The app's key of the record the change is about. */
   key: string;
+  /** What `send` sends: the change itself, structured-cloneable. */
   payload: P;
+  /** When `add` queued it. */
   queuedAt: Date;
 }
 
@@ -29,11 +34,22 @@ export interface OutboxSchema extends DBSchema {
   outbox: { key: number; value: OutboxEntry };
 }
 
+/**
+ * What `OutboxOptions.send` answers for one change: `done` when the server took it, or `conflict`
+ * with the server's current copy when it refused it (a 409: the record moved on).
+ */
 export type SendResult = { status: 'done' } | { status: 'conflict'; current: unknown };
 
+/** What one `Outbox.flush` did. */
 export interface FlushResult {
+  /** Changes the server took. */
   sent: number;
+  /** Changes the server refused as conflicts: handed to `onConflict`, then taken off the queue. */
   conflicts: number;
+  /**
+   * Changes still queued afterwards: a flush stops and keeps them when offline, logged out, on
+   * another account, or when the server fails.
+   */
   pending: number;
   /**
    * Whether the server confirmed, during this flush, that the session is the queue's owner.
@@ -43,6 +59,18 @@ export interface FlushResult {
   verified: boolean;
 }
 
+/**
+ * One account's queue of changes for the server, from `createOutbox`: `add` a change in the same
+ * IndexedDB transaction as the change itself, and `flush` when the connection returns. Changes are
+ * replayed in order, one flush at a time, and only while the session belongs to the queue's owner.
+ *
+ * @example
+ * const tx = db.transaction(['drafts', 'outbox'], 'readwrite');
+ * await tx.objectStore('drafts').put(draft);
+ * await outbox.add(tx, { kind: 'put', key: draft.id, payload: draft });
+ * await tx.done;
+ * const { verified, pending } = await outbox.flush();
+ */
 export interface Outbox {
   /** Queue a change inside the caller's transaction (which must include `outbox`). */
   add(
@@ -54,9 +82,11 @@ export interface Outbox {
    * empty or the server cannot be reached.
    */
   flush(): Promise<FlushResult>;
+  /** How many changes are queued. */
   pending(): Promise<number>;
 }
 
+/** Options of `createOutbox`: whose queue it is, how to send a change, and what to do when one is refused. */
 export interface OutboxOptions {
   /** The account the queue belongs to: the `ownerKey()` of the store's owner. */
   owner: string;
@@ -70,6 +100,10 @@ export interface OutboxOptions {
   onOwnerMismatch?(current: string): void;
   /** Sends one change. Throw OfflineError to stop; return `conflict` with the server's copy. */
   send(entry: OutboxEntry): Promise<SendResult>;
+  /**
+   * A change the server refused as a conflict, with the server's copy. The change leaves the queue
+   * once this returns, so keep both here (show them, let the user choose): nothing else keeps it.
+   */
   onConflict(entry: OutboxEntry, current: unknown): Promise<void> | void;
   /** A change the server refused for good (a 4xx other than 409/401): reported, then dropped. */
   onRejected?(entry: OutboxEntry, error: ApiError): void;

@@ -26,6 +26,10 @@ export const errorCodes = [
   'DEPENDENCY_MISSING',
 ] as const;
 
+/**
+ * The `code` of an error latchkey throws, one of `errorCodes`. Branch on it rather than on the
+ * message, which may change. A retired code is never reused; docs/errors.md documents each one.
+ */
 export type ErrorCode = (typeof errorCodes)[number];
 
 /** Base class: `instanceof LatchkeyError` catches every error latchkey throws on purpose. */

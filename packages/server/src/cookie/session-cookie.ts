@@ -10,10 +10,23 @@
 import { parseCookie, stringifySetCookie } from 'cookie';
 import { ConfigurationError } from '../errors.js';
 
+/**
+ * The session cookie's SameSite attribute. `strict` (the default) keeps the cookie off every
+ * cross-site request; `lax` also sends it on cross-site top-level GET navigations. `none` is not
+ * offered: it would send the cookie on cross-site requests and leave the CSRF guard as the only wall.
+ */
 export type SameSite = 'strict' | 'lax';
 
+/**
+ * The attributes of the session cookie that can vary: its name, SameSite and lifetime. The session
+ * manager fixes them (`SessionManager.cookie`); `serializeSessionCookie` and
+ * `serializeExpiredSessionCookie` take them. Secure, HttpOnly and Path=/ are not options: the
+ * cookie always has them.
+ */
 export interface SessionCookieOptions {
+  /** The cookie's name, an RFC 6265 token. The session manager's default is `__Host-session`. */
   name: string;
+  /** `strict` or `lax`; see `SameSite`. */
   sameSite: SameSite;
   /** Seconds; the absolute timeout, so the browser drops the cookie when the server would. */
   maxAge: number;

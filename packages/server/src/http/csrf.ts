@@ -27,6 +27,14 @@ export interface CsrfRequest {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
+/**
+ * The CSRF check, from `createCsrfGuard`: give it to the hardening as `csrf`, or call `allows`
+ * yourself before any body is read. Safe methods always pass.
+ *
+ * @example
+ * const csrf = createCsrfGuard({ origins: ['https://app.example.org'] });
+ * app.use(createExpressHardening({ csrf }));
+ */
 export interface CsrfGuard {
   /** `true` when the request may proceed; `false` → answer 403 `CSRF_REJECTED`. */
   allows(request: CsrfRequest): boolean;

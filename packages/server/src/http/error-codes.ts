@@ -9,6 +9,13 @@
 import { STATUS_CODES } from 'node:http';
 import { StoreUnavailableError } from '../errors.js';
 
+/**
+ * Every code latchkey's HTTP layer answers with or its recipes send, with its status and the
+ * message the body carries. Messages are fixed text and never quote request data.
+ *
+ * @example
+ * httpErrors.SESSION_REQUIRED; // { status: 401, message: 'Log in to continue.' }
+ */
 export const httpErrors = {
   BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
   INVALID_JSON: { status: 400, message: 'The body is not valid JSON.' },
@@ -30,6 +37,7 @@ export const httpErrors = {
   STORE_UNAVAILABLE: { status: 503, message: 'Sessions are unavailable; try again shortly.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
+/** One of latchkey's HTTP error codes (a key of `httpErrors`): what `sendError` takes and `error.code` in a body holds. */
 export type HttpErrorCode = keyof typeof httpErrors;
 
 /**

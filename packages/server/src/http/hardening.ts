@@ -63,6 +63,7 @@ export interface HardeningRequest extends CsrfRequest {
   readonly https: boolean;
 }
 
+/** What `Hardening.check` decides for one request: the headers to set, and whether to answer now. */
 export interface HardeningVerdict {
   /** This response's CSP nonce, for the `nonce` attribute of script and style tags. */
   nonce: string;
@@ -72,11 +73,22 @@ export interface HardeningVerdict {
   answer: HttpErrorCode | 'csp-report' | null;
 }
 
+/**
+ * The hardening policy, free of any framework, from `createHardening`; `R` is the framework's
+ * request. The four adapters call it on every request: use it directly only to write an adapter
+ * for another framework.
+ *
+ * @example
+ * const { headers, answer } = hardening.check(request, req);
+ * for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+ * if (answer === null) return next(); // else a code to answer, or 'csp-report': answer with receiveReport
+ */
 export interface Hardening<R = unknown> {
   /** The path whose `POST` the hook answers as the CSP report route, or `false`. */
   readonly reportPath: string | false;
   /** The headers alone, for answers given outside the hook (a framework's own early errors). */
   headersFor(request: HardeningRequest, native: R): Pick<HardeningVerdict, 'nonce' | 'headers'>;
+  /** The headers for this request's answer and at most one refusal, before routing; `native` goes to `isHttps`. */
   check(request: HardeningRequest, native: R): HardeningVerdict;
   /**
    * Reads a CSP report body (at most 16 KiB; the rest is left unread) and hands its violations to

@@ -15,20 +15,34 @@ import { randomFillSync } from 'node:crypto';
 import { ConfigurationError } from '../errors.js';
 import { checkBoolean, checkOptions } from '../lib/options.js';
 
+/** Options of `createSecurityHeaders`. */
 export interface SecurityHeadersOptions {
-  /** Extra sources or replaced directives, e.g. `{ 'img-src': ["'self'", 'https://cdn.example'] }`. */
+  /**
+   * Directives to add to `DEFAULT_CSP`, or to replace one of its directives whole (so repeat
+   * `'self'` if you still want it), e.g. `{ 'img-src': ["'self'", 'https://cdn.example'] }`.
+   * Default none. `'unsafe-inline'` and `'unsafe-eval'` throw: a policy with them does not stop
+   * injected scripts.
+   */
   csp?: Record<string, readonly string[]>;
   /**
    * Where browsers send CSP violation reports (same origin). Default `/api/csp-report`; `false` for
    * none. The adapters' hardening hook answers `POST` there itself (its `cspReport` option).
    */
   reportPath?: string | false;
-  /** Seconds for Strict-Transport-Security. Default 31536000 (1 year, with includeSubDomains). */
+  /** Seconds for Strict-Transport-Security. Default and minimum 31536000 (1 year, with includeSubDomains). */
   hstsMaxAge?: number;
   /** Add `preload` to HSTS. Only after you submitted the domain to the preload list. Default false. */
   hstsPreload?: boolean;
 }
 
+/**
+ * The security headers policy, from `createSecurityHeaders`: built once, then asked for each
+ * response's headers. The adapters' hardening uses one; call it yourself only without them.
+ *
+ * @example
+ * const { nonce, headers } = policy.forResponse(true);
+ * res.writeHead(200, headers).end(`<script nonce="${nonce}" src="/app.js"></script>`);
+ */
 export interface SecurityHeaders {
   /** Where this policy tells browsers to send CSP reports, or `false` when it names none. */
   readonly reportPath: string | false;
@@ -125,10 +139,19 @@ export function createSecurityHeaders(input?: SecurityHeadersOptions): SecurityH
   };
 }
 
+/**
+ * One violation from a browser's CSP report, as `parseCspReport` gives it and the hardening's
+ * `cspReport.onReport` receives it. Fields are cut short and URLs lose their query and fragment
+ * (they may hold tokens), so it is safe to log.
+ */
 export interface CspViolation {
+  /** The directive that was violated, such as `script-src-elem`; at most 100 characters. */
   directive: string;
+  /** The URL (or keyword, such as `inline`) that was blocked; at most 200 characters. */
   blocked: string;
+  /** The page the violation happened on; at most 200 characters. */
   document: string;
+  /** `enforce` or `report`, as the browser sent it (empty when it sent none); at most 100 characters. */
   disposition: string;
 }
 

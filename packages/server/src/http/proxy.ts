@@ -10,6 +10,15 @@ import type { TLSSocket } from 'node:tls';
 import proxyAddr from 'proxy-addr';
 import { ConfigurationError } from '../errors.js';
 
+/**
+ * Which reverse proxies to believe about the client's address and the scheme, from
+ * `createTrustedProxies`. X-Forwarded-* headers from anyone else are ignored: any client can send them.
+ *
+ * @example
+ * const proxies = createTrustedProxies(['10.0.0.0/8']);
+ * const hardening = createNodeHardening({ csrf: { origins }, isHttps: proxies.isHttps });
+ * const ip = proxies.clientAddress(req); // for the login throttle and the session's device info
+ */
 export interface TrustedProxies {
   /** proxy-addr's trust function; Fastify's `trustProxy` and Express's `trust proxy` accept it. */
   readonly trust: (address: string, hop: number) => boolean;

@@ -31,6 +31,10 @@ import type { Socket } from 'node:net';
 import { ConfigurationError } from '../errors.js';
 import { positiveInteger } from '../lib/limiter.js';
 
+/**
+ * Options of `createServerLimits`. Times are milliseconds, as Node's own server settings are; every
+ * value is a whole number from 1, or `Infinity` where a field says so.
+ */
 export interface ServerLimitsOptions {
   /** Milliseconds for a whole request (headers and body). Default 30,000. */
   requestTimeout?: number;
@@ -48,6 +52,15 @@ export interface ServerLimitsOptions {
   maxRequestsPerSocket?: number;
 }
 
+/**
+ * The limits in force, defaults filled in, from `createServerLimits`, and the two steps that put
+ * them on a server: `serverOptions` to its constructor, then `apply` to the server.
+ *
+ * @example
+ * const limits = createServerLimits({ requestTimeout: 15_000 });
+ * const server = http.createServer(limits.serverOptions, handler);
+ * limits.apply(server);
+ */
 export interface ServerLimits extends Readonly<Required<ServerLimitsOptions>> {
   /**
    * Options for `http.createServer` / `https.createServer` (spread your TLS options beside them),

@@ -14,7 +14,17 @@ import type { Session } from '../stores/store.js';
 /** Response headers to add; names are lower case. */
 export type FlowHeaders = Record<string, string>;
 
+/**
+ * The session steps of a request, free of any framework, from `createSessionFlow`: each takes the
+ * Cookie header and gives the session and the response headers to set. The adapters are built on
+ * it; use it to support another framework.
+ *
+ * @example
+ * const { session, headers } = await flow.authenticate(req.headers.cookie, req.method);
+ * for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+ */
 export interface SessionFlow {
+  /** The session manager it was made with. */
   readonly manager: SessionManager;
   /**
    * The request's session, or `null`. With a session, the headers say `Cache-Control: no-store`

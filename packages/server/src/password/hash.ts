@@ -11,22 +11,41 @@ import { checkNumber, checkOptions } from '../lib/options.js';
 
 type Argon2 = typeof import('@node-rs/argon2');
 
+/**
+ * Options of `createPasswordHasher`: argon2id's costs. They can be raised, never lowered below
+ * OWASP's minimum: under it a stolen table of hashes falls to GPUs in days. A value below the
+ * floor throws `ConfigurationError`.
+ */
 export interface Argon2Parameters {
-  /** KiB of memory per hash. Default and minimum 19456 (19 MiB). */
+  /** KiB (not bytes) of memory per hash. Default and minimum 19456 (19 MiB); at most 4 GiB. */
   memoryCost?: number;
-  /** Passes over memory. Default and minimum 2. */
+  /** Passes over memory. Default and minimum 2; at most 100. */
   timeCost?: number;
-  /** Lanes. Default 1: more lanes make each hash cheaper for an attacker with many cores, not us. */
+  /** Lanes, 1 to 16. Default 1: more lanes make each hash cheaper for an attacker with many cores, not us. */
   parallelism?: number;
 }
 
+/** What `PasswordHasher.verify` answers. */
 export interface PasswordVerification {
+  /** The password matches the stored hash. */
   ok: boolean;
   /** The hash was made with weaker parameters (or another algorithm): store `hash(password)` anew. */
   needsRehash: boolean;
 }
 
+/**
+ * Hashes and checks passwords with argon2id, from `createPasswordHasher`. Passwords are NFKC
+ * normalized first and never truncated. Store the PHC string `hash` returns; after a successful
+ * `verify` that says `needsRehash`, store `hash(password)` in its place.
+ *
+ * @example
+ * const passwords = createPasswordHasher();
+ * const user = await users.byName(name);
+ * const { ok, needsRehash } = user ? await passwords.verify(user.passwordHash, password) : await passwords.verifyDummy(password);
+ * if (ok && needsRehash) await users.setHash(user.id, await passwords.hash(password));
+ */
 export interface PasswordHasher {
+  /** The costs new hashes are made with, defaults filled in. */
   readonly parameters: Readonly<Required<Argon2Parameters>>;
   /** A PHC string `$argon2id$v=19$m=…,t=…,p=1$salt$hash`; the library draws a fresh 128-bit salt. */
   hash(password: string): Promise<string>;

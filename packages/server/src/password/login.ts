@@ -14,6 +14,7 @@ import { checkFunction, checkOptions } from '../lib/options.js';
 import { createPasswordHasher, type PasswordHasher } from './hash.js';
 import { type AttemptOptions, createLoginThrottle, type LoginThrottle } from './throttle.js';
 
+/** Options of `createPasswordLogin`. `U` is the app's own user type, as `findUser` returns it. */
 export interface PasswordLoginOptions<U> {
   /**
    * The account for a login name, with its stored hash; `null` or `undefined` when there is none.
@@ -33,6 +34,7 @@ export interface PasswordLoginOptions<U> {
 /** Codes of a refused login, as `sendError` in every adapter takes them. */
 export type PasswordLoginError = 'BAD_REQUEST' | 'INVALID_CREDENTIALS' | 'TOO_MANY_ATTEMPTS';
 
+/** What `PasswordLogin.check` answers: the user, or the code and headers to refuse with. */
 export type PasswordLoginResult<U> =
   | { ok: true; user: U }
   | {
@@ -43,13 +45,25 @@ export type PasswordLoginResult<U> =
       headers: Record<string, string>;
     };
 
+/**
+ * A whole password login check, from `createPasswordLogin`: the throttle counts the attempt first,
+ * then the hash is verified (a dummy verify for an unknown name), so an unknown name, a wrong
+ * password and a disabled account answer alike and in the same time. It does not start the session.
+ *
+ * @example
+ * const result = await login.check(req.body, req.ip);
+ * if (!result.ok) return sendError(res, result.error, result.headers);
+ * await auth.login(req, res, result.user.id);
+ */
 export interface PasswordLogin<U> {
   /**
    * Checks `{ username, password }` (any request body: its shape is checked here) from the client
    * address `client` (behind a proxy, the address the proxy vouches for).
    */
   check(credentials: unknown, client: string, options?: AttemptOptions): Promise<PasswordLoginResult<U>>;
+  /** The hasher it verifies with: hash new passwords (at sign-up) with it too. */
   readonly hasher: PasswordHasher;
+  /** The throttle it counts with (`remember` a new account's address after sign-up, say). */
   readonly throttle: LoginThrottle;
 }
 

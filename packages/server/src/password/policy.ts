@@ -9,19 +9,34 @@ import { ConfigurationError } from '../errors.js';
 import { checkNumber, checkOptions } from '../lib/options.js';
 import { normalizePassword } from './hash.js';
 
+/**
+ * What `PasswordPolicy.check` finds wrong with a password. Each is also an HTTP error code (400)
+ * that the adapters' `sendError` takes, so the answer can be the problem itself.
+ */
 export type PasswordProblem = 'PASSWORD_TOO_SHORT' | 'PASSWORD_TOO_LONG' | 'PASSWORD_TOO_COMMON';
 
+/** Options of `createPasswordPolicy`. Lengths count Unicode code points after NFKC normalization. */
 export interface PasswordPolicyOptions {
-  /** Fewest characters (Unicode code points after NFKC). Default 8; ASVS recommends 15. */
+  /** Fewest characters (Unicode code points after NFKC), 8 to 64. Default 8; ASVS recommends 15. */
   minLength?: number;
-  /** Most characters accepted; longer is refused, never cut. Default 1024, at least 64. */
+  /** Most characters accepted; longer is refused, never cut. Default 1024, at least 64, at most 4096. */
   maxLength?: number;
   /** Passwords to refuse, compared case-insensitively. Default: the shipped list. */
   commonPasswords?: Iterable<string>;
 }
 
+/**
+ * The rules a new password must meet (at sign-up, on a change), from `createPasswordPolicy`: a
+ * length range and a list of common passwords, no composition rules.
+ *
+ * @example
+ * const problem = policy.check(password, [username, email]);
+ * if (problem) return sendError(res, problem); // 400 PASSWORD_TOO_SHORT, _TOO_LONG or _TOO_COMMON
+ */
 export interface PasswordPolicy {
+  /** Fewest characters accepted, as configured. */
   readonly minLength: number;
+  /** Most characters accepted, as configured. */
   readonly maxLength: number;
   /**
    * `null` when the password is acceptable, or what is wrong with it. `context` holds words tied

@@ -26,22 +26,34 @@ export interface RateLimitRule {
   duration: number;
 }
 
+/** Options of `createRateLimit`. `name` and at least one of `perClient` and `global` are required. */
 export interface RateLimitOptions {
   /** An ioredis client: counts shared by every instance. Default: in this process's memory. */
   redis?: unknown;
   /** Key prefix in Redis. Default `latchkey:rate`. */
   prefix?: string;
-  /** Names the action in the keys: letters, digits, `_`, `-` and `.`. */
+  /** Required. Names the action in the keys: letters, digits, `_`, `-` and `.` (no `:`, so no two actions share keys). */
   name: string;
-  /** Per client address. */
+  /** At most `points` actions per `duration` seconds from one client address (IPv6 per /64). Default none. */
   perClient?: RateLimitRule;
-  /** For every client together. */
+  /**
+   * At most `points` actions per `duration` seconds from every client together. Default none.
+   * Checked after `perClient`: a client refused by its own rule does not count here.
+   */
   global?: RateLimitRule;
 }
 
 /** `retryAfter` is whole seconds (at least 1), for the Retry-After header. */
 export type RateLimitDecision = { allowed: true } | { allowed: false; retryAfter: number; scope: 'client' | 'global' };
 
+/**
+ * A rate limit for one action, from `createRateLimit`. A refused take gives its points back. With
+ * Redis down, `take` rejects with `StoreUnavailableError`: the limit is never skipped.
+ *
+ * @example
+ * const decision = await signups.take(req.ip);
+ * if (!decision.allowed) return sendError(res, 'TOO_MANY_ATTEMPTS', { 'retry-after': String(decision.retryAfter) });
+ */
 export interface RateLimit {
   /** Counts one action by `client` (its address) if the rules allow it. */
   take(client: string): Promise<RateLimitDecision>;

@@ -42,6 +42,7 @@ import {
 } from '../lib/limiter.js';
 import { checkOptions, checkString } from '../lib/options.js';
 
+/** Options of `createLoginThrottle`. Times in seconds, except `knownDays`. */
 export interface LoginThrottleOptions {
   /** An ioredis client: counters shared by every instance. Default: in this process's memory. */
   redis?: unknown;
@@ -49,13 +50,13 @@ export interface LoginThrottleOptions {
   prefix?: string;
   /** Failures per account before back-off starts. Default 5. */
   freeFailures?: number;
-  /** Longest back-off, seconds. Default 900 (15 min). */
+  /** Longest back-off, seconds. Default 900 (15 min), at most 86400. */
   maxDelay?: number;
   /** Seconds an account's failures are remembered. Default 86400 (a day). */
   failureWindow?: number;
   /** Failures per client address per `clientWindow` before it is refused. Default 100. */
   clientFailures?: number;
-  /** Seconds. Default 3600. */
+  /** Seconds over which a client address's failures are counted. Default 3600 (an hour). */
   clientWindow?: number;
   /** Days an address stays "known" for an account after a successful login. Default 14, at most 24. */
   knownDays?: number;
@@ -71,6 +72,15 @@ export type LoginAttemptResult<T> =
   | { ok: false; reason: 'invalid' }
   | { ok: false; reason: 'throttled'; retryAfter: number; scope: 'client' | 'account' };
 
+/**
+ * Counts login attempts per client address and per account, from `createLoginThrottle`. The
+ * password check runs inside `attempt`, so no check can skip the count. `createPasswordLogin` uses
+ * one; use it directly for a login it does not cover.
+ *
+ * @example
+ * const result = await throttle.attempt(username, req.ip, () => checkPassword(username, password), { device });
+ * if (!result.ok && result.reason === 'throttled') return sendError(res, 'TOO_MANY_ATTEMPTS', { 'retry-after': String(result.retryAfter) });
+ */
 export interface LoginThrottle {
   /**
    * Counts an attempt, runs `check` if the throttle allows it, and records its outcome. `check`
@@ -91,6 +101,7 @@ export interface LoginThrottle {
   remember(username: string, client: string, options?: AttemptOptions): Promise<void>;
 }
 
+/** Per-attempt options of `LoginThrottle.attempt`, `remember` and `PasswordLogin.check`. */
 export interface AttemptOptions {
   /**
    * This browser's device id: at least 128 random bits (base64url, 22 to 128 characters) that the

@@ -10,6 +10,15 @@ import { describe } from '../lib/options.js';
 /** A key as raw bytes, or as a base64url string of those bytes (never a password). */
 export type SigningKey = Uint8Array | string;
 
+/**
+ * What `createKeyRing` returns: signs with the newest key and verifies with all of them, so a new
+ * key can be rotated in without logging anyone out. The keys themselves are not reachable from it.
+ *
+ * @example
+ * const ring = createKeyRing([process.env.SESSION_KEY]);
+ * const mac = ring.sign(payload);
+ * ring.verify(payload, mac); // true
+ */
 export interface KeyRing {
   /** The mac of `payload` under the newest key, base64url (43 characters). */
   sign(payload: string): string;

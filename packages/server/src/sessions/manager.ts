@@ -22,7 +22,17 @@ import { createKeyRing, type SigningKey } from './key-ring.js';
 import { checkSessionData } from './session-data.js';
 import { generateTokenParts, hashSecret, ID_CHARS, signToken, verifyToken } from './token.js';
 
+/**
+ * Options of `createSessionManager`. Times are in seconds, except `now`, which gives milliseconds.
+ * Every option is checked once, at creation: a wrong one throws `ConfigurationError` (or
+ * `KeyError` for `keys`) at start-up, never during a request.
+ */
 export interface SessionManagerOptions {
+  /**
+   * Where sessions are kept: a store from `latchkey/memory`, `latchkey/sqlite`, `latchkey/postgres`
+   * or `latchkey/redis` (or `latchkey/cached` in front of one), or your own that passes
+   * `latchkey/conformance`.
+   */
   store: SessionStore;
   /**
    * HMAC-SHA256 keys, newest first, each ≥ 32 bytes (raw or base64url). The newest signs.
@@ -54,6 +64,10 @@ export interface SessionManagerOptions {
   verifiedTokens?: number;
   /** The clock, in ms since the epoch. Inject one in tests. Default `Date.now`. */
   now?: () => number;
+  /**
+   * The cookie's name and SameSite. Its other attributes are fixed (Secure, HttpOnly, Path=/, no
+   * Domain, Max-Age = `absoluteTimeout`): passing one of them throws.
+   */
   cookie?: {
     /** Default `__Host-session`: the `__Host-` prefix pins Secure, Path=/ and no Domain. */
     name?: string;
@@ -69,21 +83,42 @@ export interface SessionManagerOptions {
   onBackgroundError?: (error: unknown) => void;
 }
 
+/** What `createSession` keeps with a new session besides the user: device info for a sessions list, and data. */
 export interface SessionMeta {
+  /** The User-Agent header; cut to 512 characters. Missing or empty: `null`. */
   userAgent?: string | null | undefined;
+  /** The client address; cut to 64 characters. Missing or empty: `null`. */
   ip?: string | null | undefined;
+  /** Plain JSON kept on the server, at most `maxDataBytes` as JSON. Default `{}`. */
   data?: SessionData | undefined;
 }
 
+/** A new session and its token, from `createSession` or `rotateSession`. */
 export interface IssuedSession {
   /** The cookie value. Send it in Set-Cookie and nowhere else; never log it. */
   token: string;
+  /** The session as stored, without the secret's hash. */
   session: Session;
 }
 
+/**
+ * Server-side sessions: what `createSessionManager` returns. Expected failures (a malformed,
+ * forged, unknown or expired token) resolve to `null`; misuse throws; a store that fails rejects
+ * with `StoreUnavailableError`, which must never be read as "logged in". The framework adapters
+ * call it for you; use it directly for sessions lists, revocation and background jobs.
+ *
+ * @example
+ * const sessions = createSessionManager({ store: createMemoryStore(), keys: [process.env.SESSION_KEY] });
+ * const { token } = await sessions.createSession(user.id, { userAgent, ip });
+ * const session = await sessions.validateToken(token); // Session | null
+ * if (session) await sessions.revokeOtherSessions(session.userId, session.id); // "log out my other devices"
+ */
 export interface SessionManager {
+  /** The cookie's name, SameSite and Max-Age (seconds, equal to `absoluteTimeout`), for the Set-Cookie header. */
   readonly cookie: Readonly<SessionCookieOptions>;
+  /** Seconds without a request after which a session ends. */
   readonly idleTimeout: number;
+  /** Seconds after login after which a session ends whatever its activity. */
   readonly absoluteTimeout: number;
   /** Starts a session for a user who just proved a credential. */
   createSession(userId: string, meta?: SessionMeta): Promise<IssuedSession>;
@@ -101,12 +136,23 @@ export interface SessionManager {
   readonly freshFor: number;
   /** The session proved a credential within `freshFor` seconds (F3: step-up before sensitive actions). */
   isFresh(session: Session): boolean;
+  /** Ends one session by its id (`Session.id`, not the token); `false` when there was none. */
   revokeSession(sessionId: string): Promise<boolean>;
+  /** Ends every session of a user (after a password reset, say); resolves to how many ended. */
   revokeUserSessions(userId: string): Promise<number>;
+  /** Ends every session of a user but `currentSessionId` ("log out my other devices"); resolves to how many ended. */
   revokeOtherSessions(userId: string, currentSessionId: string): Promise<number>;
   /** A user's live sessions, oldest first, with device info; expired ones are deleted on sight. */
   listUserSessions(userId: string): Promise<Session[]>;
+  /**
+   * Replaces a session's data; `false` when no such session exists. Throws `SessionDataError` for
+   * data that is not plain JSON or is larger than `maxDataBytes`.
+   */
   updateSessionData(sessionId: string, data: SessionData): Promise<boolean>;
+  /**
+   * Deletes the sessions whose `expiresAt` has passed; resolves to how many. The sweep timer calls
+   * it every `sweepInterval` seconds (unless that is 0).
+   */
   deleteExpiredSessions(): Promise<number>;
   /** Stops the sweep timer. */
   close(): void;

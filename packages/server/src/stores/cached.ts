@@ -27,15 +27,33 @@ export interface InvalidationBus {
   subscribe(onMessage: (message: string) => void, onLive: (live: boolean) => void): Promise<() => Promise<void>>;
 }
 
+/** Options of `createCachedStore`: how much it keeps, how stale it may be, and how instances tell each other. */
 export interface CachedStoreOptions {
-  /** Entries kept at most. Default 10,000. */
+  /** Entries kept at most; the least recently used go first. Default 10,000. */
   maxEntries?: number;
-  /** Oldest an entry may be when served, in ms. Default 1000. */
+  /**
+   * Oldest an entry may be when served, in milliseconds: the bound on staleness even if an
+   * invalidation message is lost. Default 1000; at least 10, so there is always a bound.
+   */
   maxStalenessMs?: number;
-  /** Without a bus, only this process's own writes invalidate: other instances see changes within `maxStalenessMs`. */
+  /**
+   * Carries invalidations between instances: `createRedisInvalidation` or `createPostgresInvalidation`.
+   * Default none: only this process's own writes invalidate, and other instances see changes
+   * within `maxStalenessMs`.
+   */
   bus?: InvalidationBus;
 }
 
+/**
+ * A `SessionStore` with an in-process cache in front of another, from `createCachedStore`. Reads
+ * with `fresh` skip the cache; a failing backing store empties it, so an outage never leaves stale
+ * "logged in" answers behind.
+ *
+ * @example
+ * const store = await createCachedStore(createRedisStore(redis), { bus: createRedisInvalidation(redis) });
+ * const sessions = createSessionManager({ store, keys: [process.env.SESSION_KEY] });
+ * process.on('SIGTERM', () => void store.close());
+ */
 export interface CachedSessionStore extends SessionStore {
   /** Cache hits and backing-store reads since start. */
   readonly stats: { hits: number; misses: number };

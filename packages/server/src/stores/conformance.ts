@@ -13,15 +13,21 @@ import type { SessionRecord, SessionStore } from './store.js';
 
 type Fn = () => unknown;
 
+/** Options of `runStoreConformance`: the store under test and the test runner's functions. */
 export interface ConformanceOptions {
+  /** Names the suite in the runner's output: `SessionStore conformance: <name>`. */
   name: string;
   /** A store over empty (or isolated) storage, created before each test. */
   createStore: () => SessionStore | Promise<SessionStore>;
   /** Releases what `createStore` opened, after each test. */
   destroyStore?: (store: SessionStore) => unknown;
+  /** The runner's `describe` (Vitest's, node:test's…). */
   describe: (name: string, body: () => void) => unknown;
+  /** The runner's `it` (or `test`). */
   it: (name: string, body: Fn) => unknown;
+  /** The runner's `beforeEach`. */
   beforeEach: (body: Fn) => unknown;
+  /** The runner's `afterEach`. */
   afterEach: (body: Fn) => unknown;
 }
 
@@ -48,6 +54,15 @@ export function sampleRecord(overrides: Partial<SessionRecord> = {}): SessionRec
 
 const ids = (records: SessionRecord[]) => records.map((r) => r.id);
 
+/**
+ * Registers the `SessionStore` contract as tests with the given runner: one `describe` block, one
+ * test per rule, each on a new store from `createStore`. A store that passes can back the session
+ * manager.
+ *
+ * @example
+ * import { afterEach, beforeEach, describe, it } from 'vitest';
+ * runStoreConformance({ name: 'sqlite', createStore: () => createSqliteStore(new Database(':memory:')), describe, it, beforeEach, afterEach });
+ */
 export function runStoreConformance(options: ConformanceOptions): void {
   const { describe, it, beforeEach, afterEach } = options;
   describe(`SessionStore conformance: ${options.name}`, () => {

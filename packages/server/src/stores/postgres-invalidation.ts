@@ -18,12 +18,20 @@ export interface PgListener {
   end(): Promise<void>;
 }
 
+/**
+ * Options of `createPostgresInvalidation`: a connection to send NOTIFY on, and a way to open the
+ * connection of its own that LISTENs. When that one drops, a new one is opened after 100 ms,
+ * doubling to at most 5 s between tries.
+ */
 export interface PostgresInvalidationOptions {
   /** Runs NOTIFY (a pool is fine). */
   notify: PgQueryable;
   /** A new, unconnected listening client, each time it is called. */
   listener: () => PgListener;
-  /** Letters, digits and `_`. Default `latchkey_invalidate`. */
+  /**
+   * The NOTIFY channel; every instance must use the same one. Letters, digits and `_`, not starting
+   * with a digit (it is written into LISTEN as an identifier). Default `latchkey_invalidate`.
+   */
   channel?: string;
 }
 

@@ -15,8 +15,12 @@ export interface PgQueryable {
   query(text: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
 }
 
+/** Options of `createPostgresStore`. */
 export interface PostgresStoreOptions {
-  /** Prefix of the tables and function this store owns. Default `latchkey_`. */
+  /**
+   * Prefix of the tables and function this store owns. Default `latchkey_`. Letters, digits and
+   * `_`, not starting with a digit: it is written into SQL as part of an identifier.
+   */
   tablePrefix?: string;
   /** Rows deleted per statement by `deleteExpired`. Default 1000. */
   sweepBatchSize?: number;

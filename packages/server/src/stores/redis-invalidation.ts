@@ -9,8 +9,9 @@ import { checkRedisClient } from '../lib/drivers.js';
 import { checkOptions, checkString } from '../lib/options.js';
 import type { InvalidationBus } from './cached.js';
 
+/** Options of `createRedisInvalidation`. */
 export interface RedisInvalidationOptions {
-  /** Default `latchkey:invalidate`. */
+  /** The pub/sub channel; every instance that shares the store must use the same one. Default `latchkey:invalidate`. */
   channel?: string;
 }
 

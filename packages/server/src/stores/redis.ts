@@ -23,6 +23,7 @@ import { checkRedisClient } from '../lib/drivers.js';
 import { checkOptions, checkString } from '../lib/options.js';
 import type { SessionData, SessionRecord, SessionStore } from './store.js';
 
+/** Options of `createRedisStore`. */
 export interface RedisStoreOptions {
   /** Prefix of every key. Default `latchkey:`. */
   keyPrefix?: string;

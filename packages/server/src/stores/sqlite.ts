@@ -10,10 +10,11 @@ import { driverKind, driverName, storeFor } from '../lib/drivers.js';
 import { checkBoolean, checkNumber, checkOptions, checkString, describe } from '../lib/options.js';
 import type { SessionData, SessionRecord, SessionStore } from './store.js';
 
+/** Options of `createSqliteStore`. */
 export interface SqliteStoreOptions {
   /** Prefix of the tables this store owns. Default `latchkey_`. Letters, digits and `_` only. */
   tablePrefix?: string;
-  /** Rows deleted per statement by `deleteExpired`, so a sweep never holds the write lock long. */
+  /** Rows deleted per statement by `deleteExpired`, so a sweep never holds the write lock long. Default 1000. */
   sweepBatchSize?: number;
   /**
    * Single-process mode: `locking_mode = EXCLUSIVE`. This connection keeps the file's lock, so

@@ -35,11 +35,22 @@ export interface SessionRecord extends Session {
   secretHash: string;
 }
 
+/** Options of a read: `SessionStore.get`, and `SessionManager.validateToken`, which passes them on. */
 export interface GetOptions {
   /** Bypass any cache: the answer reflects every change committed before the call. */
   fresh?: boolean;
 }
 
+/**
+ * Where session records live. A store applies no rule of its own (timeouts, macs and caps live in
+ * the session manager) beyond the atomic steps each method names. Times are milliseconds since the
+ * epoch. To write one, implement these eight methods and run the conformance suite against it.
+ *
+ * @example
+ * import { runStoreConformance } from 'latchkey/conformance';
+ * const createMyStore = (): SessionStore => ({ create, get, touch, setData, delete: remove, deleteUser, listUser, deleteExpired });
+ * runStoreConformance({ name: 'my store', createStore: createMyStore, describe, it, beforeEach, afterEach });
+ */
 export interface SessionStore {
   /**
    * Inserts a new record, then, in the same atomic step: deletes the user's records whose

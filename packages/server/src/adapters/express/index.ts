@@ -82,6 +82,10 @@ function dropEtagWhenNoStore(res: Response): void {
   } as Response['writeHead'];
 }
 
+/**
+ * Options of `createExpressHardening`: `HardeningOptions` from `latchkey/http`, with Express's
+ * `Request` as the request that `isHttps` and `cspReport.onReport` receive. `csrf` is required.
+ */
 export type ExpressHardeningOptions = HardeningOptions<Request>;
 
 /**
@@ -115,6 +119,14 @@ export function createExpressHardening(options: ExpressHardeningOptions): Reques
   };
 }
 
+/**
+ * Sessions for Express, from `createExpressSessions`: one middleware that reads the session, two
+ * guards, and the login, step-up and logout calls that set or clear the cookie.
+ *
+ * @example
+ * app.use('/api', auth.middleware);
+ * app.post('/api/logout', async (req, res) => res.json({ revoked: await auth.logout(req, res) }));
+ */
 export interface ExpressSessions {
   /** Reads the session for the routes after it (`getSession(req)`); a store that is down answers 503. */
   middleware: RequestHandler;

@@ -65,6 +65,14 @@ export function sendError(
   return reply.code(answer.status).header('cache-control', 'no-store').send(errorBody(answer));
 }
 
+/**
+ * Sessions for Fastify, from `createFastifySessions`: an `onRequest` hook that reads the session,
+ * two `preHandler` guards, and the login, step-up and logout calls that set or clear the cookie.
+ *
+ * @example
+ * app.addHook('onRequest', auth.onRequest);
+ * app.post('/api/logout', async (request, reply) => ({ revoked: await auth.logout(request, reply) }));
+ */
 export interface FastifySessions {
   /** `onRequest` hook: reads the session (`getSession(request)`); a store that is down answers 503. */
   onRequest(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
@@ -135,6 +143,10 @@ export function createFastifySessions(manager: SessionManager): FastifySessions 
   };
 }
 
+/**
+ * Options of `createFastifyHardening`: `HardeningOptions` from `latchkey/http`, with Fastify's
+ * `FastifyRequest` as the request that `isHttps` and `cspReport.onReport` receive. `csrf` is required.
+ */
 export type FastifyHardeningOptions = HardeningOptions<FastifyRequest>;
 
 /** The hardening hook, with the handler for the errors Fastify answers before any hook runs. */

@@ -43,7 +43,16 @@ import { createSessionGuard } from '../guard.js';
 
 export { handleClientError } from '../../http/client-error.js';
 
+/**
+ * The Hono environment the session middleware fills: `c.get('session')` is the request's session,
+ * or `null`. Give it to your app (`new Hono<SessionEnv>()`) so that read is typed.
+ *
+ * @example
+ * const app = new Hono<SessionEnv>();
+ * app.get('/api/me', auth.requireSession, (c) => c.json({ userId: c.get('session')?.userId }));
+ */
 export interface SessionEnv {
+  /** `session`: set by `middleware` (and by `login`, `reauthenticate`, `logout`). */
   Variables: { session: Session | null };
 }
 
@@ -74,7 +83,7 @@ function apply(c: Context, headers: FlowHeaders): void {
   for (const name in headers) c.header(name, headers[name] as string);
 }
 
-/** The Node request under @hono/node-server; `undefined` on other runtimes. */
+/** The Node request under `@hono/node-server`; `undefined` on other runtimes. */
 const incomingOf = (c: Context): IncomingMessage | undefined =>
   (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
 
@@ -103,12 +112,16 @@ async function* chunks(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Ar
   }
 }
 
+/**
+ * Options of `createHonoHardening`: `HardeningOptions` from `latchkey/http`, with Hono's `Context`
+ * as what `isHttps` and `cspReport.onReport` receive. `csrf` is required.
+ */
 export type HonoHardeningOptions = HardeningOptions<Context>;
 
 /**
  * The first middleware (`app.use(hardening)`): the security headers with a fresh nonce
  * (`getNonce(c)`) and `Vary: Sec-Fetch-Site, Origin` on every answer, no-store under `noStore`; 400
- * for HTTP/1.1 without Host (under @hono/node-server), 403 `CSRF_REJECTED` and 415 (`jsonOnly`)
+ * for HTTP/1.1 without Host (under `@hono/node-server`), 403 `CSRF_REJECTED` and 415 (`jsonOnly`)
  * before any body is read; `POST <reportPath>` answered 204. Options: `HardeningOptions` in
  * `latchkey/http`. HSTS follows the request URL's scheme unless `isHttps` says otherwise.
  */
@@ -134,11 +147,23 @@ export function createHonoHardening(options: HonoHardeningOptions): MiddlewareHa
   };
 }
 
+/** Options of `createHonoSessions`. */
 export interface HonoSessionsOptions {
-  /** The client address kept with a session. Default: the socket address under @hono/node-server. */
+  /**
+   * The client address kept with a session (behind a proxy, the one the proxy vouches for).
+   * Default: the socket's address under `@hono/node-server`, `null` on other runtimes.
+   */
   getClientIp?: (c: Context) => string | null;
 }
 
+/**
+ * Sessions for Hono, from `createHonoSessions`: a middleware that reads the session into
+ * `c.get('session')`, two guards, and the login, step-up and logout calls that set or clear the cookie.
+ *
+ * @example
+ * app.use('/api/*', auth.middleware);
+ * app.post('/api/logout', async (c) => c.json({ revoked: await auth.logout(c) }));
+ */
 export interface HonoSessions {
   /** Reads the session into `c.get('session')`; a store that is down answers 503. */
   middleware: MiddlewareHandler<SessionEnv>;

@@ -108,6 +108,10 @@ export async function readJson(req: IncomingMessage, options: { limit?: number }
   return JSON.parse(text, refusePoison);
 }
 
+/**
+ * Options of `createNodeHardening`: `HardeningOptions` from `latchkey/http`, with node:http's
+ * `IncomingMessage` as the request that `isHttps` and `cspReport.onReport` receive. `csrf` is required.
+ */
 export type NodeHardeningOptions = HardeningOptions<IncomingMessage>;
 
 /**
@@ -148,6 +152,16 @@ export function createNodeHardening(
   };
 }
 
+/**
+ * Sessions for plain node:http, from `createNodeSessions`. Without middleware, call `authenticate`
+ * at the top of the handler; the guards and `getSession(req)` read what it found.
+ *
+ * @example
+ * const auth = createNodeSessions(sessions);
+ * await auth.authenticate(req, res);
+ * const session = auth.requireFreshSession(req, res); // null: 401 or 403 already sent
+ * if (session) await changePassword(session.userId, await readJson(req));
+ */
 export interface NodeSessions {
   /** The request's live session or `null` (`getSession(req)` later); expires a dead cookie on `res`. Rejects only when the store fails. */
   authenticate(req: IncomingMessage, res: ServerResponse): Promise<Session | null>;
