@@ -1,6 +1,7 @@
 // latchkey on Express 5: a password login with the throttle, logout, a protected route, the
-// security headers, the CSRF guard and coded JSON errors. Run: SESSION_KEY=$(npx latchkey keygen) npm run express
+// security headers, the CSRF guard and coded JSON errors. Run: node --env-file=.env --import tsx express/server.ts
 import { createServer } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import express from 'express';
 import { createSessionManager } from 'latchkey';
@@ -16,11 +17,12 @@ const sessions = createSessionManager({
 });
 const auth = lk.createExpressSessions(sessions);
 const login = createPasswordLogin({ findUser });
-const origin = process.env.ORIGIN ?? 'http://localhost:3000';
+const port = Number(process.env.PORT ?? 3000);
+const origin = process.env.ORIGIN ?? `http://localhost:${port}`; // exactly what the address bar shows
 
 const app = express().disable('x-powered-by');
 app.use(lk.createExpressHardening({ csrf: { origins: [origin] }, jsonOnly: true, noStore: ['/api'] }));
-app.use(express.static(new URL('../web/dist', import.meta.url).pathname)); // the front end
+app.use(express.static(fileURLToPath(new URL('../web/dist', import.meta.url)))); // the front end
 app.use(express.json(), auth.middleware);
 
 app.post('/api/login', async (req, res) => {
@@ -42,4 +44,4 @@ app.use(lk.notFound, lk.errorHandler);
 const limits = createServerLimits(); // request, header and keep-alive deadlines; a connection cap
 const server = createServer(limits.serverOptions, app).on('clientError', lk.handleClientError);
 limits.apply(server);
-server.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => console.log(`listening on ${origin}`));
+server.listen(port, '127.0.0.1', () => console.log(`listening on ${origin}`));

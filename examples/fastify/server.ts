@@ -1,4 +1,4 @@
-// latchkey on Fastify 5: the same app as examples/express. Run: SESSION_KEY=$(npx latchkey keygen) npm run fastify
+// latchkey on Fastify 5: the same app as examples/express. Run: node --env-file=.env --import tsx fastify/server.ts
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 import { createSessionManager } from 'latchkey';
@@ -14,7 +14,8 @@ const sessions = createSessionManager({
 });
 const auth = lk.createFastifySessions(sessions);
 const login = createPasswordLogin({ findUser });
-const origin = process.env.ORIGIN ?? 'http://localhost:3000';
+const port = Number(process.env.PORT ?? 3000);
+const origin = process.env.ORIGIN ?? `http://localhost:${port}`; // exactly what the address bar shows
 const hardening = lk.createFastifyHardening({ csrf: { origins: [origin] }, jsonOnly: true, noStore: ['/api'] });
 
 const limits = createServerLimits(); // request, header and keep-alive deadlines; a connection cap
@@ -39,5 +40,5 @@ app.get('/api/me', { preHandler: auth.requireSession }, async (request, reply) =
   return user ? { user: publicUser(user) } : lk.sendError(reply, 'SESSION_REQUIRED');
 });
 
-await app.listen({ port: Number(process.env.PORT ?? 3000), host: '127.0.0.1' });
+await app.listen({ port, host: '127.0.0.1' });
 console.log(`listening on ${origin}`);

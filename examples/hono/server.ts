@@ -1,4 +1,4 @@
-// latchkey on Hono 4 (@hono/node-server): the same app as examples/express. Run: SESSION_KEY=$(npx latchkey keygen) npm run hono
+// latchkey on Hono 4 (@hono/node-server): the same app as examples/express. Run: node --env-file=.env --import tsx hono/server.ts
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import Database from 'better-sqlite3';
@@ -16,7 +16,8 @@ const sessions = createSessionManager({
 });
 const auth = lk.createHonoSessions(sessions);
 const login = createPasswordLogin({ findUser });
-const origin = process.env.ORIGIN ?? 'http://localhost:3000';
+const port = Number(process.env.PORT ?? 3000);
+const origin = process.env.ORIGIN ?? `http://localhost:${port}`; // exactly what the address bar shows
 
 const app = new Hono<lk.SessionEnv>();
 app.onError(lk.errorHandler).notFound(lk.notFound);
@@ -37,7 +38,6 @@ app.get('/api/me', auth.requireSession, async (c) => {
 });
 
 const limits = createServerLimits(); // request, header and keep-alive deadlines; a connection cap
-const port = Number(process.env.PORT ?? 3000);
 const server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1', serverOptions: limits.serverOptions });
 limits.apply(server);
 server.on('clientError', lk.handleClientError);

@@ -1,4 +1,4 @@
-// latchkey on plain node:http: the same app as examples/express. Run: SESSION_KEY=$(npx latchkey keygen) npm run node
+// latchkey on plain node:http: the same app as examples/express. Run: node --env-file=.env --import tsx node/server.ts
 import { createServer } from 'node:http';
 import Database from 'better-sqlite3';
 import { createSessionManager } from 'latchkey';
@@ -14,7 +14,8 @@ const sessions = createSessionManager({
 });
 const auth = lk.createNodeSessions(sessions);
 const login = createPasswordLogin({ findUser });
-const origin = process.env.ORIGIN ?? 'http://localhost:3000';
+const port = Number(process.env.PORT ?? 3000);
+const origin = process.env.ORIGIN ?? `http://localhost:${port}`; // exactly what the address bar shows
 const hardening = lk.createNodeHardening({ csrf: { origins: [origin] }, jsonOnly: true, noStore: ['/api'] });
 const json = (res: import('node:http').ServerResponse, body: unknown) =>
   res.setHeader('content-type', 'application/json; charset=utf-8').end(JSON.stringify(body));
@@ -42,4 +43,4 @@ const server = createServer(limits.serverOptions, async (req, res) => {
   }
 });
 limits.apply(server.on('clientError', lk.handleClientError));
-server.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => console.log(`listening on ${origin}`));
+server.listen(port, '127.0.0.1', () => console.log(`listening on ${origin}`));

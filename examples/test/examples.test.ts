@@ -287,10 +287,10 @@ describe('examples, installed from packed tarballs', () => {
   });
 });
 
-it('the README shows examples/express/server.ts as it is, so what a reader copies is what CI ran', () => {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+it('both READMEs show examples/express/server.ts as it is, so what a reader copies is what CI ran', () => {
   const example = readFileSync(join(root, 'examples/express/server.ts'), 'utf8').trimEnd();
-  expect(readme).toContain(`\`\`\`ts\n${example}\n\`\`\``);
+  for (const readme of ['README.md', 'packages/server/README.md'])
+    expect(readFileSync(join(root, readme), 'utf8')).toContain(`\`\`\`ts\n${example}\n\`\`\``);
 });
 
 it('every example server stays short: under 50 lines', () => {

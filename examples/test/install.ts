@@ -12,13 +12,20 @@ import { fileURLToPath } from 'node:url';
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 const examples = join(root, 'examples');
 
-const run = (cwd: string, command: string, args: string[]) =>
-  execFileSync(command, args, {
-    cwd,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CI: 'true' },
-  });
+/** Runs a command; a failure carries its output, so a failing test shows what the tool said. */
+const run = (cwd: string, command: string, args: string[]): string => {
+  try {
+    return execFileSync(command, args, {
+      cwd,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CI: 'true' },
+    });
+  } catch (error) {
+    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+    throw new Error(`${command} ${args.join(' ')} failed:\n${stdout}${stderr}`.slice(0, 4000));
+  }
+};
 
 export interface Installed {
   dir: string;

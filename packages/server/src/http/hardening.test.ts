@@ -246,10 +246,20 @@ describe('createHardening (the policy under every adapter)', () => {
     expect(answer(options, { method: 'POST', url: '/api/csp-report?x', headers: cross })).toBe('csp-report');
     expect(answer(options, { method: 'POST', url: '/api/csp-report/', headers: cross })).toBe('CSRF_REJECTED');
     expect(answer(options, { method: 'GET', url: '/api/csp-report' })).toBeNull();
-    // Off: the app answers it, and the guard applies like anywhere else.
-    expect(answer({ ...options, cspReport: false }, { method: 'POST', url: '/api/csp-report', headers: cross })).toBe(
-      'CSRF_REJECTED',
-    );
+    // Off: the app answers it; it stays exempt from the guard and takes the report types under jsonOnly.
+    const off = { ...options, cspReport: false as const };
+    expect(answer(off, { method: 'POST', url: '/api/csp-report', headers: cross })).toBeNull();
+    for (const type of ['application/reports+json', 'application/json'])
+      expect(
+        answer(off, { method: 'POST', url: '/api/csp-report', headers: { ...cross, 'content-type': type } }),
+      ).toBeNull();
+    expect(
+      answer(off, { method: 'POST', url: '/api/csp-report', headers: { ...cross, 'content-type': 'text/plain' } }),
+    ).toBe('UNSUPPORTED_MEDIA_TYPE');
+    // Only that path: the report types are a 415 anywhere else.
+    expect(
+      answer(options, { method: 'POST', url: '/api/x', headers: { ...cross, 'sec-fetch-site': 'same-origin' } }),
+    ).toBe('UNSUPPORTED_MEDIA_TYPE');
     const own = createHardening({ csrf: false, headers: { reportPath: '/csp' } });
     expect(own.reportPath).toBe('/csp');
     expect(own.check(request({ method: 'POST', url: '/csp' }), undefined).answer).toBe('csp-report');
@@ -290,7 +300,10 @@ describe('createHardening (the policy under every adapter)', () => {
     expect(headersOf('/').vary).toBe('Sec-Fetch-Site, Origin');
     for (const url of ['/api', '/api/me', '/api/?x=1', '/account', '/account/x'])
       expect(headersOf(url)['cache-control'], url).toBe('no-store');
-    for (const url of ['/', '/apis', '/ap', '/accounts', '/x/api'])
+    // However a router may read the path: Express ignores case, Fastify and Hono percent-decode.
+    for (const url of ['/API/me', '/Api', '/%61pi/me', '/%41PI/me', '//api/me', '/api%2Fme', '/ACCOUNT/x'])
+      expect(headersOf(url)['cache-control'], url).toBe('no-store');
+    for (const url of ['/', '/apis', '/ap', '/accounts', '/x/api', '/%61pis', '/%zz/api'])
       expect(headersOf(url)['cache-control'], url).toBeUndefined();
     expect(headersOf('/')['strict-transport-security']).toBeUndefined();
     expect(headersOf('/', true)['strict-transport-security']).toMatch(/^max-age=31536000/);

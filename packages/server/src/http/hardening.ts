@@ -13,7 +13,9 @@
  *   form, multipart and text bodies are what a cross-site `<form>` sends without a preflight.
  *
  * It also answers the CSP report route itself (`POST <reportPath>` → 204, at most 16 KiB read),
- * so the policy never sends browsers to a route the app does not have (H2).
+ * so the policy never sends browsers to a route the app does not have (H2). A `POST` to that path
+ * is exempt from the CSRF guard and, under `jsonOnly`, takes `application/csp-report` and
+ * `application/reports+json` too; any other method there is guarded like every other route.
  */
 import { ConfigurationError } from '../errors.js';
 import { checkBoolean, checkFunction, checkOptions, describe } from '../lib/options.js';
@@ -42,12 +44,17 @@ export interface HardeningOptions<R = unknown> {
   csrfExempt?: readonly string[];
   /**
    * The CSP report route, answered by the hook (`POST` to the headers' `reportPath`, 204). Default
-   * on; `onReport` gets the violations, safe to log. `false` when your app answers that path itself.
+   * on; `onReport` gets the violations, safe to log. `false` when your app answers that path itself:
+   * either way a `POST` to the report path is exempt from the CSRF guard and takes the report types
+   * under `jsonOnly`.
    */
   cspReport?: { onReport?: (violations: CspViolation[], request: R) => void } | false;
   /** Refuse unsafe requests whose body is not `application/json` (or `application/*+json`) with 415. Default false. */
   jsonOnly?: boolean;
-  /** Path prefixes whose answers get `Cache-Control: no-store`, e.g. `['/api']`. Default none. */
+  /**
+   * Path prefixes whose answers get `Cache-Control: no-store`, e.g. `['/api']`, however the request
+   * spells the path (`/API`, `/%61pi`). Default none.
+   */
   noStore?: readonly string[];
   /** Whether the request came over HTTPS (HSTS goes only there). Default: the adapter's reading of the socket. */
   isHttps?: (request: R) => boolean;
@@ -136,6 +143,37 @@ const pathOf = (url: string) => {
   return end === -1 ? url : url.slice(0, end);
 };
 
+/** `scheme://authority` of an absolute-form request target (RFC 9112 §3.2.2), as URL parsers end it. */
+const ABSOLUTE_FORM = /^[a-z][a-z\d+.-]*:\/\/[^/\\?#]*/i;
+
+/**
+ * The path as the most lenient router reads it: Fastify and Hono percent-decode (`/%61pi` is
+ * `/api`), Express ignores case (`/API` is `/api`), some collapse `//`; Express and Fastify route an
+ * absolute-form target (`GET http://host/api/me`) by its path, and WHATWG URL (Hono, a
+ * `new URL(req.url, base)` router) resolves dot segments and reads `\` as `/` (`/x/../api`,
+ * `/api\me`). `noStore` matches this form, so no spelling of a path reaches an `/api` route without
+ * no-store; one no-store too many is harmless. Exemptions stay exact: a spelling that misses one
+ * is refused, never let through.
+ */
+function looseForm(target: string): string {
+  let path = target.replace(ABSOLUTE_FORM, '');
+  if (path.includes('%')) {
+    try {
+      path = decodeURIComponent(path);
+    } catch {
+      // Not valid percent-encoding: no router decodes it either; compare it as sent.
+    }
+  }
+  try {
+    // Only the path: a decoded `?` or `#` is part of it, not the start of a query or fragment.
+    const escaped = path.replace(/[?#]/g, encodeURIComponent);
+    path = new URL(`http://h${escaped.startsWith('/') || escaped.startsWith('\\') ? '' : '/'}${escaped}`).pathname;
+  } catch {
+    // Not a path a URL parser takes: compare it as it is.
+  }
+  return path.replace(/\/{2,}/g, '/').toLowerCase();
+}
+
 /**
  * @param where the name of the calling function, for configuration messages.
  * @example
@@ -159,6 +197,7 @@ export function createHardening<R>(input: HardeningOptions<R>, where = 'createHa
   else throw new ConfigurationError(`${where}: csrf is ${describe(options.csrf)} without origins; ${CSRF_FIX}`);
 
   let onReport: ((violations: CspViolation[], request: R) => void) | undefined;
+  /** The route the hook answers; `false` when `cspReport: false` (the app answers it) or none. */
   let reportPath: string | false = false;
   if (options.cspReport !== false) {
     const report = checkOptions('cspReport', options.cspReport, ['onReport']);
@@ -170,7 +209,13 @@ export function createHardening<R>(input: HardeningOptions<R>, where = 'createHa
     reportPath = policy.reportPath;
   }
   const exempt = new Set(paths(where, 'csrfExempt', options.csrfExempt));
-  const noStore = paths(where, 'noStore', options.noStore).map((p) => (p.endsWith('/') ? p : `${p}/`));
+  const noStore = paths(where, 'noStore', options.noStore).map((p) => {
+    const loose = looseForm(p);
+    return loose.endsWith('/') ? loose : `${loose}/`;
+  });
+  // Browsers send CSP reports without credentials, and the route only logs: whoever answers it
+  // (the hook, or the app with `cspReport: false`), the guard and jsonOnly leave it alone.
+  const reportTarget = policy.reportPath;
   const jsonOnly = checkBoolean('jsonOnly', options.jsonOnly, false);
   const isHttps =
     options.isHttps === undefined ? undefined : checkFunction<(request: R) => boolean>('isHttps', options.isHttps);
@@ -178,8 +223,10 @@ export function createHardening<R>(input: HardeningOptions<R>, where = 'createHa
   const secure = (request: HardeningRequest, native: R, path: string) => {
     const { nonce, headers } = policy.forResponse(isHttps === undefined ? request.https : isHttps(native));
     headers.vary = CSRF_VARY;
-    if (noStore.length > 0 && noStore.some((prefix) => `${path}/`.startsWith(prefix)))
-      headers['cache-control'] = NO_STORE;
+    if (noStore.length > 0) {
+      const loose = `${looseForm(path)}/`;
+      if (noStore.some((prefix) => loose.startsWith(prefix))) headers['cache-control'] = NO_STORE;
+    }
     return { nonce, headers };
   };
 
@@ -190,19 +237,17 @@ export function createHardening<R>(input: HardeningOptions<R>, where = 'createHa
     check(request, native) {
       const path = pathOf(request.url);
       const { nonce, headers } = secure(request, native, path);
+      // Browsers send reports only with POST. Another method on the report path goes on to the
+      // app's router (an `/api/:id` route, say), so it is guarded like any other request.
+      const report = request.method === 'POST' && path === reportTarget;
       let answer: HardeningVerdict['answer'] = null;
       if (request.httpVersion === '1.1' && request.headers.host === undefined) answer = 'BAD_REQUEST';
-      else if (reportPath !== false && request.method === 'POST' && path === reportPath)
-        // Browsers send reports without credentials, and this route only logs: no CSRF check.
-        answer = 'csp-report';
-      else if (csrf !== null && !csrf.allows(request) && !exempt.has(path)) answer = 'CSRF_REJECTED';
-      else if (
-        jsonOnly &&
-        !SAFE.has(request.method ?? '') &&
-        hasBody(request.headers) &&
-        !isJson(mediaType(request.headers['content-type']))
-      )
-        answer = 'UNSUPPORTED_MEDIA_TYPE';
+      else if (reportPath !== false && report) answer = 'csp-report';
+      else if (csrf !== null && !report && !exempt.has(path) && !csrf.allows(request)) answer = 'CSRF_REJECTED';
+      else if (jsonOnly && !SAFE.has(request.method ?? '') && hasBody(request.headers)) {
+        const type = mediaType(request.headers['content-type']);
+        if (!isJson(type) && !(report && REPORT_TYPES.has(type))) answer = 'UNSUPPORTED_MEDIA_TYPE';
+      }
       return { nonce, headers, answer };
     },
 

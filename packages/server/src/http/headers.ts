@@ -141,8 +141,8 @@ export function createSecurityHeaders(input?: SecurityHeadersOptions): SecurityH
 
 /**
  * One violation from a browser's CSP report, as `parseCspReport` gives it and the hardening's
- * `cspReport.onReport` receives it. Fields are cut short and URLs lose their query and fragment
- * (they may hold tokens), so it is safe to log.
+ * `cspReport.onReport` receives it. Fields are cut short, control characters and line breaks
+ * become U+FFFD, and URLs lose their query and fragment (they may hold tokens), so it is safe to log.
  */
 export interface CspViolation {
   /** The directive that was violated, such as `script-src-elem`; at most 100 characters. */
@@ -155,13 +155,21 @@ export interface CspViolation {
   disposition: string;
 }
 
+/**
+ * Control and format characters (bidi overrides among them) and Unicode line breaks. Anyone can
+ * post a report (no cookie, no CSRF check) and its fields go to a log: with these a report could
+ * forge log lines or hide text in a terminal. Browsers' own values (directive names, serialized
+ * URLs) never hold them.
+ */
+const UNLOGGABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+const loggable = (value: string, max: number) => value.slice(0, max).replace(UNLOGGABLE, '\ufffd');
+
 /** A URL without its query and fragment (they may hold tokens), at most 200 characters. */
 function safeUrl(value: unknown): string {
   if (typeof value !== 'string') return '';
-  const cut = value.split(/[?#]/, 1)[0] ?? '';
-  return cut.slice(0, 200);
+  return loggable(value.split(/[?#]/, 1)[0] ?? '', 200);
 }
-const word = (value: unknown) => (typeof value === 'string' ? value.slice(0, 100) : '');
+const word = (value: unknown) => (typeof value === 'string' ? loggable(value, 100) : '');
 
 /**
  * The violations in a CSP report body, in either format browsers send: `application/csp-report`

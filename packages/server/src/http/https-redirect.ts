@@ -13,14 +13,17 @@ import { ConfigurationError } from '../errors.js';
  * http.createServer(createHttpsRedirect('https://app.example.org')).listen(80);
  */
 export function createHttpsRedirect(target: string): (req: IncomingMessage, res: ServerResponse) => void {
-  let origin: string;
+  let url: URL | undefined;
   try {
-    const url = new URL(target);
-    if (url.protocol !== 'https:') throw new Error('not https');
-    origin = url.origin;
+    url = new URL(target);
   } catch {
-    throw new ConfigurationError('the redirect target must be an https origin');
+    url = undefined;
   }
+  if (url?.protocol !== 'https:')
+    throw new ConfigurationError(
+      'createHttpsRedirect needs the https origin to send users to, such as https://app.example.org',
+    );
+  const origin = url.origin;
   return (req, res) => {
     const path = req.url ?? '/';
     // Only origin-relative paths: `//evil.example` or an absolute-form URL would leave our origin.

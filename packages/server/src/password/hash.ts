@@ -114,24 +114,29 @@ export function createPasswordHasher(options?: Argon2Parameters): PasswordHasher
     const p = parseOptions(stored);
     return p.memoryCost < memoryCost || p.timeCost < timeCost || p.parallelism !== parallelism;
   };
+  let dummy: Promise<string> | undefined;
+  /** One verify against a hash nobody owns: the time of a real one, never a match. */
+  const spendVerify = async (password: string): Promise<PasswordVerification> => {
+    dummy ??= hash(randomBytes(32).toString('base64url'), settings);
+    await verify(await dummy, normalizePassword(password)).catch(() => false);
+    return { ok: false, needsRehash: false };
+  };
   const check = async (stored: string, password: string): Promise<PasswordVerification> => {
     try {
       const ok = await verify(stored, normalizePassword(password));
       return { ok, needsRehash: ok && weaker(stored) };
     } catch {
-      return { ok: false, needsRehash: false }; // not a PHC string we can read: never a match
+      // Not a PHC string we can read ('' for an SSO-only account, '!…' for a locked one, another
+      // algorithm's hash): never a match, but only after the same work, or the quick answer tells
+      // an attacker the account exists (P3).
+      return spendVerify(password);
     }
   };
-  let dummy: Promise<string> | undefined;
 
   return {
     parameters: Object.freeze(parameters),
     hash: (password) => hash(normalizePassword(password), settings),
     verify: check,
-    async verifyDummy(password) {
-      dummy ??= hash(randomBytes(32).toString('base64url'), settings);
-      await check(await dummy, password);
-      return { ok: false, needsRehash: false };
-    },
+    verifyDummy: spendVerify,
   };
 }

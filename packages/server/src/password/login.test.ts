@@ -56,6 +56,32 @@ describe('createPasswordLogin', () => {
     expect(unknown / known).toBeLessThan(2);
   });
 
+  it('P3: an account whose stored hash is not a hash (SSO-only, locked with "!") costs a verify too', async () => {
+    // Apps keep '' for accounts that only sign in through SSO, and lock an account by prefixing
+    // its hash with '!' (the shadow-file habit): such a row must not answer faster than no row.
+    const hash = await hasher.hash(PASSWORD);
+    const rows: Record<string, { id: string; passwordHash: string }> = {
+      sso: { id: 's', passwordHash: '' },
+      locked: { id: 'l', passwordHash: `!${hash}` },
+      bcrypt: { id: 'b', passwordHash: '$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW' },
+    };
+    const login = createPasswordLogin({
+      hasher,
+      throttle: createLoginThrottle({ freeFailures: 100 }),
+      findUser: async (name) => rows[name] ?? null,
+    });
+    const time = async (username: string) => {
+      const start = performance.now();
+      const result = await login.check({ username, password: PASSWORD }, `198.51.100.${username.length}`);
+      expect(result).toEqual({ ok: false, error: 'INVALID_CREDENTIALS', headers: {} });
+      return performance.now() - start;
+    };
+    await time('ghost'); // warm-up: the dummy hash is made once
+    const unknown = Math.min(await time('ghost'), await time('ghost'));
+    for (const name of Object.keys(rows))
+      expect(Math.max(await time(name), await time(name)) / unknown, name).toBeGreaterThan(0.5);
+  });
+
   it('P3: a disabled account answers like a wrong password, after the same verify', async () => {
     const { login } = await setup({ disabled: true });
     expect(await login.check({ username: 'alice', password: PASSWORD }, '203.0.113.2')).toEqual({
@@ -77,6 +103,29 @@ describe('createPasswordLogin', () => {
     expect(lookups.length).toBeLessThanOrEqual(5);
     expect(throttled.length).toBeGreaterThanOrEqual(15);
     for (const r of throttled) if (!r.ok) expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+  });
+
+  it('P4: spellings a lenient lookup matches (spaces, case, accents, full width) count against one account', async () => {
+    // findUser as many apps write it (trim, fold case), or as a MySQL _ai_ci / PAD SPACE collation
+    // compares: each spelling once got its own free failures against the one account it found.
+    const { user } = await setup();
+    const fold = (name: string) => name.normalize('NFKD').replace(/\p{M}/gu, '').trim().toLowerCase();
+    let checks = 0;
+    const login = createPasswordLogin({
+      hasher,
+      throttle: createLoginThrottle({ freeFailures: 3 }),
+      findUser: async (name) => {
+        checks++;
+        return fold(name) === 'alice' ? user : null;
+      },
+    });
+    const spellings = ['alice', 'alice ', ' Alice', 'ALICE  ', 'alicé', 'Ａｌｉｃｅ', 'älice', 'ALİCE'];
+    for (const [i, username] of spellings.entries())
+      for (const n of [1, 2])
+        await login.check({ username, password: `guess ${i}.${n} guess` }, `192.0.2.${i * 2 + n}`);
+    // 3 free failures and one attempt per back-off (a second one only on a machine slow enough
+    // for the first 1 s back-off to pass); 16 before, when each spelling counted on its own.
+    expect(checks).toBeLessThanOrEqual(5);
   });
 
   it('credentials of the wrong shape are a 400 and never reach the lookup or the hasher', async () => {

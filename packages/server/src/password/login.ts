@@ -3,7 +3,7 @@
  * any check, verify the hash (a dummy verify for an unknown name, so both cost the same), refuse a
  * disabled account only after that verify, and rehash when the parameters rose. What a login route
  * needs besides it is the session: `const result = await login.check(body, ip)`, then the
- * adapter's `login` on success or `sendError` with `result.error` and `result.headers`.
+ * adapter's `login` on success, or `sendError(res, result.error, result.headers)`.
  *
  * Why a helper: every hand-written login we reviewed got one of these wrong (the check before the
  * count, the early return for an unknown user, the disabled account that answers faster). An API
@@ -76,8 +76,8 @@ const NONE: Record<string, string> = Object.freeze({}) as Record<string, string>
  * @example
  * const login = createPasswordLogin({ findUser: (name) => users.byName(name) });
  * app.post('/api/login', async (req, res) => {
- *   const result = await login.check(req.body, req.ip);
- *   if (!result.ok) return sendError(res.set(result.headers), result.error);
+ *   const result = await login.check(req.body, req.ip ?? '');
+ *   if (!result.ok) return sendError(res, result.error, result.headers);
  *   await auth.login(req, res, result.user.id);
  *   res.json({ user: { name: result.user.name } });
  * });

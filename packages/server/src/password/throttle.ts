@@ -150,7 +150,22 @@ export function clientKey(address: string): string {
 }
 
 const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
-const accountKey = (username: string) => digest(username.normalize('NFKC').toLowerCase());
+/**
+ * The account a name counts against, folded at least as far as a lenient `findUser` matches names:
+ * case and compatibility forms (`ALICE`, `Ａｌｉｃｅ`), surrounding spaces (trimmed by apps, ignored
+ * by MySQL's PAD SPACE collations), accents (`alicé` is `alice` under `_ai_ci` collations) and
+ * invisible characters. Else each spelling got its own free failures against the one account the
+ * lookup found. Folding too far only makes look-alike names share a count, never splits one.
+ */
+const accountKey = (username: string) =>
+  digest(
+    username
+      .normalize('NFKD')
+      .replace(/\p{M}|\p{Default_Ignorable_Code_Point}/gu, '')
+      .trim()
+      .toUpperCase()
+      .toLowerCase(),
+  );
 const WHAT = 'login throttle';
 const KNOWN_OPTIONS = [
   'redis',

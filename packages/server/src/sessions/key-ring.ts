@@ -49,10 +49,13 @@ function decode(key: string, index: number): Uint8Array {
   // it is accepted when it is canonical: the same rule as above, with + / and = padding.
   const standard = Buffer.from(key, 'base64');
   if (BASE64.test(key) && standard.toString('base64') === key) return standard;
+  // Every character may be fine and the key still not one: a passphrase, or a key cut short.
   const hint = /\s/.test(key)
-    ? ' (it holds whitespace: trim the line break or spaces around it)'
-    : ' (A-Z, a-z, 0-9, - and _, no padding)';
-  throw new KeyError(`signing key #${index} is not base64url${hint}: ${KEY_HOWTO}`);
+    ? 'holds whitespace: trim the line break or spaces around it'
+    : BASE64URL.test(key) || BASE64.test(key.replace(/=+$/, ''))
+      ? 'is not the base64url text of a random key (a passphrase, or a key cut short or padded wrong?)'
+      : 'is not base64url (A-Z, a-z, 0-9, - and _)';
+  throw new KeyError(`signing key #${index} ${hint}: ${KEY_HOWTO}`);
 }
 
 function toKeyObject(key: SigningKey, index: number): KeyObject {
@@ -62,7 +65,9 @@ function toKeyObject(key: SigningKey, index: number): KeyObject {
   } else if (key instanceof Uint8Array) {
     bytes = key;
   } else if (key === undefined || key === null) {
-    throw new KeyError(`signing key #${index} is ${String(key)} (is SESSION_KEY set?): ${KEY_HOWTO}`);
+    throw new KeyError(
+      `signing key #${index} is ${String(key)} (is SESSION_KEY set? Node reads a .env file only with node --env-file=.env): ${KEY_HOWTO}`,
+    );
   } else {
     throw new KeyError(
       `signing key #${index} must be a Uint8Array or a base64url string, not ${describe(key)}: ${KEY_HOWTO}`,

@@ -352,6 +352,21 @@ export function runAdapterContract(
       expect(ran.slice(before)).toEqual(['/exempt', '/exempt']);
     });
 
+    it('X1: only POST to the CSP report path skips the guard: PUT, PATCH, DELETE there are refused cross-site', async () => {
+      // The exemption is for browsers' report POSTs; another method on that path goes to the app's
+      // router (an `/api/:id` route, say), so it gets the guard like any other unsafe request.
+      for (const method of ['PUT', 'PATCH', 'DELETE']) {
+        const reply = await send(`${base}/api/csp-report`, {
+          method,
+          // Node's client sends a DELETE body without a length unless told.
+          headers: { 'sec-fetch-site': 'cross-site', 'content-type': 'application/csp-report', 'content-length': '2' },
+          body: '{}',
+        });
+        expect(reply.status, method).toBe(403);
+        expect(reply.json.error.code).toBe('CSRF_REJECTED');
+      }
+    });
+
     it('H2: the hook answers the CSP report route: 204, violations to onReport, no CSRF refusal', async () => {
       const report = (body: string, type: string) =>
         post('/api/csp-report', { 'sec-fetch-site': 'cross-site', 'content-type': type }, body);
@@ -432,9 +447,27 @@ export function runAdapterContract(
       expect(api.json).toEqual({ ok: true });
       expect(api.headers['cache-control']).toBe('no-store');
       expect(api.headers.etag).toBeUndefined();
+      // Spelled as a lenient router still routes it (Express ignores case; Fastify and Hono decode):
+      // whatever answers, it is no-store.
+      for (const path of ['/API/data', '/%61pi/data', '/Api/%64ata'])
+        expect((await send(`${base}${path}`)).headers['cache-control'], path).toBe('no-store');
       // Outside /api, only a session makes an answer no-store.
       expect(String((await send(`${base}/page`)).headers['cache-control'])).not.toContain('no-store');
       expect((await send(`${base}/page`, { headers: { cookie } })).headers['cache-control']).toBe('no-store');
+    });
+
+    it('C7: no-store under the prefixes whatever form the request target takes (absolute-form, dot segments)', async () => {
+      // RFC 9112 §3.2.2: servers accept `GET http://host/path`; Express and Fastify route it by its
+      // path, so the prefix must match there too. Dot segments are resolved by WHATWG URL routers.
+      for (const target of ['http://app.test/api/data', 'https://app.test/api/data', '/x/../api/data', '/api/./data']) {
+        const reply = await sendRaw(
+          app.port,
+          Buffer.from(`GET ${target} HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n`),
+        );
+        const [head = ''] = reply.text.split('\r\n\r\n');
+        expect(head, target).toMatch(/^cache-control: no-store\r?$/im);
+        expect(head, target).not.toMatch(/^etag:/im);
+      }
     });
 
     it('getNonce gives the nonce of the same answer’s CSP', async () => {

@@ -87,4 +87,13 @@ describe('readJson', () => {
       expect(await codeOf(readJson(request(junk))), junk).toBe('INVALID_JSON');
     expect(await readJson(request('{"constructor":"fine"}'))).toEqual({ constructor: 'fine' });
   });
+
+  it('a deeply nested body within the limit is JSON like any other, never a 500', async () => {
+    // 50,000 levels fit in 100 KiB. A JSON.parse reviver recurses per level and overflowed the
+    // stack (RangeError → 500); express.json and Fastify parse this body.
+    const deep = `${'['.repeat(50_000)}${']'.repeat(50_000)}`;
+    expect(await codeOf(readJson(request(deep)))).toBe('none');
+    const poisoned = `${'['.repeat(50_000)}{"__proto__":{"admin":true}}${']'.repeat(50_000)}`;
+    expect(await codeOf(readJson(request(poisoned)))).toBe('INVALID_JSON');
+  });
 });

@@ -82,14 +82,26 @@ function apply(res: ServerResponse, headers: FlowHeaders): void {
 
 const JSON_LIMIT = 100 * 1024;
 
-/** Prototype poisoning (as Fastify refuses it): such a key in a body is an attack or a bug. */
-function refusePoison(key: string, value: unknown): unknown {
-  if (
-    key === '__proto__' ||
-    (key === 'constructor' && typeof value === 'object' && value !== null && 'prototype' in value)
-  )
-    throw new SyntaxError('a JSON body with a __proto__ or constructor.prototype key');
-  return value;
+/**
+ * Prototype poisoning (as Fastify refuses it): such a key in a body is an attack or a bug. Walked
+ * with a stack after parsing, not as a JSON.parse reviver: V8 runs revivers recursively, so a
+ * deeply nested body that fits the limit overflowed the stack and answered 500.
+ */
+function refusePoison(body: unknown): unknown {
+  const stack = [body];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (typeof value !== 'object' || value === null) continue;
+    for (const [key, inner] of Object.entries(value)) {
+      if (
+        key === '__proto__' ||
+        (key === 'constructor' && typeof inner === 'object' && inner !== null && 'prototype' in inner)
+      )
+        throw new SyntaxError('a JSON body with a __proto__ or constructor.prototype key');
+      stack.push(inner);
+    }
+  }
+  return body;
 }
 
 /**
@@ -105,7 +117,7 @@ export async function readJson(req: IncomingMessage, options: { limit?: number }
   const limit = options.limit ?? JSON_LIMIT;
   const text = announcedOver(req.headers['content-length'], limit) ? null : await readAtMost(req, limit);
   if (text === null) throw Object.assign(new Error(`request body over ${limit} bytes`), { statusCode: 413 });
-  return JSON.parse(text, refusePoison);
+  return refusePoison(JSON.parse(text));
 }
 
 /**
