@@ -7,6 +7,7 @@ import {
   InvalidArgumentError,
   KeyError,
   LatchkeyError,
+  MailDeliveryError,
   SessionDataError,
   StoreUnavailableError,
 } from './errors.js';
@@ -28,6 +29,7 @@ describe('error codes', () => {
       [new SessionDataError('x'), SessionDataError, 'SESSION_DATA_INVALID'],
       [new InvalidArgumentError('x'), InvalidArgumentError, 'ARGUMENT_INVALID'],
       [new DependencyMissingError('x'), DependencyMissingError, 'DEPENDENCY_MISSING'],
+      [new MailDeliveryError('x'), MailDeliveryError, 'MAIL_NOT_SENT'],
     ];
     for (const [error, errorClass, code] of cases) {
       expect(error).toBeInstanceOf(LatchkeyError);
@@ -51,6 +53,8 @@ describe('error codes', () => {
       PASSWORD_TOO_SHORT: 400,
       PASSWORD_TOO_LONG: 400,
       PASSWORD_TOO_COMMON: 400,
+      EMAIL_INVALID: 400,
+      TOKEN_INVALID: 400,
       CSRF_REJECTED: 403,
       REAUTHENTICATION_REQUIRED: 403,
       NOT_FOUND: 404,

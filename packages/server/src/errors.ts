@@ -24,6 +24,7 @@ export const errorCodes = [
   'SESSION_DATA_INVALID',
   'ARGUMENT_INVALID',
   'DEPENDENCY_MISSING',
+  'MAIL_NOT_SENT',
 ] as const;
 
 /**
@@ -103,5 +104,25 @@ export class DependencyMissingError extends LatchkeyError {
 
   constructor(message: string, options?: ErrorOptions) {
     super(DependencyMissingError.code, message, options);
+  }
+}
+
+/**
+ * A mail was not sent: the SMTP server could not be reached, did not answer in time, refused the
+ * login or refused the message. The message names the server and the step, never the mail's body
+ * (it holds tokens) or the password.
+ */
+export class MailDeliveryError extends LatchkeyError {
+  static readonly code = 'MAIL_NOT_SENT';
+  declare readonly code: 'MAIL_NOT_SENT';
+  /** The server refused the message for good (a 5xx reply): sending the same message again gets the same answer. */
+  readonly permanent: boolean;
+  /** The SMTP reply code, when the server answered (`550`, `421`); `undefined` when it never did. */
+  readonly responseCode: number | undefined;
+
+  constructor(message: string, options?: ErrorOptions & { permanent?: boolean; responseCode?: number }) {
+    super(MailDeliveryError.code, message, options);
+    this.permanent = options?.permanent ?? false;
+    this.responseCode = options?.responseCode;
   }
 }

@@ -25,6 +25,7 @@ export {
   InvalidArgumentError,
   KeyError,
   LatchkeyError,
+  MailDeliveryError,
   SessionDataError,
   StoreUnavailableError,
 } from './errors.js';
