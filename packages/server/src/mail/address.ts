@@ -10,7 +10,7 @@
  * the local part and RFC 5321's limits on length. Problems are named, never quoted: the address may
  * be an attacker's payload, and it is personal data either way.
  */
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import { InvalidArgumentError } from '../errors.js';
 
 /**
@@ -107,6 +107,9 @@ export function parseAddress(value: unknown): ParsedAddress {
     // A dotless name (`localhost`, an intranet host) is not an address on the Internet (ICANN SAC053).
     labels.length < 2 ||
     !labels.every((label) => LABEL.test(label)) ||
+    // A punycode label must decode. Node 20 maps `xn--zz` to '' above; Node 24 passes it through
+    // unchanged, and answers it unchanged from domainToUnicode too: refuse both the same way.
+    labels.some((label) => label.startsWith('xn--') && [label, ''].includes(domainToUnicode(label))) ||
     // RFC 3696 §2: a top-level domain is never all digits, so this refuses IPv4 in any spelling (`0x7f.1`).
     /^[0-9]+$/.test(labels[labels.length - 1] as string)
   ) {
