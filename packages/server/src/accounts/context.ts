@@ -68,9 +68,10 @@ export interface FlowContext {
   /** Counts a mail to an address; `false` when this address already had its mail for the window. */
   allowAddress(flow: AccountFlowName, email: string): Promise<boolean>;
   /**
-   * Builds a mail and hands it to the mailer without waiting for it. A failure, in the app's own
-   * message or link builders too, becomes a `mail-failed` event: it must not change the answer (a
-   * throw on the path that mails alone would tell a known address from an unknown one).
+   * Builds a mail and hands it to the mailer on the next turn of the event loop (after the answer),
+   * without waiting for it. A failure, in the app's own message or link builders too, becomes a
+   * `mail-failed` event: it must not change the answer (a throw on the path that mails alone would
+   * tell a known address from an unknown one).
    */
   deliver(
     flow: AccountFlowName,
@@ -107,6 +108,17 @@ function reasonOf(error: unknown): string {
   return value.replace(/[^\w.-]/g, '').slice(0, 60) || 'Error';
 }
 
+/**
+ * The mailbox an address reaches, for counting mails: without its `+tag`. `ann+1@`, `ann+2@` …
+ * all reach `ann@` at most providers (RFC 5233 subaddresses): counted apart, each would have its
+ * own window, and a flood of sign-ups for tags would fill one inbox. The address itself is kept.
+ */
+function mailboxOf(email: string): string {
+  const at = email.lastIndexOf('@');
+  const plus = email.indexOf('+');
+  return plus > 0 && plus < at ? `${email.slice(0, plus)}${email.slice(at)}` : email;
+}
+
 /** The shared steps over the checked parts. */
 export function createFlowContext(parts: ContextParts): FlowContext {
   const { mailer, onEvent, clientLimit, addressLimit, tokens, ...rest } = parts;
@@ -133,21 +145,26 @@ export function createFlowContext(parts: ContextParts): FlowContext {
     },
     async allowAddress(flow, email) {
       // Keyed by a hash: the limit's store (Redis, say) never holds the address.
-      const decision = await addressLimit.take(`address-${digest(email)}`);
+      const decision = await addressLimit.take(`address-${digest(mailboxOf(email))}`);
       if (!decision.allowed) emit({ type: 'address-limited', flow });
       return decision.allowed;
     },
     deliver(flow, mail, to, build, userId) {
       const failed = (error: unknown) =>
         emit({ type: 'mail-failed', flow, mail, ...(userId ? { userId } : {}), reason: reasonOf(error) });
-      try {
-        const { subject, text, html } = build();
-        // Why not awaited: the answer must take as long whether or not a mail goes out (no account,
-        // no mail), and a slow SMTP server must not slow it either. A queue (latchkey/mail) retries.
-        Promise.resolve(mailer.send({ to, subject, text, ...(html === undefined ? {} : { html }) })).catch(failed);
-      } catch (error) {
-        failed(error);
-      }
+      // Why not awaited: the answer must take as long whether or not a mail goes out (no account,
+      // no mail), and a slow SMTP server must not slow it either. A queue (latchkey/mail) retries.
+      // Why not even started now: building the mail and a mailer's synchronous work before its first
+      // await (nodemailer builds the message and opens a socket) would still run inside the answer,
+      // on the paths that mail only. On the next turn of the event loop the answer has gone out.
+      setImmediate(() => {
+        try {
+          const { subject, text, html } = build();
+          Promise.resolve(mailer.send({ to, subject, text, ...(html === undefined ? {} : { html }) })).catch(failed);
+        } catch (error) {
+          failed(error);
+        }
+      });
     },
     async decoy() {
       await tokens.issue(decoyId, 'reset-password');

@@ -35,8 +35,8 @@ describe('sign-up', () => {
     expect(mail?.text).toContain('24 hours');
     expect(mail?.text).not.toContain(PASSWORD);
 
-    const verified = await accounts.verifyEmail(tokenIn(mail));
-    expect(verified).toEqual({ userId: 'user-1' });
+    const verified = await accounts.verifyEmail({ token: tokenIn(mail), password: PASSWORD });
+    expect(verified).toEqual({ ok: true, userId: 'user-1' });
     const user = users.get('user-1');
     expect(user).toMatchObject({ email: 'ann@example.com', emailChangedAt: null });
     expect(await hasher.verify(user?.passwordHash ?? '', PASSWORD)).toEqual({ ok: true, needsRehash: false });
@@ -46,9 +46,10 @@ describe('sign-up', () => {
     const { accounts, mailer, users } = setupAccounts();
     await accounts.register({ email: 'ann@example.com', password: PASSWORD, username: 'ann' }, CLIENT);
     await accounts.register({ email: 'bob@example.com', password: PASSWORD, username: 'ann' }, CLIENT);
-    expect(await accounts.verifyEmail(tokenIn(mailer.sent[0]))).toEqual({ userId: 'user-1' });
+    const verify = (i: number) => accounts.verifyEmail({ token: tokenIn(mailer.sent[i]), password: PASSWORD });
+    expect(await verify(0)).toEqual({ ok: true, userId: 'user-1' });
     expect(users.get('user-1')?.username).toBe('ann');
-    expect(await accounts.verifyEmail(tokenIn(mailer.sent[1]))).toBeNull();
+    expect(await verify(1)).toMatchObject({ ok: false, error: 'TOKEN_INVALID' });
     expect(users.size).toBe(1);
   });
 
@@ -56,8 +57,9 @@ describe('sign-up', () => {
     const { accounts, mailer, users } = setupAccounts();
     await accounts.register({ email: 'ann@example.com', password: 'the first passphrase' }, CLIENT);
     await accounts.register({ email: 'ANN@example.com', password: PASSWORD }, CLIENT);
-    expect(await accounts.verifyEmail(tokenIn(mailer.sent[0]))).toBeNull();
-    expect(await accounts.verifyEmail(tokenIn(mailer.sent[1]))).toEqual({ userId: 'user-1' });
+    const verify = (i: number, password: string) => accounts.verifyEmail({ token: tokenIn(mailer.sent[i]), password });
+    expect(await verify(0, 'the first passphrase')).toMatchObject({ ok: false, error: 'TOKEN_INVALID' });
+    expect(await verify(1, PASSWORD)).toEqual({ ok: true, userId: 'user-1' });
     expect((await hasher.verify(users.get('user-1')?.passwordHash ?? '', PASSWORD)).ok).toBe(true);
   });
 
@@ -392,7 +394,7 @@ describe('mail and events', () => {
     await accounts.resetPassword({ token: tokenIn(mailer.sent.at(-1)), password: NEW_PASSWORD });
     await accounts.requestEmailChange(id, 'ann@new.example');
     await accounts.confirmEmailChange(tokenIn(mailer.sent.at(-2)));
-    await accounts.verifyEmail('x'.repeat(43));
+    await accounts.verifyEmail({ token: 'x'.repeat(43), password: PASSWORD });
     expect(events.map((e) => e.type)).toEqual([
       'sign-up-mailed',
       'signed-up',

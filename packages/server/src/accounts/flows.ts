@@ -26,6 +26,7 @@ import type {
   EmailChangeGrant,
   EndSessionsReason,
   ResetPasswordResult,
+  VerifyEmailResult,
 } from './types.js';
 
 /**
@@ -48,14 +49,16 @@ export const ACCOUNT_PURPOSES = Object.freeze({ [UNDO_PURPOSE]: Object.freeze({ 
  */
 export interface AccountLimits {
   /**
-   * Requests of `register` and `requestPasswordReset` from one client address; over it they answer
-   * 429. Default `createRateLimit({ name: 'accounts-client', perClient: { points: 30, duration: 3600 } })`.
+   * Requests of `register` and `requestPasswordReset` from one client address, and of
+   * `requestEmailChange` from one account; over it they answer 429. Default
+   * `createRateLimit({ name: 'accounts-client', perClient: { points: 30, duration: 3600 } })`.
    */
   client?: RateLimit;
   /**
    * Mails to one address, whatever the flow (sign-up, reset, e-mail change), keyed by a hash of
-   * the address. Over it nothing is sent and nothing replaced (the link already sent keeps working),
-   * and the answer stays the same. Default one per 10 minutes:
+   * the address without its `+tag` (`ann+1@` counts as `ann@`). Over it nothing is sent and
+   * nothing replaced (the link already sent keeps working), and the answer stays the same. Default
+   * one per 10 minutes:
    * `createRateLimit({ name: 'accounts-address', perClient: { points: 1, duration: 600 } })`; add a
    * `global` rule to cap all mail together.
    */
@@ -118,8 +121,13 @@ export interface AccountFlows {
    * Resending the mail is registering again (same limits).
    */
   register(input: unknown, client: string): Promise<AccountRequestResult>;
-  /** Uses a sign-up link's token: creates the account and resolves to its id (log the user in), or `null` for a link that does not work. */
-  verifyEmail(token: string): Promise<{ userId: string } | null>;
+  /**
+   * `{ token, password }` from the sign-up link's page: the password must be the one chosen at
+   * sign-up (the link proves the mailbox, not who chose the password). Creates the account and
+   * resolves to its id (log the user in); `TOKEN_INVALID` for a link that does not work,
+   * `INVALID_CREDENTIALS` for another password (the link still works).
+   */
+  verifyEmail(input: unknown): Promise<VerifyEmailResult>;
   /** `{ email }` from `client`: the same `{ ok: true }` for a known and an unknown address, after the same work. */
   requestPasswordReset(input: unknown, client: string): Promise<AccountRequestResult>;
   /**
@@ -271,7 +279,7 @@ export function createAccountFlows(options: AccountFlowsOptions): AccountFlows {
     hasher:
       o.hasher === undefined
         ? createPasswordHasher()
-        : checkMethods('hasher', o.hasher, ['hash'], 'a PasswordHasher (createPasswordHasher)'),
+        : checkMethods('hasher', o.hasher, ['hash', 'verify'], 'a PasswordHasher (createPasswordHasher)'),
     policy:
       o.policy === undefined
         ? createPasswordPolicy()

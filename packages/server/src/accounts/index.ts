@@ -33,4 +33,5 @@ export type {
   EmailChangeGrant,
   EndSessionsReason,
   ResetPasswordResult,
+  VerifyEmailResult,
 } from './types.js';

@@ -53,7 +53,7 @@ export interface AccountMessages {
   emailInUse(context: MessageContext): MailContent;
   /** To the old address of an e-mail change: the notice, with the link that undoes it. */
   emailChangeRequested(context: MessageContext & { newEmail: string; link: string; validFor: string }): MailContent;
-  /** After an undo, to the restored address: every device was logged out; a link to set a new password. */
+  /** After an undo, to the restored address: every device was logged out and the password ended; a link to set a new one. */
   emailChangeUndone(context: MessageContext & { link: string; validFor: string }): MailContent;
   /** A sign-in from a device the account had not used. */
   newDevice(context: MessageContext & { device: string; ip: string; at: string }): MailContent;
@@ -144,7 +144,7 @@ export const defaultMessages: Readonly<AccountMessages> = Object.freeze({
       'If it was you, there is nothing to do.',
       '',
       `If it was not you, open this link within ${validFor}. It keeps this address, logs out every device,`,
-      'and sends you a link to set a new password:',
+      'ends the current password, and sends you a link to set a new one:',
       '',
       link,
     ),
@@ -153,8 +153,9 @@ export const defaultMessages: Readonly<AccountMessages> = Object.freeze({
     subject: `Set a new ${appName} password`,
     text: lines(
       `The change of your ${appName} address was undone, and every device was logged out.`,
+      'Whoever changed it may have known your password, so it no longer works.',
       '',
-      `Whoever changed it may know your password. Set a new one with this link within ${validFor}:`,
+      `Set a new password with this link within ${validFor}:`,
       '',
       link,
     ),

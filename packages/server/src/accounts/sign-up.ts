@@ -2,7 +2,7 @@
  * Sign-up that reveals nothing. `register` answers the same `{ ok: true }` after the same work
  * whether or not the address has an account; only the mail differs ("finish signing up" to a new
  * address, "someone tried to sign up with your address" to an owner). `verifyEmail` creates the
- * account when the link is followed.
+ * account when the link is followed and the password chosen at sign-up is typed again.
  *
  * Why the account is created on confirmation, not before: the directory then holds only addresses
  * that were proved. An unproved row would let anyone squat an address (blocking its owner's
@@ -15,7 +15,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { ACCEPTED, checkClient, digest, type FlowContext, fieldsOf, MAX_PASSWORD, refuse } from './context.js';
 import { normalizeEmail } from './email.js';
-import type { AccountRequestResult } from './types.js';
+import type { AccountRequestResult, VerifyEmailResult } from './types.js';
 
 /** Longest username passed through to `directory.create` (it travels in the token's data, at most 1 KiB). */
 const MAX_USERNAME = 100;
@@ -82,39 +82,49 @@ export function createSignUp(ctx: FlowContext) {
       return ACCEPTED;
     },
 
-    async verifyEmail(token: string): Promise<{ userId: string } | null> {
-      const grant = await ctx.tokens.consume(token, 'verify-email');
-      const { email, passwordHash, username } = grant?.data ?? {};
+    async verifyEmail(input: unknown): Promise<VerifyEmailResult> {
+      const { token, password } = fieldsOf(input);
+      if (typeof token !== 'string' || typeof password !== 'string') return refuse('BAD_REQUEST');
+      const refused = () => {
+        ctx.emit({ type: 'token-refused', flow: 'verify-email' });
+        return refuse('TOKEN_INVALID');
+      };
+      // Looked at first, used only once the password matches: a mistyped password keeps the link working.
+      const pending = await ctx.tokens.peek(token, 'verify-email');
+      const { email, passwordHash, username } = pending?.data ?? {};
       // Only a sign-up of ours: its "user" is the address it carries.
       if (
-        grant === null ||
+        pending === null ||
         typeof email !== 'string' ||
         typeof passwordHash !== 'string' ||
-        grant.userId !== signUpId(email)
-      ) {
-        ctx.emit({ type: 'token-refused', flow: 'verify-email' });
-        return null;
+        pending.userId !== signUpId(email)
+      )
+        return refused();
+      // Why the password: the link proves the mailbox, not who chose the password. Anyone may sign
+      // up with someone else's address; the owner, signing up too and finding this mail (theirs
+      // may not have been sent: one mail per address per window), must not open an account whose
+      // password the other person chose and knows.
+      if (password.length > MAX_PASSWORD || !(await ctx.hasher.verify(passwordHash, password)).ok) {
+        ctx.emit({ type: 'sign-up-password-wrong', flow: 'verify-email' });
+        return refuse('INVALID_CREDENTIALS');
       }
+      // Of two concurrent uses, exactly one gets the grant.
+      const grant = await ctx.tokens.consume(token, 'verify-email');
+      if (grant === null || grant.userId !== pending.userId) return refused();
       // Taken since (another sign-up, an e-mail change): the address now belongs to that account.
-      if (await ctx.directory.findByEmail(email)) {
-        ctx.emit({ type: 'token-refused', flow: 'verify-email' });
-        return null;
-      }
+      if (await ctx.directory.findByEmail(email)) return refused();
       const userId = await ctx.directory.create({
         email,
         passwordHash,
         ...(typeof username === 'string' ? { username } : {}),
       });
-      if (userId === null || userId === undefined) {
-        ctx.emit({ type: 'token-refused', flow: 'verify-email' });
-        return null;
-      }
+      if (userId === null || userId === undefined) return refused();
       if (typeof userId !== 'string' || userId === '')
         throw new InvalidArgumentError(
           "directory.create must resolve to the new account's id (a non-empty string), or to null when the address or username is taken",
         );
       ctx.emit({ type: 'signed-up', flow: 'verify-email', userId });
-      return { userId };
+      return { ok: true, userId };
     },
   };
 }

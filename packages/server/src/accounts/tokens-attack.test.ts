@@ -23,7 +23,7 @@ async function allLinks() {
   const confirm = tokenIn(mailer.sent.at(-2));
   const undo = tokenIn(mailer.sent.at(-1));
   const use = {
-    verify: async (t: string) => (await accounts.verifyEmail(t)) !== null,
+    verify: async (t: string) => (await accounts.verifyEmail({ token: t, password: PASSWORD })).ok,
     reset: async (t: string) => (await accounts.resetPassword({ token: t, password: NEW_PASSWORD })).ok,
     confirm: async (t: string) => (await accounts.confirmEmailChange(t)) !== null,
     undo: async (t: string) => (await accounts.undoEmailChange(t)) !== null,
@@ -189,8 +189,10 @@ describe('account links under attack', () => {
     // Sign-up: one account, created once.
     await accounts.register({ email: 'ann@example.com', password: PASSWORD }, CLIENT);
     const verify = tokenIn(mailer.sent.at(-1));
-    const verified = await Promise.all(Array.from({ length: 10 }, () => accounts.verifyEmail(verify)));
-    expect(verified.filter((v) => v !== null)).toEqual([{ userId: 'user-1' }]);
+    const verified = await Promise.all(
+      Array.from({ length: 10 }, () => accounts.verifyEmail({ token: verify, password: PASSWORD })),
+    );
+    expect(verified.filter((v) => v.ok)).toEqual([{ ok: true, userId: 'user-1' }]);
     expect(calls.filter((c) => c === 'create')).toHaveLength(1);
     expect(users.size).toBe(1);
 

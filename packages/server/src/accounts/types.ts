@@ -5,7 +5,8 @@
  */
 
 /**
- * Codes of a refused flow, each an HTTP error code of `latchkey/http` (400, or 429 for `TOO_MANY_ATTEMPTS`).
+ * Codes of a refused flow, each an HTTP error code of `latchkey/http` (400; 401 for
+ * `INVALID_CREDENTIALS`, 429 for `TOO_MANY_ATTEMPTS`).
  *
  * @example
  * if (!result.ok && result.error === 'TOKEN_INVALID') showAskForANewLink();
@@ -14,6 +15,7 @@ export type AccountFlowError =
   | 'BAD_REQUEST'
   | 'EMAIL_INVALID'
   | 'TOKEN_INVALID'
+  | 'INVALID_CREDENTIALS'
   | 'TOO_MANY_ATTEMPTS'
   | 'PASSWORD_TOO_SHORT'
   | 'PASSWORD_TOO_LONG'
@@ -57,6 +59,18 @@ export type AccountRequestResult = { readonly ok: true } | AccountRefusal;
 export type ResetPasswordResult = { ok: true; userId: string } | AccountRefusal;
 
 /**
+ * What `verifyEmail` answers: the new account (log the user in), or a refusal: `TOKEN_INVALID` for
+ * a link that does not work, `INVALID_CREDENTIALS` for a password that is not the one chosen at
+ * sign-up (the link still works).
+ *
+ * @example
+ * const result = await accounts.verifyEmail(req.body); // { token, password }
+ * if (!result.ok) return sendError(res, result.error, result.headers);
+ * await auth.login(req, res, result.userId);
+ */
+export type VerifyEmailResult = { ok: true; userId: string } | AccountRefusal;
+
+/**
  * What `confirmEmailChange` and `undoEmailChange` answer for a link that works: the account and its address now.
  *
  * @example
@@ -94,6 +108,7 @@ export type AccountFlowName = 'register' | 'reset' | 'verify-email' | 'change-em
 export type AccountEventType =
   | 'sign-up-mailed'
   | 'sign-up-address-taken'
+  | 'sign-up-password-wrong'
   | 'signed-up'
   | 'reset-mailed'
   | 'reset-unknown-address'

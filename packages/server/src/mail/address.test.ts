@@ -68,6 +68,19 @@ describe('parseAddress', () => {
     expect(refused('a@b@y.example')).toBe('several-addresses');
   });
 
+  it('refuses an RFC 2047 encoded word, which a decoding parser would read as another mailbox', () => {
+    // "Splitting the email atom": a mail library or server that decodes it (against RFC 2047 §5)
+    // delivers to attacker@evil.example what the app stored as an address at victim.example.
+    for (const value of [
+      '=?x?q?attacker=40evil.example=3e=00?=@victim.example',
+      '=?utf-8?B?YXR0YWNrZXJAZXZpbC5leGFtcGxl?=@victim.example',
+      'ann=?utf-8?q?=2C?=bob@victim.example',
+      '=?UTF-8?Q?x?=@victim.example',
+    ])
+      expect(refused(value), value).toBe('display-name');
+    expect(parseAddress('a=b?c@example.com').ok).toBe(true); // = and ? alone are atext
+  });
+
   it('refuses what is not name@domain', () => {
     for (const [value, problem] of [
       [undefined, 'not-a-string'],

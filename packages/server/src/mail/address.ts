@@ -6,9 +6,9 @@
  * domain is accepted and turned into its ASCII (punycode) form.
  *
  * The grammar is the HTML standard's "valid e-mail address" (a deliberate subset of RFC 5322:
- * no quoted local parts, no comments, no IP literals), with RFC 6531's non-ASCII letters allowed in
- * the local part and RFC 5321's limits on length. Problems are named, never quoted: the address may
- * be an attacker's payload, and it is personal data either way.
+ * no quoted local parts, no comments, no encoded words, no IP literals), with RFC 6531's non-ASCII
+ * letters allowed in the local part and RFC 5321's limits on length. Problems are named, never
+ * quoted: the address may be an attacker's payload, and it is personal data either way.
  */
 import { domainToASCII, domainToUnicode } from 'node:url';
 import { InvalidArgumentError } from '../errors.js';
@@ -54,6 +54,10 @@ const MAX_LOCAL_OCTETS = 64;
 const CONTROL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 // What only a display name, a quoted local part or a comment needs: `Bank <a@b.c>`, `"x"@b.c`, `a@b.c (x)`.
 const DISPLAY_NAME = /[<>"()[\]\\]/;
+// An RFC 2047 encoded word (`=?utf-8?q?…?=`) belongs in a display name, never in an address (RFC
+// 2047 §5); a mail library or server that decodes it anyway reads `=?x?q?me=40evil.example?=@b.c`
+// as another mailbox than the one the app stored ("splitting the email atom").
+const ENCODED_WORD = /=\?.*\?=/;
 // RFC 5322 §3.2.3: atext = ALPHA / DIGIT / "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" /
 // "/" / "=" / "?" / "^" / "_" / "`" / "{" / "|" / "}" / "~"; RFC 6531 §3.3 adds UTF8-non-ascii,
 // of which we take letters, marks and digits only (no spaces, symbols or punctuation look-alikes).
@@ -84,7 +88,7 @@ export function parseAddress(value: unknown): ParsedAddress {
   if (v === '') return fail('empty');
   // No valid address is longer (each UTF-16 unit is at least one octet); this also bounds the work below.
   if (v.length > MAX_ADDRESS_OCTETS) return fail('too-long');
-  if (DISPLAY_NAME.test(v)) return fail('display-name');
+  if (DISPLAY_NAME.test(v) || ENCODED_WORD.test(v)) return fail('display-name');
   const at = v.split('@').length - 1;
   if (/[,;]/.test(v) || at > 1) return fail('several-addresses');
   if (at === 0 || /\s/u.test(v)) return fail('malformed');
@@ -130,7 +134,7 @@ const EXPLAIN: Record<AddressProblem, string> = {
   'several-addresses':
     'holds more than one address (a comma, a semicolon or a second @): send one message per recipient',
   'display-name':
-    'holds a display name, quotes, angle brackets or a comment: give the bare address, name@example.com (a sender name goes in fromName)',
+    'holds a display name, quotes, angle brackets, a comment or an encoded word (=?…?=): give the bare address, name@example.com (a sender name goes in fromName)',
   malformed: 'is not of the form name@example.com (no spaces, no dot at either end of the name or two in a row)',
   'bad-domain': 'has a domain that is not a host name on the Internet (example.com; no IP address, no dotless name)',
 };

@@ -16,6 +16,11 @@ export interface OneTimeTokenRecord {
   userId: string;
   /** What the token may be used for (`verify-email`, `reset-password`…). */
   purpose: string;
+  /**
+   * What `createOneTimeTokens` keeps with the token: `{}`, or `{ sealed }`, the caller's data
+   * encrypted with a key derived from the token (so a store never holds it in clear). Kept and
+   * returned as given.
+   */
   data: OneTimeTokenData;
   createdAt: number;
   /** The token is dead from this instant on (`expiresAt <= now`). */

@@ -11,7 +11,7 @@ import { ConfigurationError, InvalidArgumentError, LatchkeyError } from '../erro
 import { createMemoryStore } from '../stores/memory.js';
 import { manualClock } from '../test/clock.js';
 import { createMemoryOneTimeStore } from './memory.js';
-import type { OneTimeTokenStore } from './store.js';
+import type { OneTimeTokenRecord, OneTimeTokenStore } from './store.js';
 import { createOneTimeTokens, DEFAULT_PURPOSES, MAX_ONE_TIME_TTL } from './tokens.js';
 
 /** The memory store, counting the calls that reach it. */
@@ -208,6 +208,40 @@ describe('one-time tokens', () => {
       expect(await oneTime.consume(tampered, 'reset-password')).toBeNull();
     }
     expect((await oneTime.consume(token, 'reset-password'))?.userId).toBe('u');
+  });
+
+  it('A1: data is sealed with a key from the token: the store never holds it in clear, and altered data fails closed', async () => {
+    const inner = createMemoryOneTimeStore();
+    const records: OneTimeTokenRecord[] = [];
+    const store: OneTimeTokenStore = {
+      ...inner,
+      insert: async (record) => {
+        records.push(structuredClone(record));
+        await inner.insert(record);
+      },
+    };
+    const oneTime = createOneTimeTokens({ store });
+    const data = { email: 'ann@example.org', passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA' };
+    const first = await oneTime.issue('u', 'verify-email', { data });
+    const second = await oneTime.issue('v', 'verify-email', { data });
+    expect(JSON.stringify(records)).not.toMatch(/ann@example|argon2id/);
+    expect(Object.keys(records[0]?.data ?? {})).toEqual(['sealed']);
+    await oneTime.issue('w', 'reset-password');
+    expect(records[2]?.data).toEqual({}); // no data: nothing to seal
+    expect((await oneTime.peek(first.token, 'verify-email'))?.data).toEqual(data);
+    // One row's data moved to another's, or altered, or replaced by clear data: never opened.
+    const moved = { ...(records[1] as OneTimeTokenRecord), data: records[0]?.data ?? {} };
+    await inner.insert(moved);
+    expect(await oneTime.consume(second.token, 'verify-email')).toBeNull();
+    const sealed = String(records[0]?.data.sealed);
+    for (const altered of [
+      { sealed: `${sealed.slice(0, 20)}${sealed[20] === 'A' ? 'B' : 'A'}${sealed.slice(21)}` },
+      { sealed: sealed.slice(0, 20) },
+      { email: 'mallory@example.org' },
+    ]) {
+      await inner.insert({ ...(records[0] as OneTimeTokenRecord), data: altered });
+      expect(await oneTime.peek(first.token, 'verify-email')).toBeNull();
+    }
   });
 
   it('a user id must be a string of 1 to 255 characters', async () => {

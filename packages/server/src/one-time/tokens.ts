@@ -1,7 +1,8 @@
 /**
  * One-time tokens: the secret in an e-mail verification, password reset or e-mail change link.
  * A token is 256 bits from the CSPRNG, base64url (43 characters), handed to the caller once; the
- * store keeps SHA-256(token) and what it grants (a user, a purpose, a little data, an expiry).
+ * store keeps SHA-256(token) and what it grants (a user, a purpose, a little data sealed with a key
+ * derived from the token, an expiry).
  *
  * - Single use: `consume` deletes and returns in one atomic step, so of two concurrent uses exactly
  *   one succeeds.
@@ -13,7 +14,7 @@
  *   and at most (ASVS 6.4.x); a purpose of the app's own lives up to 7 days.
  * - `revokeUser` ends them all; call it when the password changes.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { ConfigurationError, InvalidArgumentError } from '../errors.js';
 import { checkFunction, checkNumber, checkOptions, describe, didYouMean } from '../lib/options.js';
 import { checkOneTimeStore } from './check-store.js';
@@ -96,6 +97,37 @@ const MAX_DEPTH = 32;
 
 // The store keeps a hash only: a leaked row, backup or Redis dump cannot be used as a link.
 const hashToken = (token: string) => createHash('sha256').update(token).digest('base64url');
+
+// Why data is sealed: it may be personal or secret (the address of a pending e-mail change, the
+// password hash of a pending sign-up), and the store is the place assumed to leak, which is why it
+// keeps only the token's hash. The key comes from the token, which the store never sees: a leaked
+// row, backup or Redis dump tells nothing, and a row's data opens only with its own token.
+const dataKey = (token: string) => Buffer.from(hkdfSync('sha256', token, '', 'latchkey/one-time data', 32));
+const GCM = { authTagLength: 16 } as const;
+
+/** `data` as stored: `{}` when there is none, else `{ sealed }` (AES-256-GCM: 12 bytes of IV, the text, the tag). */
+function seal(token: string, data: OneTimeTokenData): OneTimeTokenData {
+  if (Object.keys(data).length === 0) return {};
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', dataKey(token), iv, GCM);
+  const text = Buffer.concat([cipher.update(JSON.stringify(data), 'utf8'), cipher.final()]);
+  return { sealed: Buffer.concat([iv, text, cipher.getAuthTag()]).toString('base64url') };
+}
+
+/** The data `seal` stored with this token; `null` for anything else (altered, or not sealed by us): fail closed. */
+function unseal(token: string, stored: OneTimeTokenData): OneTimeTokenData | null {
+  const { sealed } = stored;
+  if (typeof sealed !== 'string') return Object.keys(stored).length === 0 ? {} : null;
+  try {
+    const bytes = Buffer.from(sealed, 'base64url');
+    const decipher = createDecipheriv('aes-256-gcm', dataKey(token), bytes.subarray(0, 12), GCM);
+    decipher.setAuthTag(bytes.subarray(-16));
+    const text = Buffer.concat([decipher.update(bytes.subarray(12, -16)), decipher.final()]);
+    return JSON.parse(text.toString('utf8')) as OneTimeTokenData;
+  } catch {
+    return null;
+  }
+}
 
 /** A purpose name as it may be shown: only a well-formed name, never a value that may be a token. */
 const shown = (value: unknown) =>
@@ -187,9 +219,9 @@ function checkUserId(where: string, userId: unknown): string {
   return userId;
 }
 
-const grant = (record: OneTimeTokenRecord): OneTimeTokenGrant => ({
+const grant = (record: OneTimeTokenRecord, data: OneTimeTokenData): OneTimeTokenGrant => ({
   userId: record.userId,
-  data: record.data,
+  data,
   createdAt: record.createdAt,
   expiresAt: record.expiresAt,
 });
@@ -238,7 +270,8 @@ export function createOneTimeTokens(options: OneTimeTokensOptions): OneTimeToken
     // Checked again here, so that a store of one's own that forgets a condition still fails closed.
     if (record === null || record.purpose !== purpose || record.expiresAt <= t || record.tokenHash !== hash)
       return null;
-    return grant(record);
+    const data = unseal(token, record.data);
+    return data === null ? null : grant(record, data);
   };
 
   return {
@@ -256,7 +289,7 @@ export function createOneTimeTokens(options: OneTimeTokensOptions): OneTimeToken
         tokenHash: hashToken(token),
         userId,
         purpose,
-        data: stored,
+        data: seal(token, stored),
         createdAt,
         expiresAt: createdAt + ttl,
       };

@@ -6,7 +6,12 @@
 
 import type { AccountDirectory } from '../accounts/directory.js';
 import { ACCOUNT_PURPOSES } from '../accounts/flows.js';
-import { type AccountEvent, type AccountFlowsOptions, createAccountFlows } from '../accounts/index.js';
+import {
+  type AccountEvent,
+  type AccountFlows,
+  type AccountFlowsOptions,
+  createAccountFlows,
+} from '../accounts/index.js';
 import type { MailMessage } from '../mail/mailer.js';
 import { createMemoryOneTimeStore } from '../one-time/memory.js';
 import type { OneTimeTokenStore } from '../one-time/store.js';
@@ -107,7 +112,7 @@ export function setupAccounts(options: Partial<AccountFlowsOptions> & { store?: 
   const mailer = recordingMailer();
   const ended: { userId: string; reason: string }[] = [];
   const events: AccountEvent[] = [];
-  const accounts = createAccountFlows({
+  const flows = createAccountFlows({
     directory,
     tokens,
     mailer,
@@ -122,14 +127,28 @@ export function setupAccounts(options: Partial<AccountFlowsOptions> & { store?: 
     now: clock.now,
     ...overrides,
   });
+  // The flows hand mail over on the next turn of the event loop, after their answer: these wait
+  // for that turn, so that a test reads the mail next. Timing tests use `flows` itself.
+  const accounts = Object.fromEntries(
+    Object.entries(flows).map(([name, call]) => [
+      name,
+      async (...args: unknown[]) => {
+        try {
+          return await (call as (...a: unknown[]) => Promise<unknown>)(...args);
+        } finally {
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      },
+    ]),
+  ) as unknown as AccountFlows;
   /** Signs up and follows the link: the new account's id. */
   const signUp = async (email: string, password = PASSWORD) => {
     const before = mailer.sent.length;
     const result = await accounts.register({ email, password }, '203.0.113.9');
     if (!result.ok) throw new Error(`sign-up refused: ${result.error}`);
-    const verified = await accounts.verifyEmail(tokenIn(mailer.sent[before]));
-    if (verified === null) throw new Error('the sign-up link did not work');
+    const verified = await accounts.verifyEmail({ token: tokenIn(mailer.sent[before]), password });
+    if (!verified.ok) throw new Error(`the sign-up link did not work: ${verified.error}`);
     return verified.userId;
   };
-  return { accounts, tokens, directory, users, calls, mailer, clock, ended, events, signUp };
+  return { accounts, flows, tokens, directory, users, calls, mailer, clock, ended, events, signUp };
 }
