@@ -10,6 +10,7 @@
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { signUp } from '../test/accounts.js';
 import { type ServerProcess, startServerProcess } from '../test/server-process.js';
 
 export interface ConcurrencyReport {
@@ -86,7 +87,12 @@ export async function runConcurrency(options: {
 
   for (let u = 0; u < userCount; u++) {
     passwords[u] = `user ${u} password v0`;
-    const res = await post(a, '/api/auth/register', { username: `conc-${u}`, password: passwords[u] });
+    // Signed up through the routes and the dev inbox: register, the mailed link, verify (logged in).
+    const res = await signUp(a.base, {
+      email: `conc-${u}@example.org`,
+      password: passwords[u] as string,
+      username: `conc-${u}`,
+    });
     live.set(cookieOf(res), { cookie: cookieOf(res), user: u, ackedAt: performance.now() });
   }
   const mine = (u: number) => [...live.values()].filter((k) => k.user === u);

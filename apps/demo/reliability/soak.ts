@@ -4,6 +4,7 @@
  * server's RSS and heap after a full GC. A request "errs" when its answer is not the one the
  * protocol promises (200 for a live session, 200 for a login and a logout), or never comes.
  */
+import { signUp } from '../test/accounts.js';
 import { type ServerProcess, startServerProcess } from '../test/server-process.js';
 
 export interface SoakWindow {
@@ -83,11 +84,7 @@ export async function soak(options: {
   // One account per worker, registered before the clock starts.
   const cookies: string[] = [];
   for (let i = 0; i < workers; i++) {
-    const res = await fetch(`${base}/api/auth/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', origin: base },
-      body: JSON.stringify({ username: `soak-${i}`, password }),
-    });
+    const res = await signUp(base, { email: `soak-${i}@example.org`, password, username: `soak-${i}` });
     cookies.push(/__Host-session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1] ?? '');
   }
 

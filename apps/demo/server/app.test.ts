@@ -7,9 +7,12 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { createSessionManager, generateSigningKey } from 'latchkey';
+import { createDevInbox } from 'latchkey/mail';
+import { createSqliteOneTimeStore } from 'latchkey/one-time/sqlite';
 import { createLoginThrottle, createRateLimit } from 'latchkey/password';
 import { createSqliteStore } from 'latchkey/sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForLink } from '../test/accounts.js';
 import { buildApp } from './app.js';
 import { createNotes } from './notes.js';
 import { createUsers } from './users.js';
@@ -34,6 +37,9 @@ const logStream = new Writable({
 });
 const PASSWORD = 'correct horse battery staple';
 const throttle = createLoginThrottle();
+// The account mails: kept in the dev inbox, read back by the tests (test/accounts.ts).
+const inbox = createDevInbox({ max: 1000 });
+const mail = () => inbox.list().reverse();
 let base = '';
 let app: Awaited<ReturnType<typeof buildApp>>;
 
@@ -49,6 +55,9 @@ beforeAll(async () => {
     throttle,
     // Many registrations from few addresses here; the registration limit has its own test.
     registrations: createRateLimit({ name: 'register', perClient: { points: 1000, duration: 3600 } }),
+    devInbox: inbox,
+    oneTimeStore: createSqliteOneTimeStore(db),
+    publicUrl: 'https://app.test',
     trustedProxies: ['127.0.0.1'],
     logger: { level: 'info', stream: logStream },
   });
@@ -88,10 +97,17 @@ const codeOf = async (res: Response) => ({ status: res.status, code: (await json
 let nextIp = 1;
 const fromNewAddress = (): Headers => ({ 'x-forwarded-for': `198.18.${nextIp >> 8}.${nextIp++ & 255}` });
 
-async function register(username: string, password = PASSWORD): Promise<string> {
-  const res = await post('/api/auth/register', { username, password });
-  expect(res.status).toBe(201);
-  return cookieOf(res);
+/** Each test account's address. */
+const emailOf = (username: string) => `${username}@example.org`;
+/** Signs up through the routes: register, the link in the mail, verify. The session cookie. */
+async function register(username: string, password = PASSWORD, headers: Headers = {}): Promise<string> {
+  const email = emailOf(username);
+  const res = await post('/api/auth/register', { email, password, username }, headers);
+  expect(res.status).toBe(202);
+  const token = await waitForLink(mail, email, '/verify');
+  const verified = await post('/api/auth/verify', { token, password }, headers);
+  expect(verified.status).toBe(200);
+  return cookieOf(verified);
 }
 async function login(username: string, password = PASSWORD, headers: Headers = {}): Promise<string> {
   const res = await post('/api/auth/login', { username, password }, headers);
@@ -124,6 +140,7 @@ describe('login, me, logout (R1, L1, L2, C2, C7)', () => {
       id: users.find('demo')?.id,
       username: 'demo',
       avatarUrl: '/avatars/demo.svg',
+      email: 'demo@example.com',
     });
     const avatar = await get('/avatars/demo.svg');
     expect(avatar.headers.get('content-type')).toBe('image/svg+xml; charset=utf-8');
@@ -163,26 +180,43 @@ describe('registration and password rules (P1, P2)', () => {
       ['longer', 'x'.repeat(1025), 'PASSWORD_TOO_LONG'],
     ];
     for (const [username, password, code] of cases)
-      expect(await codeOf(await post('/api/auth/register', { username, password }))).toEqual({ status: 400, code });
+      expect(await codeOf(await post('/api/auth/register', { email: emailOf(username), password, username }))).toEqual({
+        status: 400,
+        code,
+      });
     const long = `${'long passphrase '.repeat(8)}end`; // 131 characters
     await register('longpass', long);
     expect((await post('/api/auth/login', { username: 'longpass', password: long.slice(0, 72) })).status).toBe(401);
     expect(await alive(await login('longpass', long))).toBe(true);
   });
 
-  it('names the wrong fields in a clear 400 and refuses a taken name with 409', async () => {
+  it('names the wrong fields in a clear 400, and answers a taken address exactly like a new one', async () => {
     const res = await post('/api/auth/register', { username: 'a b', password: 42, extra: true });
     expect(res.status).toBe(400);
     const body = await json(res);
     expect(body.error.code).toBe('INVALID_INPUT');
-    expect(body.error.fields.map((f: { path: string }) => f.path).sort()).toEqual(['', 'password', 'username']);
+    expect(body.error.fields.map((f: { path: string }) => f.path).sort()).toEqual([
+      '',
+      'email',
+      'password',
+      'username',
+    ]);
     expect(JSON.stringify(body)).not.toContain('a b');
-    expect(
-      await codeOf(await post('/api/auth/register', { username: 'DEMO', password: 'some fine password' })),
-    ).toEqual({
-      status: 409,
-      code: 'CONFLICT',
+    expect(await codeOf(await post('/api/auth/register', { email: 'not an address', password: PASSWORD }))).toEqual({
+      status: 400,
+      code: 'EMAIL_INVALID',
     });
+    // ASVS 6.3.8: the demo account's address and a new one get the same status and bytes; only the mail differs.
+    const taken = await post('/api/auth/register', { email: 'DEMO@example.com', password: 'some fine password' });
+    const fresh = await post('/api/auth/register', { email: 'fresh-face@example.org', password: 'some fine password' });
+    expect(taken.status).toBe(202);
+    expect(fresh.status).toBe(202);
+    expect(await taken.text()).toBe(await fresh.text());
+    expect(taken.headers.get('set-cookie')).toBeNull();
+    await waitForLink(mail, 'fresh-face@example.org', '/verify');
+    // The owner hears that someone tried, with a reset link in case it was them; no sign-up link.
+    await waitForLink(mail, 'demo@example.com', '/reset');
+    expect(mail().filter((m) => m.to === 'demo@example.com' && m.text.includes('/verify#'))).toEqual([]);
   });
 });
 
@@ -253,7 +287,7 @@ describe('enumeration-safe login and the throttle (P3, P4, P5)', () => {
 
   it('P4: the real user on an address they used before is not locked out by the spray', async () => {
     const home = fromNewAddress();
-    await post('/api/auth/register', { username: 'victim', password: 'victim password 1' }, home); // known from here
+    await register('victim', 'victim password 1', home); // known from here
     for (let i = 0; i < 12; i++)
       await post('/api/auth/login', { username: 'victim', password: `guess ${i}` }, fromNewAddress());
     expect((await post('/api/auth/login', { username: 'victim', password: 'x' }, fromNewAddress())).status).toBe(429);
@@ -504,7 +538,7 @@ describe('bad input gets a 4xx with a stable code', () => {
       [post('/api/auth/login', '{"username": "demo",'), 400, 'INVALID_JSON'],
       [post('/api/auth/login', { username: 'demo' }), 400, 'INVALID_INPUT'],
       [post('/api/auth/login', { username: 42, password: 'x' }), 400, 'INVALID_INPUT'],
-      [post('/api/auth/login', { username: 'x'.repeat(65), password: 'x' }), 400, 'INVALID_INPUT'],
+      [post('/api/auth/login', { username: 'x'.repeat(255), password: 'x' }), 400, 'INVALID_INPUT'],
       [post('/api/auth/login', { username: 'demo', password: 'x'.repeat(20_000) }), 413, 'PAYLOAD_TOO_LARGE'],
       [
         post('/api/auth/login', '{"__proto__": {"admin": true}, "username": "demo", "password": "x"}'),

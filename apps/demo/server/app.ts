@@ -5,13 +5,15 @@
  * HttpOnly `__Host-session` cookie and nothing else; every request loads the session and the
  * account from the SQLite file. Every response carries the security headers; unsafe requests pass
  * the CSRF guard before any body is parsed. Every route that checks a password goes through the
- * throttle's one attempt rule; registration has its own limit; the server has request and body
- * deadlines.
+ * throttle's one attempt rule; sign-up and reset requests have their own limit; the server has
+ * request and body deadlines. Sign-up, password reset and e-mail change are latchkey/accounts'
+ * flows (accounts.ts); their mail goes to an SMTP server or, in development, the dev inbox.
  *
- *   /api/auth/*, /api/me                routes/auth.ts        register, login, step-up, logout
+ *   /api/auth/*, /api/me                routes/auth.ts        sign-up, verify, reset, login, step-up, logout
  *   /api/sessions*, /api/grants/:id     routes/sessions.ts    the user's sessions and API clients
  *   /api/notes*                         routes/notes.ts       notes, with version conflicts
- *   /api/account/*                      routes/account.ts     password, API key, disable
+ *   /api/account/*                      routes/account.ts     e-mail, password, API key, disable
+ *   /dev/mail, /dev/mail.json           routes/dev-mail.ts    the dev inbox (not in production)
  *   /api/csp-report                     the hardening hook    CSP violations, logged (log.ts)
  *   /.well-known/jwks.json, /oauth/token routes/tokens.ts     tokens for non-browser clients
  *   /bff/api/*                          routes/bff.ts         the downstream API, with a short JWT
@@ -23,7 +25,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { SessionManager } from 'latchkey';
+import { ConfigurationError, type SessionManager } from 'latchkey';
 import {
   createFastifyHardening,
   createFastifySessions,
@@ -39,6 +41,8 @@ import {
   rawErrorResponse,
   type ServerLimitsOptions,
 } from 'latchkey/http';
+import type { DevInbox, Mailer } from 'latchkey/mail';
+import type { OneTimeTokenStore } from 'latchkey/one-time';
 import {
   createLoginThrottle,
   createPasswordPolicy,
@@ -47,6 +51,7 @@ import {
   type PasswordPolicy,
   type RateLimit,
 } from 'latchkey/password';
+import { createAppAccounts } from './accounts.js';
 import { createCurrentUser } from './current-user.js';
 import { createDevices } from './devices.js';
 import { type LabOptions, registerLab } from './lab.js';
@@ -57,6 +62,7 @@ import { accountRoutes } from './routes/account.js';
 import { authRoutes } from './routes/auth.js';
 import { avatarRoutes } from './routes/avatars.js';
 import { bffRoutes } from './routes/bff.js';
+import { devMailRoutes } from './routes/dev-mail.js';
 import { loginPageRoutes } from './routes/login-page.js';
 import { noteRoutes } from './routes/notes.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -73,10 +79,26 @@ export interface AppOptions {
   origins: readonly string[];
   throttle?: LoginThrottle;
   /**
-   * Registration limits (finding 5 of the review): default 10 an hour per client address and 1,000
-   * an hour in all. Every attempt counts, taken names included.
+   * Sign-up and password-reset requests (finding 5 of the review): default 10 an hour per client
+   * address and 1,000 an hour in all. Every request counts, taken addresses included.
    */
   registrations?: RateLimit;
+  /** Mails per address, whatever the flow: default one per 10 minutes (latchkey/accounts). */
+  addressLimit?: RateLimit;
+  /**
+   * Where the account mails go: a transport (`createSmtpMailer`), put behind a retrying queue. Not
+   * with `devInbox`. Required when NODE_ENV=production.
+   */
+  mailer?: Mailer;
+  /** Development: mail kept in memory and shown at `GET /dev/mail`. Default when `mailer` is absent. */
+  devInbox?: DevInbox;
+  /** The links' one-time tokens (the server: its SQLite file). Default: in memory. */
+  oneTimeStore?: OneTimeTokenStore;
+  /**
+   * The origin the mails' links point to (`https://notes.example`; plain http only on localhost).
+   * Default: the first of `origins`.
+   */
+  publicUrl?: string;
   policy?: PasswordPolicy;
   /** Deadlines and the connection cap (latchkey/http `createServerLimits`); defaults there. */
   limits?: ServerLimitsOptions;
@@ -118,6 +140,10 @@ export interface AppOptions {
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { sessions, users } = options;
+  if (!options.mailer && process.env.NODE_ENV === 'production')
+    throw new ConfigurationError(
+      'buildApp needs a mailer when NODE_ENV=production: the dev inbox would show every reset link to whoever opens it. Pass createSmtpMailer({ url, from }) (the server: set LATCHKEY_SMTP_URL and LATCHKEY_MAIL_FROM)',
+    );
   const throttle = options.throttle ?? createLoginThrottle();
   const registrations =
     options.registrations ??
@@ -178,6 +204,30 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const devices = createDevices(throttle);
   const attempts = createPasswordAttempts({ throttle, users, devices, logKey });
   const userTokens = options.tokens && createUserTokens(options.tokens);
+  const publicUrl = options.publicUrl ?? options.origins[0] ?? '';
+  const accounts = createAppAccounts({
+    users,
+    sessions,
+    userTokens,
+    ...(options.mailer ? { mailer: options.mailer } : {}),
+    ...(options.devInbox ? { devInbox: options.devInbox } : {}),
+    ...(options.oneTimeStore ? { oneTimeStore: options.oneTimeStore } : {}),
+    ...(options.addressLimit ? { addressLimit: options.addressLimit } : {}),
+    publicUrl,
+    policy,
+    clientLimit: registrations,
+    log: app.log,
+  });
+  // Expired links are deleted hourly (a used one is gone at once).
+  const sweep = setInterval(() => void accounts.tokens.deleteExpired().catch(() => undefined), 3_600_000);
+  sweep.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(sweep);
+    // Mail still queued gets a moment to go out; the rest is lost, and the user asks again.
+    if (accounts.queue) await Promise.race([accounts.queue.drain(), new Promise((r) => setTimeout(r, 2000).unref())]);
+  });
+  if (accounts.devInbox && process.env.NODE_ENV !== 'production')
+    await app.register(devMailRoutes, { inbox: accounts.devInbox, origin: new URL(publicUrl).origin });
 
   if (options.webRoot)
     await app.register(webAppRoutes, { root: options.webRoot, killServiceWorker: options.killServiceWorker === true });
@@ -204,13 +254,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         current,
         attempts,
         devices,
-        policy,
-        registrations,
+        accounts: accounts.flows,
         logKey,
       });
       await api.register(sessionRoutes, { sessions, auth, current, userTokens });
       await api.register(noteRoutes, { auth, current, notes: options.notes });
-      await api.register(accountRoutes, { sessions, auth, users, current, attempts, policy, userTokens });
+      await api.register(accountRoutes, {
+        sessions,
+        auth,
+        users,
+        current,
+        attempts,
+        policy,
+        userTokens,
+        accounts: accounts.flows,
+      });
     },
     { prefix: '/api' },
   );

@@ -160,6 +160,7 @@ describe('the lab exists only in the demo', () => {
       users: createUsers(db),
       notes: createNotes(db),
       origins: ['http://x.test'],
+      publicUrl: 'https://x.test',
       logger: false,
     });
     for (const path of ['/lab', '/lab/api/report', '/lab/api/jwt-me'])

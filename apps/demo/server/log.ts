@@ -17,6 +17,9 @@ export const REDACT = [
   'headers["set-cookie"]',
   'password',
   'body.password',
+  // A sign-up, reset or e-mail link's token is as good as the password while it lives.
+  'token',
+  'body.token',
 ];
 
 /**

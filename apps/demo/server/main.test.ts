@@ -151,3 +151,56 @@ describe('HTTPS mode (H1)', () => {
     }
   });
 });
+
+describe('mail at start-up (#15)', () => {
+  it('without an SMTP server: sign-up works through the dev inbox, and the link is printed on the console', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-devmail-'));
+    const server = await start({ NODE_ENV: 'development' }, dir);
+    try {
+      expect(server.stdout).toContain(`dev inbox at http://localhost:${server.port}/dev/mail`);
+      let printed = '';
+      server.child.stdout?.on('data', (c) => {
+        printed += c;
+      });
+      const base = `http://127.0.0.1:${server.port}`;
+      const res = await fetch(`${base}/api/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: base },
+        body: JSON.stringify({ email: 'ivy@example.org', password: 'ivy chose this password' }),
+      });
+      expect(res.status).toBe(202);
+      await expect.poll(() => printed).toMatch(/mail to ivy@example\.org: Finish signing up/);
+      const token = /\/verify#token=([\w-]{43})/.exec(printed)?.[1];
+      const page = await (await fetch(`${base}/dev/mail`)).text();
+      expect(page).toContain(`/verify#token=${token}`);
+      const verified = await fetch(`${base}/api/auth/verify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: base },
+        body: JSON.stringify({ token, password: 'ivy chose this password' }),
+      });
+      expect(verified.status).toBe(200);
+    } finally {
+      server.child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('with NODE_ENV=production and no SMTP server: refuses to start and says what to set', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-prodmail-'));
+    try {
+      const failed = await start({ NODE_ENV: 'production' }, dir).then(
+        () => '',
+        (error: Error) => error.message,
+      );
+      expect(failed).toMatch(/server exited with 1: .*LATCHKEY_SMTP_URL.*LATCHKEY_MAIL_FROM/s);
+      // Half a configuration is refused too, whatever NODE_ENV says.
+      const half = await start({ LATCHKEY_SMTP_URL: 'smtp://127.0.0.1:1' }, dir).then(
+        () => '',
+        (error: Error) => error.message,
+      );
+      expect(half).toContain('LATCHKEY_SMTP_URL is set but LATCHKEY_MAIL_FROM is not');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

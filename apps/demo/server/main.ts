@@ -18,7 +18,14 @@
  * LATCHKEY_REQUEST_TIMEOUT_MS, LATCHKEY_HEADERS_TIMEOUT_MS, LATCHKEY_KEEP_ALIVE_TIMEOUT_MS,
  *   LATCHKEY_MAX_CONNECTIONS, LATCHKEY_MAX_CONNECTIONS_PER_ADDRESS: the server's deadlines and
  *   connection caps (latchkey/http createServerLimits; defaults 30 s, 10 s, 5 s, 4096, 256).
- * LATCHKEY_REGISTRATIONS_PER_CLIENT: registrations an address may attempt per hour (default 10).
+ * LATCHKEY_REGISTRATIONS_PER_CLIENT: sign-up and password-reset requests a client address may make
+ *   per hour (default 10).
+ * Mail (sign-up, password reset, e-mail change): LATCHKEY_SMTP_URL (`smtp://user:pass@host:587`,
+ *   `smtps://…:465`) and LATCHKEY_MAIL_FROM (the sender's bare address) send through that server.
+ *   Without them, outside production, mail goes to the dev inbox at /dev/mail and each link is
+ *   printed on the console; with NODE_ENV=production the server refuses to start without them.
+ *   LATCHKEY_PUBLIC_URL: the origin the links point to (default: the first of the origins).
+ *   LATCHKEY_MAILS_PER_ADDRESS: mails one address may get per 10 minutes, whatever the flow (default 1).
  * LATCHKEY_LOGIN_IN_FLIGHT: lifts the throttle's in-flight caps (load and reliability runs only).
  */
 import { fork, spawn } from 'node:child_process';
@@ -31,6 +38,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { createSessionManager, generateSigningKey } from 'latchkey';
 import { createHttpsRedirect } from 'latchkey/http';
+import { createDevInbox, createSmtpMailer, type DevInbox, type SmtpMailer } from 'latchkey/mail';
+import { createSqliteOneTimeStore } from 'latchkey/one-time/sqlite';
 import { createLoginThrottle, createRateLimit } from 'latchkey/password';
 import { createSqliteStore } from 'latchkey/sqlite';
 import {
@@ -69,6 +78,33 @@ const here = dirname(fileURLToPath(import.meta.url));
 const webRoot = [env.LATCHKEY_WEB_ROOT, join(here, '../web/dist'), join(here, '../../web/dist')].find(
   (dir) => dir && existsSync(join(dir, 'index.html')),
 );
+
+/**
+ * Where mail goes: the SMTP server of LATCHKEY_SMTP_URL, or (development only) the dev inbox. Decided
+ * first, so a production server without mail stops before it opens anything, with the fix.
+ */
+function mail(): { smtp: SmtpMailer; inbox?: undefined } | { inbox: DevInbox; smtp?: undefined } {
+  const url = env.LATCHKEY_SMTP_URL;
+  const from = env.LATCHKEY_MAIL_FROM;
+  if (url && from) return { smtp: createSmtpMailer({ url, from, fromName: 'latchkey notes' }) };
+  const fix = url
+    ? 'LATCHKEY_SMTP_URL is set but LATCHKEY_MAIL_FROM is not: set it to the sender address, e.g. LATCHKEY_MAIL_FROM=no-reply@notes.example'
+    : from
+      ? 'LATCHKEY_MAIL_FROM is set but LATCHKEY_SMTP_URL is not: set it to your mail server, e.g. LATCHKEY_SMTP_URL=smtp://user:password@smtp.example.com:587'
+      : undefined;
+  if (fix || env.NODE_ENV === 'production') {
+    process.stderr.write(
+      `latchkey reference server: ${
+        fix ??
+        'NODE_ENV=production needs a mail server for sign-up and password reset: set LATCHKEY_SMTP_URL (smtp://user:password@smtp.example.com:587) and LATCHKEY_MAIL_FROM (no-reply@notes.example). The dev inbox is never served in production.'
+      }\n`,
+    );
+    process.exit(1);
+  }
+  return { inbox: createDevInbox({ max: 1000 }) };
+}
+const mailTo = mail();
+
 mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 chmodSync(dataDir, 0o700); // mkdir's mode does nothing for a folder that exists already
 
@@ -137,6 +173,12 @@ const registrations = createRateLimit({
   name: 'register',
   perClient: { points: Number(env.LATCHKEY_REGISTRATIONS_PER_CLIENT ?? 10), duration: 3600 },
   global: { points: Math.max(1000, Number(env.LATCHKEY_REGISTRATIONS_PER_CLIENT ?? 0)), duration: 3600 },
+  ...(redis ? { redis, prefix: `${redisPrefix}:rate` } : {}),
+});
+// One mail per address per 10 minutes (latchkey/accounts' default), counted across instances with Redis.
+const addressLimit = createRateLimit({
+  name: 'accounts-address',
+  perClient: { points: Number(env.LATCHKEY_MAILS_PER_ADDRESS ?? 1), duration: 600 },
   ...(redis ? { redis, prefix: `${redisPrefix}:rate` } : {}),
 });
 const ms = (name: string) => (env[name] ? Number(env[name]) : undefined);
@@ -228,13 +270,21 @@ async function downstream(): Promise<{ url: string; stop?: () => void }> {
 const bff = await downstream();
 // LATCHKEY_LAB=1 (`npm run lab`): the storage lab and its stand-in CDN on another port.
 const lab = env.LATCHKEY_LAB === '1' ? await startStandInCdn(Number(env.LAB_CDN_PORT ?? 0)) : undefined;
+// Development: each mail's links on the console too (never in the log), for a terminal-only setup.
+mailTo.inbox?.onMessage((m) =>
+  process.stdout.write(`mail to ${m.to}: ${m.subject}\n${m.links.map((link) => `  ${link}\n`).join('')}`),
+);
 const app = await buildApp({
   sessions,
   users,
+  ...(mailTo.smtp ? { mailer: mailTo.smtp } : { devInbox: mailTo.inbox }),
+  oneTimeStore: createSqliteOneTimeStore(db),
+  ...(env.LATCHKEY_PUBLIC_URL ? { publicUrl: env.LATCHKEY_PUBLIC_URL } : {}),
   notes: createNotes(db),
   tokens,
   throttle,
   registrations,
+  addressLimit,
   logKey: secretFile('log-key'),
   limits: {
     ...(ms('LATCHKEY_REQUEST_TIMEOUT_MS') ? { requestTimeout: ms('LATCHKEY_REQUEST_TIMEOUT_MS') } : {}),
@@ -262,6 +312,12 @@ if (env.LATCHKEY_MEMORY_PROBE === '1')
     return { rss, heapUsed };
   });
 await app.listen({ port: appPort, host });
+// A wrong password or host shows at start-up, as a warning: the server runs, and the queue retries.
+void mailTo.smtp
+  ?.verify()
+  .catch((error: Error) =>
+    app.log.warn({ event: 'mail.unreachable', reason: error.message }, 'mail server not reachable'),
+  );
 
 let redirect: Server | undefined;
 let redirectPort = 0;
@@ -277,6 +333,9 @@ process.stdout.write(
     (tls ? `http://localhost:${redirectPort} redirects to https\n` : '') +
     `data: ${join(dataDir, 'latchkey.db')}\n` +
     `downstream service (behind /bff/api): ${bff.url}\n` +
+    (mailTo.inbox
+      ? `mail: dev inbox at ${scheme}://localhost:${appPort}/dev/mail (no LATCHKEY_SMTP_URL; links are printed here too)\n`
+      : 'mail: through LATCHKEY_SMTP_URL\n') +
     (lab ? `storage lab: ${scheme}://localhost:${appPort}/lab (stand-in CDN: ${lab.origin})\n` : '') +
     (given
       ? 'demo account: demo (password from LATCHKEY_DEMO_PASSWORD)\n\n'

@@ -14,10 +14,20 @@ const username = z
   .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-"');
 // Length rules live in the password policy (with their own codes); this only bounds the body.
 const password = z.string().min(1).max(4096);
+// The address's own rules (latchkey/accounts: EMAIL_INVALID) come after; this only bounds the body.
+const email = z.string().min(1).max(1024);
+// A link's token: 43 base64url characters when it is one (anything else is TOKEN_INVALID, not a 400).
+const token = z.string().max(256);
 
 export const schemas = {
-  credentials: z.strictObject({ username: z.string().min(1).max(64), password }),
-  register: z.strictObject({ username, password }),
+  /** `username` is the username or the e-mail address (at most 254 octets, RFC 5321). */
+  credentials: z.strictObject({ username: z.string().min(1).max(254), password }),
+  register: z.strictObject({ email, password, username: username.optional() }),
+  email: z.strictObject({ email }),
+  linkToken: z.strictObject({ token }),
+  /** The sign-up link's page: the token and the password chosen at sign-up again. */
+  verify: z.strictObject({ token, password }),
+  resetPassword: z.strictObject({ token, password }),
   reauthenticate: z.strictObject({ password }),
   changePassword: z.strictObject({ currentPassword: password, newPassword: password }),
   sessionId: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{22}$/) }),

@@ -21,6 +21,7 @@ import {
 import { createSqliteRefreshStore } from 'latchkey/tokens/sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDownstream, DEMO_ISSUER, DOWNSTREAM_AUDIENCE } from '../downstream/service.js';
+import { signUp } from '../test/accounts.js';
 import { freePort, type ServerProcess, startServerProcess } from '../test/server-process.js';
 import { buildApp } from './app.js';
 import { createNotes } from './notes.js';
@@ -60,6 +61,7 @@ beforeAll(async () => {
     users,
     notes: createNotes(db),
     origins: [ORIGIN],
+    publicUrl: 'https://app.test',
     tokens: {
       access,
       refresh,
@@ -266,13 +268,9 @@ describe.each(Object.entries(shared))(
       rmSync(dataDir, { recursive: true, force: true });
     });
 
+    /** Signs up through the dev inbox (register, the mailed link, verify); the session cookie. */
     const register = async (username: string, password: string) => {
-      const res = await fetch(`${app}/api/auth/register`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', origin: app },
-        body: JSON.stringify({ username, password }),
-      });
-      expect(res.status).toBe(201);
+      const res = await signUp(app, { email: `${username}@example.org`, password, username });
       return (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
     };
     const grant = async (username: string, password: string): Promise<string> => {

@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startSmtpServer, type TestSmtpServer } from '../../../packages/server/src/test/smtp.js';
+import { type MailLike, waitForLink } from '../test/accounts.js';
 import { chromiumAvailable, launchChromium } from '../test/browser.js';
 import { freePort } from '../test/server-process.js';
 
@@ -33,6 +35,9 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
   let server: ChildProcess | undefined;
   let browser: Browser;
   const violations: string[] = [];
+  // The server's mail goes to a real SMTP server in this process; the tests read what arrived.
+  let smtp: TestSmtpServer;
+  const mail = (): MailLike[] => smtp.received.map((m) => ({ to: m.envelope.to[0] ?? '', text: m.text }));
 
   async function startServer() {
     server = spawn(process.execPath, ['--import', 'tsx', join(here, 'main.ts')], {
@@ -43,6 +48,10 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
         LATCHKEY_DATA_DIR: join(dir, 'data'),
         LATCHKEY_WEB_ROOT: webRoot,
         LATCHKEY_DEMO_PASSWORD: PASSWORD,
+        LATCHKEY_SMTP_URL: smtp.url,
+        LATCHKEY_MAIL_FROM: 'no-reply@notes.test',
+        LATCHKEY_PUBLIC_URL: base, // the links open the host the browser uses (cookies are per host)
+        LATCHKEY_MAILS_PER_ADDRESS: '5', // a sign-up, then a reset, within minutes
         LOG_LEVEL: 'warn',
       },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -75,6 +84,7 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
     });
     port = await freePort();
     base = `http://127.0.0.1:${port}`;
+    smtp = await startSmtpServer();
     await startServer();
     browser = await launchChromium();
     if (shots) mkdirSync(shots, { recursive: true });
@@ -83,6 +93,7 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
   afterAll(async () => {
     await browser?.close();
     await stopServer();
+    await smtp?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -113,15 +124,27 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
     await expect.poll(() => page.getByTestId('username').textContent()).toBe(username);
   }
 
-  /** A new account through the API; its session cookie's value. */
+  /** A new account through the API and the SMTP server (register, the mailed link, verify); its session cookie's value. */
   async function register(username: string): Promise<string> {
-    const res = await fetch(`${base}/api/auth/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', origin: base },
-      body: JSON.stringify({ username, password: PASSWORD }),
+    const email = `${username}@example.org`;
+    const post = (path: string, body: unknown) =>
+      fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: base },
+        body: JSON.stringify(body),
+      });
+    expect((await post('/api/auth/register', { email, password: PASSWORD, username })).status).toBe(202);
+    const res = await post('/api/auth/verify', {
+      token: await waitForLink(mail, email, '/verify'),
+      password: PASSWORD,
     });
-    expect(res.status, `register ${username}`).toBe(201);
+    expect(res.status, `verify ${username}`).toBe(200);
     return /__Host-session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1] ?? '';
+  }
+  /** The whole link of the last mail to `to` that opens `page`. */
+  async function mailedLink(to: string, page: string): Promise<string> {
+    const token = await waitForLink(mail, to, page);
+    return `${base}${page}#token=${token}`;
   }
 
   async function addNote(
@@ -622,6 +645,84 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
     await expect.poll(() => phonePage.getByRole('heading', { name: 'Log in' }).count()).toBe(1);
     await laptopPage.reload();
     await expect.poll(() => laptopPage.getByTestId('username').textContent()).toBe('demo');
+    await laptop.close();
+    await phone.close();
+  });
+
+  it('#15: sign up → "check your inbox" → the mail (over SMTP) → the link → logged in; the token leaves the address bar', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    const username = `newbie-${Date.now() % 100_000}`;
+    const email = `${username}@example.org`;
+    await page.goto(`${base}/login`);
+    await page.getByRole('link', { name: 'Register' }).click();
+    await page.getByLabel('E-mail address').fill(email);
+    await page.getByLabel('Username (optional)').fill(username);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await expect.poll(() => page.getByRole('heading', { name: 'Check your inbox' }).count()).toBe(1);
+    expect(await page.getByRole('status').textContent()).toContain(email);
+
+    // The link from the mail, opened as a mail program would: a new page, no Referer.
+    const link = await mailedLink(email, '/verify');
+    const [received] = smtp.received.filter((m) => m.envelope.to.includes(email));
+    expect(received?.headers.subject).toBe('Finish signing up to latchkey notes');
+    const verify = await context.newPage();
+    await verify.goto(link);
+    await expect.poll(() => verify.getByRole('heading', { name: 'Finish signing up' }).count()).toBe(1);
+    // The token is out of the address bar (and history) before anything is sent.
+    expect(verify.url()).toBe(`${base}/verify`);
+    await verify.getByLabel('Password').fill(PASSWORD);
+    await verify.getByRole('button', { name: 'Finish signing up' }).click();
+    await expect.poll(() => verify.getByTestId('username').textContent()).toBe(username);
+    // The link worked once: opened again, it says so.
+    const again = await context.newPage();
+    await again.goto(link);
+    await again.getByLabel('Password').fill(PASSWORD);
+    await again.getByRole('button', { name: 'Finish signing up' }).click();
+    await expect.poll(() => again.getByRole('alert').first().textContent()).toContain('no longer works');
+    expect(violations).toEqual([]);
+    await context.close();
+  });
+
+  it('#15: forgot → the mail → reset → logged in here, and the old session in another browser context is gone', async () => {
+    const username = `forgetful-${Date.now() % 100_000}`;
+    const email = `${username}@example.org`;
+    await register(username);
+    const laptop = await newContext();
+    const laptopPage = await laptop.newPage();
+    // Logged in with the e-mail address this time.
+    const logInByEmail = async (password: string) => {
+      await laptopPage.goto(`${base}/login`);
+      await laptopPage.getByLabel('Username').fill(email);
+      await laptopPage.getByLabel('Password').fill(password);
+      await laptopPage.getByRole('button', { name: 'Log in' }).click();
+      await expect.poll(() => laptopPage.getByTestId('username').textContent()).toBe(username);
+    };
+    await logInByEmail(PASSWORD);
+
+    const phone = await newContext();
+    const phonePage = await phone.newPage();
+    await phonePage.goto(`${base}/login`);
+    await phonePage.getByRole('link', { name: 'Forgot your password?' }).click();
+    await phonePage.getByLabel('E-mail address').fill(email);
+    await phonePage.getByRole('button', { name: 'Send the link' }).click();
+    await expect.poll(() => phonePage.getByRole('heading', { name: 'Check your inbox' }).count()).toBe(1);
+    await phonePage.goto(await mailedLink(email, '/reset'));
+    await expect.poll(() => phonePage.getByRole('heading', { name: 'Set a new password' }).count()).toBe(1);
+    expect(phonePage.url()).toBe(`${base}/reset`);
+    await phonePage.getByLabel('New password', { exact: true }).fill('a brand new passphrase here');
+    await phonePage.getByRole('button', { name: 'Set the password' }).click();
+    await expect.poll(() => phonePage.getByTestId('username').textContent()).toBe(username);
+
+    // The laptop's session ended with the reset: its next request finds itself logged out.
+    await laptopPage.getByRole('link', { name: 'Sessions' }).click();
+    await expect.poll(() => laptopPage.getByRole('heading', { name: 'Log in' }).count()).toBe(1);
+    await logInByEmail('a brand new passphrase here');
+    await expect
+      .poll(() => smtp.received.filter((m) => m.envelope.to.includes(email)).map((m) => m.headers.subject))
+      .toContain('Your latchkey notes password was changed');
+    expect(violations).toEqual([]);
     await laptop.close();
     await phone.close();
   });

@@ -2,6 +2,9 @@
  * The account's sensitive operations, under `/api`. Changing anything needs a fresh session
  * (step-up), and the two that cannot be undone need the password again as well.
  *
+ *   POST /api/account/email        {email}                        fresh → 202 {status} (a link to the new address, a notice with an undo link to the old)
+ *   POST /api/account/email/confirm {token}                       → {email}  (the link sent to the new address)
+ *   POST /api/account/email/undo   {token}                        → {email}  (the old address's link: ends every session, mails a reset link)
  *   POST /api/account/password     {currentPassword, newPassword} fresh → {revokedSessions}
  *   GET  /api/account/api-key[?reveal=1]                          session → {apiKey, masked} (whole: reveal + fresh)
  *   POST /api/account/api-key/rotate                              fresh → {apiKey}
@@ -9,6 +12,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { SessionManager } from 'latchkey';
+import type { AccountFlows } from 'latchkey/accounts';
 import { type FastifySessions, sendError } from 'latchkey/fastify';
 import type { PasswordPolicy } from 'latchkey/password';
 import type { CurrentUser } from '../current-user.js';
@@ -17,6 +21,7 @@ import type { PasswordAttempts } from '../password-attempts.js';
 import { parse, schemas } from '../schemas.js';
 import type { UserTokens } from '../user-tokens.js';
 import { maskApiKey, type Users } from '../users.js';
+import { answerRequest } from './auth.js';
 
 export interface AccountRoutesOptions {
   sessions: SessionManager;
@@ -27,14 +32,48 @@ export interface AccountRoutesOptions {
   policy: PasswordPolicy;
   /** Absent when the server issues no tokens. */
   userTokens: UserTokens | undefined;
+  /** E-mail change and the password-changed notice (latchkey/accounts). */
+  accounts: AccountFlows;
 }
 
 /**
  * @example
- * await api.register(accountRoutes, { sessions, auth, users, current, attempts, policy, userTokens });
+ * await api.register(accountRoutes, { sessions, auth, users, current, attempts, policy, userTokens, accounts });
  */
 export const accountRoutes: FastifyPluginAsync<AccountRoutesOptions> = async (api, options) => {
-  const { sessions, auth, users, current, attempts, policy, userTokens } = options;
+  const { sessions, auth, users, current, attempts, policy, userTokens, accounts } = options;
+
+  // A fresh session only: whoever walks up to a signed-in browser must not move the account's
+  // mail (and with it every reset link) elsewhere. The old address gets an undo link for 7 days.
+  api.post('/account/email', { preHandler: auth.requireFreshSession }, async (request, reply) => {
+    const me = await current(request, reply);
+    if (!me) return reply;
+    const body = parse(schemas.email, request.body, reply);
+    if (!body) return reply;
+    const result = await accounts.requestEmailChange(me.user.id, body.email);
+    if (result.ok) logEvent(request, 'email.change-requested', { userId: me.user.id });
+    return answerRequest(request, reply, result, 'email.change');
+  });
+
+  // The links need no session: they may be opened in another browser. The token is the proof.
+  api.post('/account/email/confirm', async (request, reply) => {
+    const body = parse(schemas.linkToken, request.body, reply);
+    if (!body) return reply;
+    const grant = await accounts.confirmEmailChange(body.token);
+    if (!grant) return sendError(reply, 'TOKEN_INVALID');
+    logEvent(request, 'email.changed', { userId: grant.userId });
+    return { email: grant.email };
+  });
+
+  api.post('/account/email/undo', async (request, reply) => {
+    const body = parse(schemas.linkToken, request.body, reply);
+    if (!body) return reply;
+    const grant = await accounts.undoEmailChange(body.token);
+    if (!grant) return sendError(reply, 'TOKEN_INVALID');
+    // Every session of the account ended (endSessions); a link to set a new password went to the old address.
+    logEvent(request, 'email.change-undone', { userId: grant.userId });
+    return { email: grant.email };
+  });
 
   api.post('/account/password', { preHandler: auth.requireFreshSession }, async (request, reply) => {
     const me = await current(request, reply);
@@ -51,6 +90,8 @@ export const accountRoutes: FastifyPluginAsync<AccountRoutesOptions> = async (ap
     const revokedSessions = await sessions.revokeOtherSessions(me.user.id, me.session.id);
     await userTokens?.revokeAll(me.user.id);
     await auth.reauthenticate(request, reply);
+    // Pending reset and e-mail links die with the old password; the owner's inbox hears of it.
+    await accounts.passwordChanged(me.user.id);
     logEvent(request, 'password.change', { userId: me.user.id, revokedSessions });
     return { revokedSessions };
   });

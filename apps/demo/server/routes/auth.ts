@@ -1,24 +1,29 @@
 /**
- * Signing in and out, under `/api`:
+ * Signing up, in and out, and the way back in, under `/api`:
  *
- *   POST /api/auth/register        {username, password} → 201 {user}   (sets the cookie)
- *   POST /api/auth/login           {username, password} → {user}       (sets the cookie)
- *   POST /api/auth/reauthenticate  {password}  session  → {freshUntil} (step-up, new cookie)
- *   POST /api/auth/logout                               → {ok}         (Clear-Site-Data)
- *   GET  /api/me                               session  → {user, session}
+ *   POST /api/auth/register        {email, password, username?} → 202 {status}  (mails a link; same answer for every address)
+ *   POST /api/auth/verify          {token, password}      → {user}         (the sign-up link and the password chosen at sign-up: creates the account, sets the cookie)
+ *   POST /api/auth/password-reset  {email}                → 202 {status}  (mails a link to an account's address)
+ *   POST /api/auth/password-reset/confirm {token, password} → {user}       (ends every session; sets the cookie)
+ *   POST /api/auth/login           {username, password}   → {user}         (username or e-mail address; sets the cookie)
+ *   POST /api/auth/reauthenticate  {password}  session    → {freshUntil}   (step-up, new cookie)
+ *   POST /api/auth/logout                                 → {ok}           (Clear-Site-Data)
+ *   GET  /api/me                               session    → {user, session}
+ *
+ * Tokens arrive in POST bodies only: the mails' links carry them in the URL fragment, which no
+ * server or proxy log and no Referer ever sees; the page reads it and POSTs it.
  */
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionManager } from 'latchkey';
+import { type AccountFlows, type AccountRequestResult, normalizeEmail } from 'latchkey/accounts';
 import { type FastifySessions, getSession, sendError } from 'latchkey/fastify';
-import type { PasswordPolicy, RateLimit } from 'latchkey/password';
 import { avatarUrl } from '../avatar.js';
 import type { CurrentUser } from '../current-user.js';
 import type { Devices } from '../devices.js';
-import { appErrors } from '../errors.js';
 import { logEvent, logPseudonym } from '../log.js';
 import type { PasswordAttempts } from '../password-attempts.js';
 import { parse, schemas } from '../schemas.js';
-import type { User, Users } from '../users.js';
+import { normalizeUsername, type User, type Users } from '../users.js';
 
 export interface AuthRoutesOptions {
   sessions: SessionManager;
@@ -27,9 +32,8 @@ export interface AuthRoutesOptions {
   current: CurrentUser;
   attempts: PasswordAttempts;
   devices: Devices;
-  policy: PasswordPolicy;
-  /** Registration limits (finding 5 of the review). */
-  registrations: RateLimit;
+  /** Sign-up, verification and password reset (latchkey/accounts). */
+  accounts: AccountFlows;
   /** The key of the usernames' pseudonyms in log lines. */
   logKey: Buffer;
 }
@@ -38,40 +42,88 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const userJson = (user: User) => ({ id: user.id, username: user.username, avatarUrl: avatarUrl(user) });
 
 /**
+ * The one answer of a sign-up or reset request that was taken: the same bytes whether or not the
+ * address has an account (ASVS 6.3.8). Only the mail differs, and only its owner reads it.
+ */
+export const REQUEST_ACCEPTED = Object.freeze({ status: 'check-your-inbox' });
+
+/** 202 and the one body, or the refusal (which depends on the request only, never on the address). */
+export function answerRequest(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  result: AccountRequestResult,
+  name: string,
+) {
+  if (result.ok) return reply.code(202).send(REQUEST_ACCEPTED);
+  if (result.error === 'TOO_MANY_ATTEMPTS') logEvent(request, `${name}.throttled`);
+  return sendError(reply, result.error, result.headers);
+}
+
+/**
+ * The throttle's key for a login: an address in its one form (so `Ann@Example.com` and
+ * `ann@example.com` share one count), a username in lower case. An account's username and address
+ * are counted apart: keying the address by its account would let anyone who locked a username
+ * test addresses against it (a 429 would say "this address is that account's").
+ */
+const loginKey = (login: string) => (login.includes('@') ? (normalizeEmail(login) ?? login) : normalizeUsername(login));
+
+/**
  * @example
- * await api.register(authRoutes, { sessions, auth, users, current, attempts, devices, policy, registrations, logKey });
+ * await api.register(authRoutes, { sessions, auth, users, current, attempts, devices, accounts, logKey });
  */
 export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (api, options) => {
-  const { sessions, auth, users, current, attempts, devices, policy, registrations, logKey } = options;
+  const { sessions, auth, users, current, attempts, devices, accounts, logKey } = options;
 
+  /** After a link proved the mailbox: this browser and address are known to the throttle, and logged in. */
+  const logInByLink = async (request: FastifyRequest, reply: FastifyReply, userId: string, event: string) => {
+    const user = users.byId(userId);
+    if (!user) return sendError(reply, 'TOKEN_INVALID');
+    await devices.remember(request, user.username);
+    const session = await auth.login(request, reply, user.id);
+    logEvent(request, event, { userId: user.id, sessionId: session.id });
+    return { user: userJson(user) };
+  };
+
+  // ASVS 6.3.8: one answer for a new address and a taken one, after the same work (the library
+  // counts it); the client's limit (finding 5) is counted before the hash.
   api.post('/auth/register', async (request, reply) => {
     const body = parse(schemas.register, request.body, reply);
     if (!body) return reply;
-    // Finding 5: every attempt counts (taken names too) before any hashing, per client and in all.
-    const allowed = await registrations.take(request.ip);
-    if (!allowed.allowed) {
-      logEvent(request, 'register.throttled', { scope: allowed.scope });
-      return sendError(reply.header('retry-after', String(allowed.retryAfter)), 'TOO_MANY_ATTEMPTS');
-    }
-    const problem = policy.check(body.password, [body.username]);
-    if (problem) return sendError(reply, problem);
-    const user = await users.create(body.username, body.password);
-    if (!user) {
-      logEvent(request, 'register.conflict');
-      return sendError(reply, appErrors.CONFLICT);
-    }
-    // The address and the browser the account was made from are known to the throttle.
-    await devices.remember(request, user.username);
-    await auth.login(request, reply, user.id);
-    logEvent(request, 'register', { userId: user.id });
-    return reply.code(201).send({ user: userJson(user) });
+    const input = { ...body, ...(body.username === undefined ? {} : { username: normalizeUsername(body.username) }) };
+    return answerRequest(request, reply, await accounts.register(input, request.ip), 'register');
+  });
+
+  // The link proves the mailbox; the password typed again proves it is the person who chose it
+  // (anyone may sign up with someone else's address). A wrong one keeps the link working.
+  api.post('/auth/verify', async (request, reply) => {
+    const body = parse(schemas.verify, request.body, reply);
+    if (!body) return reply;
+    const verified = await accounts.verifyEmail(body);
+    if (!verified.ok) return sendError(reply, verified.error, verified.headers);
+    return logInByLink(request, reply, verified.userId, 'register');
+  });
+
+  api.post('/auth/password-reset', async (request, reply) => {
+    const body = parse(schemas.email, request.body, reply);
+    if (!body) return reply;
+    return answerRequest(request, reply, await accounts.requestPasswordReset(body, request.ip), 'password-reset');
+  });
+
+  // The flow ends every session, refresh family and access token of the account (endSessions),
+  // then this device is logged in: whoever reset proved the mailbox and chose the password.
+  api.post('/auth/password-reset/confirm', async (request, reply) => {
+    const body = parse(schemas.resetPassword, request.body, reply);
+    if (!body) return reply;
+    const result = await accounts.resetPassword(body);
+    if (!result.ok) return sendError(reply, result.error, result.headers);
+    return logInByLink(request, reply, result.userId, 'password.reset');
   });
 
   api.post('/auth/login', async (request, reply) => {
     const body = parse(schemas.credentials, request.body, reply);
     if (!body) return reply;
     let reason = '';
-    const user = await attempts.attempt(request, reply, body.username, async () => {
+    const user = await attempts.attempt(request, reply, loginKey(body.username), async () => {
       const outcome = await users.authenticate(body.username, body.password);
       if (outcome.ok) return outcome.user;
       reason = outcome.reason;
@@ -117,7 +169,8 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (api, opt
     if (!me) return reply;
     const { session, user } = me;
     return {
-      user: userJson(user),
+      // The address only here, for the account page: a login's answer does not need it.
+      user: { ...userJson(user), email: user.email },
       session: {
         id: session.id,
         createdAt: iso(session.createdAt),

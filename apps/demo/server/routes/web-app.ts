@@ -1,7 +1,8 @@
 /**
  * The web app's production build (apps/demo/web/dist): hashed assets under `/assets/` cached for a
  * year, `/favicon.svg`, the service worker `/sw.js` never cached, and the HTML for every app path
- * (`/`, `/index.html`, `/login`, `/register`, `/notes`, `/sessions`, `/account`) with this
+ * (`/`, `/index.html`, `/login`, `/register`, `/forgot`, `/notes`, `/sessions`, `/account`, and the
+ * pages the mailed links open: `/verify`, `/reset`, `/confirm-email`, `/undo-email-change`) with this
  * response's CSP nonce on its script and style tags, never stored by a cache (a stored page would
  * carry a spent nonce).
  */
@@ -65,6 +66,19 @@ export const webAppRoutes: FastifyPluginAsync<WebAppRoutesOptions> = async (app,
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-store')
       .send(html(getNonce(request)));
-  for (const path of ['/', '/index.html', '/login', '/register', '/notes', '/sessions', '/account'])
+  for (const path of [
+    '/',
+    '/index.html',
+    '/login',
+    '/register',
+    '/forgot',
+    '/verify',
+    '/reset',
+    '/confirm-email',
+    '/undo-email-change',
+    '/notes',
+    '/sessions',
+    '/account',
+  ])
     app.get(path, page);
 };

@@ -10,11 +10,13 @@ import { useCallback, useEffect, useState } from 'react';
 import { api, type User } from './api.js';
 import { deviceOwner, lockDatabase, onOwnerMismatch, sync, unlockDatabase } from './notes-db.js';
 import { Account } from './pages/Account.js';
+import { Forgot } from './pages/Forgot.js';
+import { ConfirmEmail, Reset, UndoEmailChange, Verify } from './pages/LinkPages.js';
 import { Login } from './pages/Login.js';
 import { Notes } from './pages/Notes.js';
 import { Register } from './pages/Register.js';
 import { Sessions } from './pages/Sessions.js';
-import { navigate, type Page, usePage } from './router.js';
+import { LINK_PAGES, navigate, type Page, SIGNED_OUT_PAGES, usePage } from './router.js';
 
 type Auth =
   | { state: 'loading' }
@@ -117,8 +119,8 @@ export function App() {
   }, [auth.state]);
 
   useEffect(() => {
-    if (auth.state === 'out' && page !== 'login' && page !== 'register') navigate('login');
-    if (auth.state === 'in' && (page === 'login' || page === 'register')) navigate('notes');
+    if (auth.state === 'out' && !SIGNED_OUT_PAGES.includes(page) && !LINK_PAGES.includes(page)) navigate('login');
+    if (auth.state === 'in' && SIGNED_OUT_PAGES.includes(page)) navigate('notes');
   }, [auth, page]);
 
   const signedIn = async (user: User) => {
@@ -141,11 +143,28 @@ export function App() {
         Loading…
       </p>
     );
+  // A mailed link's page, whoever is logged in here: the token in the link is what counts.
+  if (LINK_PAGES.includes(page))
+    return (
+      <main className="auth">
+        {page === 'verify' ? (
+          <Verify onDone={(user) => void signedIn(user)} />
+        ) : page === 'reset' ? (
+          <Reset onDone={(user) => void signedIn(user)} />
+        ) : page === 'confirm-email' ? (
+          <ConfirmEmail />
+        ) : (
+          <UndoEmailChange />
+        )}
+      </main>
+    );
   if (auth.state === 'out')
     return (
       <main className="auth">
         {page === 'register' ? (
-          <Register onDone={(user) => void signedIn(user)} />
+          <Register />
+        ) : page === 'forgot' ? (
+          <Forgot />
         ) : (
           <Login onDone={(user) => void signedIn(user)} />
         )}

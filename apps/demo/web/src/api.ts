@@ -1,18 +1,25 @@
 /** The app's one API client, with the demo server's routes and types. It holds no token; see @latchkey/client. */
 import { createApiClient } from '@latchkey/client';
 
-/** An account as the demo server sends it (login, register, me). */
+/** An account as the demo server sends it (login, verify, reset, me). */
 export interface User {
   /** The server's stable account id: the key of this device's local data. */
   id: string;
   username: string;
   avatarUrl: string;
+  /** In `/api/me` only. */
+  email?: string;
 }
 
-/** What the login and register forms post. */
+/** What the login form posts: `username` is the username or the e-mail address. */
 export interface Credentials {
   username: string;
   password: string;
+}
+
+/** What a sign-up or reset request answers, the same for every address: look in the inbox. */
+export interface RequestAccepted {
+  status: 'check-your-inbox';
 }
 
 /** `GET /api/me`: the account and its session; the demo server sends times as ISO 8601 strings. */
@@ -22,7 +29,8 @@ export interface Me {
 }
 
 export const api = createApiClient<{ credentials: Credentials; login: { user: User }; me: Me }>({
-  endpoints: { login: '/api/auth/login', logout: '/api/auth/logout', me: '/api/me', register: '/api/auth/register' },
+  // No register endpoint: signing up logs nobody in (the mailed link does, on the verify page).
+  endpoints: { login: '/api/auth/login', logout: '/api/auth/logout', me: '/api/me' },
 });
 
 /** The error code of a failed call, for messages: `OFFLINE`, or the server's code. */
@@ -33,13 +41,17 @@ export const codeOf = (error: unknown): string =>
 
 const MESSAGES: Record<string, string> = {
   OFFLINE: 'The server cannot be reached. Check your connection.',
-  INVALID_CREDENTIALS: 'Wrong username or password.',
+  INVALID_CREDENTIALS: 'Wrong username, address or password.',
+  EMAIL_INVALID: 'That is not an e-mail address we can send to.',
+  TOKEN_INVALID: 'This link no longer works: it was used, replaced by a newer one, or it expired. Ask for a new one.',
+  BAD_REQUEST: 'Something in the form is not right. Check it and try again.',
   TOO_MANY_ATTEMPTS: 'Too many attempts. Wait a moment and try again.',
   PASSWORD_TOO_SHORT: 'The password needs at least 8 characters.',
   PASSWORD_TOO_LONG: 'The password is too long (1024 characters at most).',
   PASSWORD_TOO_COMMON: 'That password is too common or too easy to guess. Try a few unrelated words.',
   CONFLICT: 'That username is taken.',
   INVALID_INPUT: 'Check the fields: usernames are 3–32 letters, digits, ".", "_" or "-".',
+  REAUTHENTICATION_REQUIRED: 'Confirm your password first.',
   STORE_UNAVAILABLE: 'The server is having trouble. Try again shortly.',
 };
 

@@ -1,8 +1,33 @@
-/** A five-page app needs no router library: the path, and history.pushState to change it. */
+/** A small app needs no router library: the path, and history.pushState to change it. */
 import { useEffect, useState } from 'react';
 
-export type Page = 'login' | 'register' | 'notes' | 'sessions' | 'account';
-const PAGES: readonly Page[] = ['login', 'register', 'notes', 'sessions', 'account'];
+export type Page =
+  | 'login'
+  | 'register'
+  | 'forgot'
+  | 'verify'
+  | 'reset'
+  | 'confirm-email'
+  | 'undo-email-change'
+  | 'notes'
+  | 'sessions'
+  | 'account';
+const PAGES: readonly Page[] = [
+  'login',
+  'register',
+  'forgot',
+  'verify',
+  'reset',
+  'confirm-email',
+  'undo-email-change',
+  'notes',
+  'sessions',
+  'account',
+];
+/** Pages for whoever is not logged in. */
+export const SIGNED_OUT_PAGES: readonly Page[] = ['login', 'register', 'forgot'];
+/** The pages a mailed link opens: shown whether or not someone is logged in. */
+export const LINK_PAGES: readonly Page[] = ['verify', 'reset', 'confirm-email', 'undo-email-change'];
 
 const pageOf = (path: string): Page => {
   const name = path.replace(/^\//, '').split('/')[0] as Page;

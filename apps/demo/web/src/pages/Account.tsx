@@ -1,7 +1,8 @@
 /**
- * Password change and the API key: both need a fresh session (step-up). The key is shown in
- * the page only, never stored: when the server says the session is not fresh, the page asks for
- * the password, re-authenticates, and asks again.
+ * E-mail address, password change and the API key: each change needs a fresh session (step-up).
+ * The key is shown in the page only, never stored: when the server says the session is not fresh,
+ * the page asks for the password, re-authenticates, and asks again. A new address counts once its
+ * owner follows the link mailed to it; the old address gets a notice with a link that undoes it.
  */
 import { ApiError } from '@latchkey/client';
 import { type FormEvent, useEffect, useState } from 'react';
@@ -47,13 +48,43 @@ export function Account() {
   const [stepUp, setStepUp] = useState<null | (() => void)>(null);
   const [message, setMessage] = useState('');
   const [pwError, setPwError] = useState('');
+  const [email, setEmail] = useState('');
+  const [emailError, setEmailError] = useState('');
+  const [emailSent, setEmailSent] = useState('');
 
   useEffect(() => {
     api
       .request<{ apiKey: string; masked: boolean }>('/api/account/api-key')
       .then(setKey)
       .catch((e: unknown) => setMessage(messageFor(e)));
+    api
+      .me()
+      .then((me) => setEmail(me?.user.email ?? ''))
+      .catch(() => undefined);
   }, []);
+
+  const changeEmail = async (form: HTMLFormElement) => {
+    const wanted = String(new FormData(form).get('email'));
+    setEmailError('');
+    setEmailSent('');
+    try {
+      await api.request('/api/account/email', { method: 'POST', body: { email: wanted } });
+      setStepUp(null);
+      form.reset();
+      setEmailSent(
+        `We sent a link to ${wanted}: the address changes when you open it. ${email || 'Your current address'} got a notice with a link that undoes the change.`,
+      );
+    } catch (error) {
+      if (needsStepUp(error)) setStepUp(() => () => void changeEmail(form));
+      else if (error instanceof ApiError && error.code === 'BAD_REQUEST')
+        setEmailError('That is the address the account has already.');
+      else if (error instanceof ApiError && error.code === 'TOO_MANY_ATTEMPTS')
+        setEmailError(
+          'The address changed recently: it can change again once the undo link of that change has expired (7 days).',
+        );
+      else setEmailError(messageFor(error));
+    }
+  };
 
   const reveal = async () => {
     const result = await api.request<{ apiKey: string; masked: boolean }>('/api/account/api-key?reveal=1');
@@ -91,6 +122,28 @@ export function Account() {
       <h1 id="account-title">Account</h1>
       <p role="status">{message}</p>
       {stepUp ? <StepUp onDone={stepUp} onCancel={() => setStepUp(null)} /> : null}
+      <form
+        className="card"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void changeEmail(e.currentTarget);
+        }}
+        aria-labelledby="email-title"
+      >
+        <h2 id="email-title">E-mail address</h2>
+        <p>
+          <span data-testid="email">{email || '…'}</span>
+        </p>
+        <label>
+          New address
+          <input name="email" type="email" autoComplete="email" required maxLength={254} />
+        </label>
+        <p className="error" role="alert">
+          {emailError}
+        </p>
+        <p role="status">{emailSent}</p>
+        <button type="submit">Change address</button>
+      </form>
       <div className="card">
         <h2>API key</h2>
         <p className="hint">The server keeps this key. It is shown whole only right after you confirm your password.</p>

@@ -12,8 +12,8 @@ export function Login({ onDone }: { onDone: (user: User) => void }) {
         Your session stays on the server. This page keeps no token: the browser holds one HttpOnly cookie.
       </p>
       <label>
-        Username
-        <input name="username" autoComplete="username" required maxLength={64} />
+        Username or e-mail
+        <input name="username" autoComplete="username" required maxLength={254} />
       </label>
       <label>
         Password
@@ -25,6 +25,17 @@ export function Login({ onDone }: { onDone: (user: User) => void }) {
       <button type="submit" disabled={busy}>
         {busy ? 'Logging in…' : 'Log in'}
       </button>
+      <p>
+        <a
+          href="/forgot"
+          onClick={(e) => {
+            e.preventDefault();
+            navigate('forgot');
+          }}
+        >
+          Forgot your password?
+        </a>
+      </p>
       <p>
         No account?{' '}
         <a

@@ -1,4 +1,4 @@
-/** What the login and register forms share: send the two fields, keep nothing, show the error. */
+/** The login form's submit: send the two fields, keep nothing, show the error. */
 import { type FormEvent, useState } from 'react';
 import { type Credentials, messageFor, type User } from '../api.js';
 
