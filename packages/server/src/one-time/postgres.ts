@@ -5,10 +5,9 @@
  * unique index), so issuing replaces the previous token in one `INSERT … ON CONFLICT`; using a token
  * is one `DELETE … RETURNING`, which row locking makes single-winner across instances.
  */
-import { ConfigurationError } from '../errors.js';
 import { checkDeadline, guarded } from '../lib/deadline.js';
-import { driverKind, driverName } from '../lib/drivers.js';
-import { checkNumber, checkOptions, checkString, describe } from '../lib/options.js';
+import { checkNumber, checkOptions, checkString } from '../lib/options.js';
+import { checkPgQueryable, migratePostgresSchema } from '../lib/schema.js';
 import type { PgQueryable } from '../stores/postgres.js';
 import type { OneTimeTokenData, OneTimeTokenRecord, OneTimeTokenStore } from './store.js';
 
@@ -63,47 +62,6 @@ const toRecord = (row: Row): OneTimeTokenRecord => ({
   expiresAt: row.expires_at,
 });
 
-/** The argument has `query()`, or the error says what to pass. A connection string is never quoted: it may hold a password. */
-function checkQueryable(db: unknown): void {
-  if (db !== null && typeof db === 'object' && typeof (db as { query?: unknown }).query === 'function') return;
-  const example = 'createPostgresOneTimeStore(new pg.Pool({ connectionString: process.env.DATABASE_URL }))';
-  const kind = driverKind(db);
-  if (kind === 'string') {
-    throw new ConfigurationError(
-      `createPostgresOneTimeStore takes a pg Pool, pg Client or PGlite, not a connection string: ${example}`,
-    );
-  }
-  throw new ConfigurationError(
-    `createPostgresOneTimeStore takes a pg Pool, pg Client or PGlite (anything with query(text, params)): ${example}; got ${kind === undefined ? describe(db) : driverName[kind]}`,
-  );
-}
-
-/** Creates the tables, or moves them to this version, under an advisory lock: instances starting together migrate once. */
-async function migrate(db: PgQueryable, t: string): Promise<void> {
-  await db.query(`CREATE TABLE IF NOT EXISTS ${t}schema_version (version int NOT NULL)`).catch(async () => {
-    // Two instances creating the table at once: one loses the race; the table exists now.
-    await db.query(`SELECT 1 FROM ${t}schema_version LIMIT 1`);
-  });
-  const steps = migrations(t);
-  for (let v = 1; v <= steps.length; v++) {
-    await db.query(`DO $migrate$ BEGIN
-      PERFORM pg_advisory_xact_lock(hashtextextended('${t}migrate', 0));
-      IF (SELECT COALESCE(MAX(version), 0) FROM ${t}schema_version) < ${v} THEN
-        ${steps[v - 1]}
-        INSERT INTO ${t}schema_version (version) VALUES (${v});
-      END IF;
-    END $migrate$`);
-  }
-  const rows = (await db.query(`SELECT COALESCE(MAX(version), 0) AS v FROM ${t}schema_version`)).rows as {
-    v: number;
-  }[];
-  if ((rows[0]?.v ?? 0) > steps.length) {
-    throw new ConfigurationError(
-      `the database has latchkey one-time token schema version ${rows[0]?.v}, newer than this latchkey writes (${steps.length}): upgrade latchkey, or give this version its own tablePrefix`,
-    );
-  }
-}
-
 /**
  * A one-time token store in PostgreSQL; resolves once its tables are created or migrated.
  *
@@ -116,7 +74,7 @@ export async function createPostgresOneTimeStore(
   db: PgQueryable,
   options?: PostgresOneTimeStoreOptions,
 ): Promise<OneTimeTokenStore> {
-  checkQueryable(db);
+  checkPgQueryable('createPostgresOneTimeStore', db);
   const o = checkOptions('createPostgresOneTimeStore', options, ['tablePrefix', 'sweepBatchSize', 'timeoutMs']);
   const t = checkString('tablePrefix', o.tablePrefix, {
     default: 'latchkey_one_time_',
@@ -126,7 +84,7 @@ export async function createPostgresOneTimeStore(
   });
   const batch = checkNumber('sweepBatchSize', o.sweepBatchSize, { default: 1000, min: 1, max: 100_000, integer: true });
   const ms = checkDeadline(o.timeoutMs);
-  await migrate(db, t);
+  await migratePostgresSchema(db, t, migrations(t), 'latchkey one-time token');
 
   const rows = async <R>(text: string, params: unknown[]) => (await db.query(text, params)).rows as R[];
   const run = <T>(what: string, work: () => Promise<T>, deadline = ms) =>

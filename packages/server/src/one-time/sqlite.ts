@@ -5,8 +5,9 @@
  * so of two processes sharing the file exactly one gets it.
  */
 import type BetterSqlite3 from 'better-sqlite3';
-import { ConfigurationError, StoreUnavailableError } from '../errors.js';
+import { StoreUnavailableError } from '../errors.js';
 import { checkNumber, checkOptions, checkString } from '../lib/options.js';
+import { migrateSqlite } from '../lib/schema.js';
 import { checkSqliteDatabase } from '../tokens/sqlite-database.js';
 import type { OneTimeTokenData, OneTimeTokenRecord, OneTimeTokenStore } from './store.js';
 
@@ -34,24 +35,6 @@ const migrations = (t: string): string[] => [
 
 /** The schema version this build of latchkey writes. */
 export const SQLITE_ONE_TIME_SCHEMA_VERSION = 1;
-
-function migrate(db: BetterSqlite3.Database, t: string): void {
-  db.exec(`CREATE TABLE IF NOT EXISTS ${t}schema_version (version INTEGER NOT NULL)`);
-  const steps = migrations(t);
-  db.transaction(() => {
-    const row = db.prepare(`SELECT MAX(version) AS v FROM ${t}schema_version`).get() as { v: number | null };
-    const current = row.v ?? 0;
-    if (current > steps.length) {
-      throw new ConfigurationError(
-        `the database has latchkey one-time token schema version ${current}, newer than this latchkey writes (${steps.length}): upgrade latchkey, or give this version its own tablePrefix`,
-      );
-    }
-    for (let v = current; v < steps.length; v++) {
-      db.exec(steps[v] as string);
-      db.prepare(`INSERT INTO ${t}schema_version (version) VALUES (?)`).run(v + 1);
-    }
-  }).immediate();
-}
 
 interface Row {
   token_hash: string;
@@ -96,7 +79,7 @@ export function createSqliteOneTimeStore(
   // WAL: readers never wait for the writer. A second process waits for the write lock, not fails.
   db.pragma('journal_mode = WAL');
   if (db.pragma('busy_timeout', { simple: true }) === 0) db.pragma('busy_timeout = 5000');
-  migrate(db, t);
+  migrateSqlite(db, t, migrations(t), 'latchkey one-time token');
 
   const FIELDS = 'token_hash, user_id, purpose, data, created_at, expires_at';
   const s = {

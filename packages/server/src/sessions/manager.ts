@@ -274,7 +274,7 @@ function toSession(r: SessionRecord): Session {
 
 /**
  * @example
- * const sessions = createSessionManager({ store: createMemoryStore(), keys: [process.env.SESSION_KEY!] });
+ * const sessions = createSessionManager({ store: createMemoryStore(), keys: [process.env.SESSION_KEY] });
  * const { token } = await sessions.createSession('user-42', { userAgent, ip });
  * const session = await sessions.validateToken(token); // Session | null
  */

@@ -4,10 +4,9 @@
  * lock and record their version; creation is one round trip to a PL/pgSQL function that holds a
  * per-user lock, so the session cap holds across processes.
  */
-import { ConfigurationError } from '../errors.js';
 import { checkDeadline, guarded } from '../lib/deadline.js';
-import { driverKind, driverName, storeFor } from '../lib/drivers.js';
-import { checkNumber, checkOptions, checkString, describe } from '../lib/options.js';
+import { checkNumber, checkOptions, checkString } from '../lib/options.js';
+import { checkPgQueryable, migratePostgresSchema } from '../lib/schema.js';
 import type { SessionData, SessionRecord, SessionStore } from './store.js';
 
 /** The one method the store uses. pg's Pool and Client, and PGlite, all have it. */
@@ -104,55 +103,19 @@ const checkPrefix = (prefix: unknown) =>
     maxLength: 40,
   });
 
-/** The argument has `query()`, or the error says what to pass. A connection string is never quoted: it may hold a password. */
-function checkQueryable(where: string, db: unknown): void {
-  if (db !== null && typeof db === 'object' && typeof (db as { query?: unknown }).query === 'function') return;
-  const example = `${where}(new pg.Pool({ connectionString: process.env.DATABASE_URL }))`;
-  const kind = driverKind(db);
-  if (kind === 'string') {
-    throw new ConfigurationError(`${where} takes a pg Pool, pg Client or PGlite, not a connection string: ${example}`);
-  }
-  const got = kind === undefined ? describe(db) : driverName[kind];
-  const wrap = kind === undefined ? undefined : storeFor[kind];
-  throw new ConfigurationError(
-    `${where} takes a pg Pool, pg Client or PGlite (anything with query(text, params)): ${example}; got ${got}${wrap === undefined ? '' : ` (for it, use ${wrap})`}`,
-  );
-}
-
 /**
  * Creates the tables on first use (or moves them to this version) under an advisory lock, so
  * several instances starting at once migrate exactly once.
  */
 export async function migratePostgres(db: PgQueryable, tablePrefix = 'latchkey_'): Promise<void> {
-  checkQueryable('migratePostgres', db);
+  checkPgQueryable('migratePostgres', db);
   const t = checkPrefix(tablePrefix);
-  await db.query(`CREATE TABLE IF NOT EXISTS ${t}schema_version (version int NOT NULL)`).catch(async () => {
-    // Two instances creating the table at once: one loses the race; the table exists now.
-    await db.query(`SELECT 1 FROM ${t}schema_version LIMIT 1`);
-  });
-  const steps = migrations(t);
-  for (let v = 1; v <= steps.length; v++) {
-    await db.query(`DO $migrate$ BEGIN
-      PERFORM pg_advisory_xact_lock(hashtextextended('${t}migrate', 0));
-      IF (SELECT COALESCE(MAX(version), 0) FROM ${t}schema_version) < ${v} THEN
-        ${steps[v - 1]}
-        INSERT INTO ${t}schema_version (version) VALUES (${v});
-      END IF;
-    END $migrate$`);
-  }
-  const rows = (await db.query(`SELECT COALESCE(MAX(version), 0) AS v FROM ${t}schema_version`)).rows as {
-    v: number;
-  }[];
-  if ((rows[0]?.v ?? 0) > steps.length) {
-    throw new ConfigurationError(
-      `the database has latchkey schema version ${rows[0]?.v}, newer than this latchkey writes (${steps.length}): upgrade latchkey, or give this version its own tablePrefix`,
-    );
-  }
+  await migratePostgresSchema(db, t, migrations(t), 'latchkey');
 }
 
 /** Removes every table and function a store with this prefix owns: for tests and uninstalls. */
 export async function dropPostgresSchema(db: PgQueryable, tablePrefix = 'latchkey_'): Promise<void> {
-  checkQueryable('dropPostgresSchema', db);
+  checkPgQueryable('dropPostgresSchema', db);
   const t = checkPrefix(tablePrefix);
   await db.query(`DROP TABLE IF EXISTS ${t}sessions, ${t}schema_version`);
   await db.query(`DROP FUNCTION IF EXISTS ${t}create_session`);
@@ -165,7 +128,7 @@ export async function dropPostgresSchema(db: PgQueryable, tablePrefix = 'latchke
  * const store = await createPostgresStore(pool);
  */
 export async function createPostgresStore(db: PgQueryable, options?: PostgresStoreOptions): Promise<SessionStore> {
-  checkQueryable('createPostgresStore', db);
+  checkPgQueryable('createPostgresStore', db);
   const o = checkOptions('createPostgresStore', options, ['tablePrefix', 'sweepBatchSize', 'timeoutMs']);
   const t = checkPrefix(o.tablePrefix);
   const batch = checkNumber('sweepBatchSize', o.sweepBatchSize, { default: 1000, min: 1, max: 100_000, integer: true });

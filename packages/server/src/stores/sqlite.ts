@@ -8,6 +8,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { ConfigurationError, StoreUnavailableError } from '../errors.js';
 import { driverKind, driverName, storeFor } from '../lib/drivers.js';
 import { checkBoolean, checkNumber, checkOptions, checkString, describe } from '../lib/options.js';
+import { migrateSqlite } from '../lib/schema.js';
 import type { SessionData, SessionRecord, SessionStore } from './store.js';
 
 /** Options of `createSqliteStore`. */
@@ -53,26 +54,6 @@ const migrations = (t: string): string[] => [
 
 /** The schema version this build of latchkey writes. */
 export const SQLITE_SCHEMA_VERSION = 1;
-
-function migrate(db: BetterSqlite3.Database, t: string): void {
-  db.exec(`CREATE TABLE IF NOT EXISTS ${t}schema_version (version INTEGER NOT NULL)`);
-  const steps = migrations(t);
-  db.transaction(() => {
-    const row = db.prepare(`SELECT MAX(version) AS v FROM ${t}schema_version`).get() as {
-      v: number | null;
-    };
-    const current = row.v ?? 0;
-    if (current > steps.length) {
-      throw new ConfigurationError(
-        `the database has latchkey schema version ${current}, newer than this latchkey writes (${steps.length}): upgrade latchkey, or give this version its own tablePrefix`,
-      );
-    }
-    for (let v = current; v < steps.length; v++) {
-      db.exec(steps[v] as string);
-      db.prepare(`INSERT INTO ${t}schema_version (version) VALUES (?)`).run(v + 1);
-    }
-  }).immediate();
-}
 
 const toRecord = (id: string, row: Row): SessionRecord => ({
   id,
@@ -128,7 +109,7 @@ export function createSqliteStore(db: BetterSqlite3.Database, options?: SqliteSt
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
-  migrate(db, t);
+  migrateSqlite(db, t, migrations(t), 'latchkey');
 
   const s = {
     insert: db.prepare(

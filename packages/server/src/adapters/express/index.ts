@@ -10,7 +10,7 @@
  * import { createExpressHardening, createExpressSessions, errorHandler, getSession, handleClientError, notFound } from 'latchkey/express';
  * import { createServerLimits } from 'latchkey/http';
  *
- * const auth = createExpressSessions(createSessionManager({ store, keys: [process.env.SESSION_KEY!] }));
+ * const auth = createExpressSessions(createSessionManager({ store, keys: [process.env.SESSION_KEY] }));
  * const app = express();
  * // First: headers on every answer, CSRF and JSON-only refusals, the CSP report route, no-store under /api.
  * app.use(createExpressHardening({ csrf: { origins: ['https://app.example.org'] }, jsonOnly: true, noStore: ['/api'] }));

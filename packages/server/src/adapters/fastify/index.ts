@@ -9,7 +9,7 @@
  * import { createFastifyHardening, createFastifySessions, errorHandler, getSession, handleClientError, notFound, sendError } from 'latchkey/fastify';
  * import { createServerLimits } from 'latchkey/http';
  *
- * const auth = createFastifySessions(createSessionManager({ store, keys: [process.env.SESSION_KEY!] }));
+ * const auth = createFastifySessions(createSessionManager({ store, keys: [process.env.SESSION_KEY] }));
  * const hardening = createFastifyHardening({ csrf: { origins: ['https://app.example.org'] }, jsonOnly: true, noStore: ['/api'] });
  * const limits = createServerLimits();
  * const app = Fastify({ http: limits.serverOptions, clientErrorHandler: handleClientError, frameworkErrors: hardening.frameworkErrors });

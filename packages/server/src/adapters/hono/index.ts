@@ -11,7 +11,7 @@
  * import { createHonoHardening, createHonoSessions, errorHandler, getSession, handleClientError, notFound, sendError, type SessionEnv } from 'latchkey/hono';
  * import { createServerLimits } from 'latchkey/http';
  *
- * const auth = createHonoSessions(createSessionManager({ store, keys: [process.env.SESSION_KEY!] }));
+ * const auth = createHonoSessions(createSessionManager({ store, keys: [process.env.SESSION_KEY] }));
  * const app = new Hono<SessionEnv>();
  * app.onError(errorHandler).notFound(notFound);
  * // First: headers on every answer, CSRF and JSON-only refusals, the CSP report route, no-store under /api.

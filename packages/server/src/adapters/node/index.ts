@@ -11,7 +11,7 @@
  * import { createServerLimits } from 'latchkey/http';
  * import { createNodeHardening, createNodeSessions, errorHandler, handleClientError, notFound, readJson, sendError } from 'latchkey/node';
  *
- * const auth = createNodeSessions(createSessionManager({ store, keys: [process.env.SESSION_KEY!] }));
+ * const auth = createNodeSessions(createSessionManager({ store, keys: [process.env.SESSION_KEY] }));
  * const hardening = createNodeHardening({ csrf: { origins: ['https://app.example.org'] }, jsonOnly: true, noStore: ['/api'] });
  * const limits = createServerLimits();
  * const server = createServer(limits.serverOptions, async (req, res) => {
