@@ -305,6 +305,55 @@ describe('e-mail change (#15 5)', () => {
   });
 });
 
+describe('remember me and the new-device notice (#15 6, 7)', () => {
+  const FIREFOX = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0';
+  const maxAge = (res: Response) => /; Max-Age=(\d+)/.exec(res.headers.get('set-cookie') ?? '')?.[1];
+
+  it('"keep me signed in" lengthens that session only, its cookie too, and the sessions list says so', async () => {
+    await signUp('rowan@example.org', PASSWORD, 'rowan');
+    const remembered = await post('/api/auth/login', { username: 'rowan', password: PASSWORD, remember: true });
+    expect(remembered.status).toBe(200);
+    expect(maxAge(remembered)).toBe(String(30 * 86_400));
+    const ordinary = await post('/api/auth/login', { username: 'rowan', password: PASSWORD });
+    expect(maxAge(ordinary)).toBe(String(12 * 3600));
+    const me = await json(await send('GET', '/api/me', undefined, { cookie: cookieOf(remembered) }));
+    expect(me.session.remembered).toBe(true);
+    const days = (Date.parse(me.session.absoluteExpiresAt) - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(29.9);
+    const list = await json(await send('GET', '/api/sessions', undefined, { cookie: cookieOf(ordinary) }));
+    const byId = (cookie: string) => list.sessions.find((s: { id: string }) => cookie.includes(`=${s.id}.`));
+    expect(byId(cookieOf(remembered))?.remembered).toBe(true);
+    expect(byId(cookieOf(ordinary))?.remembered).toBe(false);
+    // Only a boolean is a choice: anything else is a bad request, not a silent "yes".
+    const odd = await post('/api/auth/login', { username: 'rowan', password: PASSWORD, remember: 'yes' });
+    expect(await codeOf(odd)).toEqual({ status: 400, code: 'INVALID_INPUT' });
+  });
+
+  it('a sign-in from a new browser and network mails the owner once; the same place again mails nothing', async () => {
+    const email = 'wren@example.org';
+    await signUp(email, PASSWORD, 'wren'); // the first place: recorded, no notice
+    const before = mailTo(email).length;
+    const from = (ip: string, userAgent = 'node') => ({ 'x-forwarded-for': ip, 'user-agent': userAgent });
+    expect((await post('/api/auth/login', { username: 'wren', password: PASSWORD }, from('198.51.0.77'))).status).toBe(
+      200,
+    );
+    const away = await post('/api/auth/login', { username: 'wren', password: PASSWORD }, from('203.0.113.9', FIREFOX));
+    expect(away.status).toBe(200);
+    await expect.poll(() => mailTo(email).length).toBe(before + 1);
+    const notice = mailTo(email).at(-1);
+    expect(notice?.headers.subject).toBe('New sign-in to latchkey notes');
+    expect(notice?.text).toContain('Device: Firefox on Windows');
+    expect(notice?.text).toContain('Address: 203.0.113.9');
+    // The same browser on the same network (another address in it), and a wrong password from a
+    // new place: no mail.
+    await post('/api/auth/login', { username: 'wren', password: PASSWORD }, from('203.0.113.200', FIREFOX));
+    await post('/api/auth/login', { username: 'wren', password: 'wrong password here' }, from('192.0.2.1', FIREFOX));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(mailTo(email).length).toBe(before + 1);
+    expect(logLines.some((line) => line.includes('"login.new-device"'))).toBe(true);
+  });
+});
+
 describe('mail that cannot go out, and the dev inbox', () => {
   it('a mail server that is down: the API answers 202 as before, and the failure is logged without the link', async () => {
     const dead = await closedPort();

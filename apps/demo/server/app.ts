@@ -24,6 +24,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
+import Database from 'better-sqlite3';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ConfigurationError, type SessionManager } from 'latchkey';
 import {
@@ -68,6 +69,7 @@ import { noteRoutes } from './routes/notes.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { webAppRoutes } from './routes/web-app.js';
+import { createSignIns, type SignIns } from './sign-ins.js';
 import { type AppTokens, createUserTokens } from './user-tokens.js';
 import type { Users } from './users.js';
 
@@ -107,6 +109,11 @@ export interface AppOptions {
    * is often a mistyped password). Default: random per process.
    */
   logKey?: Buffer;
+  /**
+   * Where accounts signed in before, for the new-device notice. The server: its SQLite file, with
+   * a key of its own. Default: an in-memory table (forgotten on restart).
+   */
+  signIns?: SignIns;
   /** Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For/-Proto are believed. */
   trustedProxies?: readonly string[];
   /** PEM certificate and key: serve HTTPS (and send HSTS). */
@@ -255,6 +262,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         attempts,
         devices,
         accounts: accounts.flows,
+        signIns: options.signIns ?? createSignIns(new Database(':memory:'), logKey),
         logKey,
       });
       await api.register(sessionRoutes, { sessions, auth, current, userTokens });

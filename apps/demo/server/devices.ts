@@ -18,6 +18,8 @@ export interface Devices {
   know(request: FastifyRequest, username: string, device: string | undefined): Promise<void>;
   /** A new account: its address and browser are known to the throttle. */
   remember(request: FastifyRequest, username: string): Promise<void>;
+  /** This browser's device id: the one it sent, or the one given during this request. */
+  current(request: FastifyRequest): string | undefined;
   /** The `Set-Cookie` value for a device id given during this request, if any. */
   newCookie(request: FastifyRequest): string | undefined;
 }
@@ -48,6 +50,7 @@ export function createDevices(throttle: LoginThrottle): Devices {
       await throttle.remember(username, request.ip, { device });
       await know(request, username, device);
     },
+    current: (request) => of(request) ?? given.get(request),
     newCookie(request) {
       const fresh = given.get(request);
       return fresh && `__Host-device=${fresh}; Path=/; Max-Age=34560000; HttpOnly; Secure; SameSite=Strict`;

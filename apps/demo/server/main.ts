@@ -55,6 +55,7 @@ import { DEMO_ISSUER, DOWNSTREAM_AUDIENCE } from '../downstream/service.js';
 import { buildApp } from './app.js';
 import { startStandInCdn } from './lab.js';
 import { createNotes } from './notes.js';
+import { createSignIns } from './sign-ins.js';
 import { createUsers } from './users.js';
 
 const env = process.env;
@@ -286,6 +287,7 @@ const app = await buildApp({
   registrations,
   addressLimit,
   logKey: secretFile('log-key'),
+  signIns: createSignIns(db, secretFile('sign-in-key')),
   limits: {
     ...(ms('LATCHKEY_REQUEST_TIMEOUT_MS') ? { requestTimeout: ms('LATCHKEY_REQUEST_TIMEOUT_MS') } : {}),
     ...(ms('LATCHKEY_HEADERS_TIMEOUT_MS') ? { headersTimeout: ms('LATCHKEY_HEADERS_TIMEOUT_MS') } : {}),

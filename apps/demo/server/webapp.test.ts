@@ -662,6 +662,7 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
     await page.getByRole('button', { name: 'Create account' }).click();
     await expect.poll(() => page.getByRole('heading', { name: 'Check your inbox' }).count()).toBe(1);
     expect(await page.getByRole('status').textContent()).toContain(email);
+    if (shots) await page.screenshot({ path: join(shots, 'sign-up.png') });
 
     // The link from the mail, opened as a mail program would: a new page, no Referer.
     const link = await mailedLink(email, '/verify');
@@ -712,6 +713,7 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
     await expect.poll(() => phonePage.getByRole('heading', { name: 'Set a new password' }).count()).toBe(1);
     expect(phonePage.url()).toBe(`${base}/reset`);
     await phonePage.getByLabel('New password', { exact: true }).fill('a brand new passphrase here');
+    if (shots) await phonePage.screenshot({ path: join(shots, 'reset.png') });
     await phonePage.getByRole('button', { name: 'Set the password' }).click();
     await expect.poll(() => phonePage.getByTestId('username').textContent()).toBe(username);
 
@@ -725,5 +727,41 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
     expect(violations).toEqual([]);
     await laptop.close();
     await phone.close();
+  });
+
+  it('#15: "keep me signed in" gives this browser a 30-day cookie and the sessions page marks it; unticked, 12 h', async () => {
+    const username = `keeper-${Date.now() % 100_000}`;
+    await register(username);
+    const cookieOf = async (context: BrowserContext) =>
+      (await context.cookies()).find((c) => c.name === '__Host-session');
+    const desk = await newContext();
+    const deskPage = await desk.newPage();
+    await deskPage.goto(`${base}/login`);
+    await deskPage.getByLabel('Username').fill(username);
+    await deskPage.getByLabel('Password').fill(PASSWORD);
+    await deskPage.getByLabel('Keep me signed in').check();
+    await deskPage.getByRole('button', { name: 'Log in' }).click();
+    await expect.poll(() => deskPage.getByTestId('username').textContent()).toBe(username);
+    const days = (((await cookieOf(desk))?.expires ?? 0) * 1000 - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(29.9);
+    expect(days).toBeLessThanOrEqual(30);
+
+    const kiosk = await newContext();
+    const kioskPage = await kiosk.newPage();
+    await logIn(kioskPage, username);
+    const hours = (((await cookieOf(kiosk))?.expires ?? 0) * 1000 - Date.now()) / 3_600_000;
+    expect(hours).toBeGreaterThan(11.9);
+    expect(hours).toBeLessThanOrEqual(12);
+
+    await deskPage.getByRole('link', { name: 'Sessions' }).click();
+    const rows = deskPage.getByTestId('browser-sessions').locator('tbody tr');
+    // This browser, the kiosk, and the session the sign-up link opened (through the API).
+    await expect.poll(() => rows.count()).toBe(3);
+    expect(await rows.filter({ hasText: 'This device' }).getByText('Remembered').count()).toBe(1);
+    expect(await rows.filter({ hasNotText: 'This device' }).getByText('Remembered').count()).toBe(0);
+    if (shots) await deskPage.screenshot({ path: join(shots, 'sessions.png') });
+    expect(violations).toEqual([]);
+    await desk.close();
+    await kiosk.close();
   });
 });

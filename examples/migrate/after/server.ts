@@ -27,7 +27,7 @@ app.post('/api/auth/login', async (req, res) => {
     checkPassword(req.body.username, req.body.password),
   );
   if (!result.ok) return lk.sendError(res, result.reason === 'throttled' ? 'TOO_MANY_ATTEMPTS' : 'INVALID_CREDENTIALS');
-  await auth.login(req, res, result.value.id, { username: result.value.username });
+  await auth.login(req, res, result.value.id, { data: { username: result.value.username } });
   res.json({ success: true, user: result.value });
 });
 

@@ -5,7 +5,7 @@
  *   POST /api/auth/verify          {token, password}      → {user}         (the sign-up link and the password chosen at sign-up: creates the account, sets the cookie)
  *   POST /api/auth/password-reset  {email}                → 202 {status}  (mails a link to an account's address)
  *   POST /api/auth/password-reset/confirm {token, password} → {user}       (ends every session; sets the cookie)
- *   POST /api/auth/login           {username, password}   → {user}         (username or e-mail address; sets the cookie)
+ *   POST /api/auth/login           {username, password, remember?} → {user} (username or e-mail address; sets the cookie; remember: 30 days)
  *   POST /api/auth/reauthenticate  {password}  session    → {freshUntil}   (step-up, new cookie)
  *   POST /api/auth/logout                                 → {ok}           (Clear-Site-Data)
  *   GET  /api/me                               session    → {user, session}
@@ -15,7 +15,7 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionManager } from 'latchkey';
-import { type AccountFlows, type AccountRequestResult, normalizeEmail } from 'latchkey/accounts';
+import { type AccountFlows, type AccountRequestResult, deviceKey, normalizeEmail } from 'latchkey/accounts';
 import { type FastifySessions, getSession, sendError } from 'latchkey/fastify';
 import { avatarUrl } from '../avatar.js';
 import type { CurrentUser } from '../current-user.js';
@@ -23,6 +23,7 @@ import type { Devices } from '../devices.js';
 import { logEvent, logPseudonym } from '../log.js';
 import type { PasswordAttempts } from '../password-attempts.js';
 import { parse, schemas } from '../schemas.js';
+import type { SignIns } from '../sign-ins.js';
 import { normalizeUsername, type User, type Users } from '../users.js';
 
 export interface AuthRoutesOptions {
@@ -34,6 +35,8 @@ export interface AuthRoutesOptions {
   devices: Devices;
   /** Sign-up, verification and password reset (latchkey/accounts). */
   accounts: AccountFlows;
+  /** Where accounts signed in before: a sign-in from elsewhere mails a notice. */
+  signIns: SignIns;
   /** The key of the usernames' pseudonyms in log lines. */
   logKey: Buffer;
 }
@@ -69,16 +72,33 @@ const loginKey = (login: string) => (login.includes('@') ? (normalizeEmail(login
 
 /**
  * @example
- * await api.register(authRoutes, { sessions, auth, users, current, attempts, devices, accounts, logKey });
+ * await api.register(authRoutes, { sessions, auth, users, current, attempts, devices, accounts, signIns, logKey });
  */
 export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (api, options) => {
-  const { sessions, auth, users, current, attempts, devices, accounts, logKey } = options;
+  const { sessions, auth, users, current, attempts, devices, accounts, signIns, logKey } = options;
+
+  /**
+   * Records where this sign-in comes from; a place the account never used mails the owner a notice
+   * (ASVS 6.3.5) after the answer. Keyed by the library's coarse `deviceKey` and the device cookie.
+   */
+  const noteSignIn = (request: FastifyRequest, userId: string, notify: boolean) => {
+    const userAgent = request.headers['user-agent'];
+    const device = devices.current(request);
+    const places = [deviceKey({ userAgent, ip: request.ip }), device && `d:${device}`];
+    if (signIns.note(userId, places) === 'new' && notify) {
+      logEvent(request, 'login.new-device', { userId });
+      void accounts.notifyNewDevice(userId, { userAgent, ip: request.ip }).catch((error) => {
+        request.log.error({ err: error }, 'new-device notice failed');
+      });
+    }
+  };
 
   /** After a link proved the mailbox: this browser and address are known to the throttle, and logged in. */
   const logInByLink = async (request: FastifyRequest, reply: FastifyReply, userId: string, event: string) => {
     const user = users.byId(userId);
     if (!user) return sendError(reply, 'TOKEN_INVALID');
     await devices.remember(request, user.username);
+    noteSignIn(request, user.id, false); // the mailbox's owner, on this device, just now
     const session = await auth.login(request, reply, user.id);
     logEvent(request, event, { userId: user.id, sessionId: session.id });
     return { user: userJson(user) };
@@ -136,8 +156,10 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (api, opt
       if (reason) logEvent(request, 'login.failure', { user: logPseudonym(logKey, body.username), reason });
       return reply;
     }
-    const session = await auth.login(request, reply, user.id);
-    logEvent(request, 'login.success', { userId: user.id, sessionId: session.id });
+    // Remember me lengthens this session only (library default: 30 days, 7 idle); step-up is unchanged.
+    noteSignIn(request, user.id, true);
+    const session = await auth.login(request, reply, user.id, { remember: body.remember === true });
+    logEvent(request, 'login.success', { userId: user.id, sessionId: session.id, remembered: body.remember === true });
     return { user: userJson(user) };
   });
 
@@ -176,6 +198,7 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (api, opt
         createdAt: iso(session.createdAt),
         expiresAt: iso(session.expiresAt),
         absoluteExpiresAt: iso(session.absoluteExpiresAt),
+        remembered: sessions.isRemembered(session),
         fresh: sessions.isFresh(session),
       },
     };

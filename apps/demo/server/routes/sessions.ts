@@ -44,6 +44,8 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (ap
         createdAt: iso(s.createdAt),
         lastSeenAt: iso(s.lastSeenAt),
         expiresAt: iso(s.expiresAt),
+        absoluteExpiresAt: iso(s.absoluteExpiresAt),
+        remembered: sessions.isRemembered(s),
       })),
       // Finding 6: API clients signed in with the token endpoint, beside the browser sessions.
       grants: (userTokens ? await userTokens.listGrants(me.user.id) : []).map((g) => ({

@@ -15,6 +15,8 @@ export interface User {
 export interface Credentials {
   username: string;
   password: string;
+  /** "Keep me signed in": a longer session on this device only. */
+  remember?: boolean;
 }
 
 /** What a sign-up or reset request answers, the same for every address: look in the inbox. */
@@ -25,7 +27,14 @@ export interface RequestAccepted {
 /** `GET /api/me`: the account and its session; the demo server sends times as ISO 8601 strings. */
 export interface Me {
   user: User;
-  session: { id: string; createdAt: string; expiresAt: string; absoluteExpiresAt: string; fresh: boolean };
+  session: {
+    id: string;
+    createdAt: string;
+    expiresAt: string;
+    absoluteExpiresAt: string;
+    remembered: boolean;
+    fresh: boolean;
+  };
 }
 
 export const api = createApiClient<{ credentials: Credentials; login: { user: User }; me: Me }>({

@@ -22,7 +22,7 @@ export {
 } from './flows.js';
 export type { AccountLinks } from './links.js';
 export { type AccountMessages, defaultMessages, type MailContent, type MessageContext } from './messages.js';
-export type { NewDeviceDetails } from './notices.js';
+export { describeDevice, deviceKey, type NewDeviceDetails } from './notices.js';
 export type {
   AccountEvent,
   AccountEventType,

@@ -48,6 +48,38 @@ export function describeDevice(userAgent: unknown): string {
   return `${browser ?? 'an unknown browser'}${system === undefined ? '' : ` on ${system}`}`;
 }
 
+/** The network an address belongs to: an IPv4 /24 or an IPv6 /48 (an IPv4-mapped one counts as IPv4). */
+function networkOf(ip: unknown): string {
+  if (typeof ip !== 'string' || isIP(ip) === 0) return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  const v4 = isIP(ip) === 4 ? ip : mapped?.[1];
+  if (v4 !== undefined) return `${v4.split('.').slice(0, 3).join('.')}.0/24`;
+  const [head = '', tail = ''] = ip.toLowerCase().split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups
+    .slice(0, 3)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/48`;
+}
+
+/**
+ * A coarse name for where a sign-in comes from, to decide whether it is a new device: the browser
+ * and system in fixed words and the client's network (IPv4 /24, IPv6 /48), such as
+ * `"Firefox on Windows|198.51.100.0/24"`. Keep the keys of an account's past sign-ins (hashed, they
+ * say where the user was) and call `notifyNewDevice` when a login's key is not among them.
+ * Coarse on purpose: a browser update or a new address from the same provider is not a new device,
+ * and a device cookie alone would not do, since logout's Clear-Site-Data removes it.
+ *
+ * @example
+ * const key = deviceKey({ userAgent: req.headers['user-agent'], ip: req.ip });
+ * if (await rememberSignIn(user.id, key)) await accounts.notifyNewDevice(user.id, { userAgent, ip });
+ */
+export function deviceKey(details: Pick<NewDeviceDetails, 'userAgent' | 'ip'>): string {
+  return `${describeDevice(details.userAgent)}|${networkOf(details.ip)}`;
+}
+
 /** `notifyNewDevice` over the shared context. */
 export function createNotices(ctx: FlowContext) {
   return {

@@ -37,6 +37,7 @@ export {
   CLEAR_SITE_DATA,
   createSessionFlow,
   type FlowHeaders,
+  type LoginOptions,
   NO_STORE,
   type SessionFlow,
 } from './session-flow.js';

@@ -9,7 +9,23 @@ import {
   serializeSessionCookie,
 } from '../cookie/session-cookie.js';
 import type { SessionManager, SessionMeta } from '../sessions/manager.js';
-import type { Session } from '../stores/store.js';
+import type { Session, SessionData } from '../stores/store.js';
+
+/**
+ * What an adapter's `login` takes besides the user.
+ *
+ * @example
+ * await auth.login(req, res, user.id, { remember: body.remember === true, data: { plan: 'pro' } });
+ */
+export interface LoginOptions {
+  /** Plain JSON kept with the session on the server (`Session.data`). */
+  data?: SessionData | undefined;
+  /**
+   * The user chose "remember me" at this login: the session and its cookie get the manager's longer
+   * `remember` lifetimes. Pass the user's explicit choice only; default `false`.
+   */
+  remember?: boolean | undefined;
+}
 
 /** Response headers to add; names are lower case. */
 export type FlowHeaders = Record<string, string>;
@@ -65,6 +81,15 @@ const FRESH = Object.freeze({ fresh: true });
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
+ * The cookie lives exactly as long as the session can: a remembered session's cookie outlives a
+ * browser restart for its longer limit, and a rotated one never outlives the session's own limit.
+ */
+const cookieFor = (manager: SessionManager, session: Session) => ({
+  ...manager.cookie,
+  maxAge: Math.max(1, Math.ceil((session.absoluteExpiresAt - session.lastSeenAt) / 1000)),
+});
+
+/**
  * @example
  * const flow = createSessionFlow(sessions);
  * const { session, headers } = await flow.authenticate(req.headers.cookie);
@@ -95,9 +120,10 @@ export function createSessionFlow(manager: SessionManager): SessionFlow {
         if (old !== null) await manager.revokeSession(old.id);
       }
       const issued = await manager.createSession(userId, meta);
+      const cookie = serializeSessionCookie(issued.token, cookieFor(manager, issued.session));
       return {
         session: issued.session,
-        headers: { 'set-cookie': serializeSessionCookie(issued.token, manager.cookie), 'cache-control': NO_STORE },
+        headers: { 'set-cookie': cookie, 'cache-control': NO_STORE },
       };
     },
 
@@ -105,9 +131,10 @@ export function createSessionFlow(manager: SessionManager): SessionFlow {
       const value = token(read(cookieHeader));
       const issued = value === null ? null : await manager.rotateSession(value, { reauthenticated: true });
       if (issued === null) return null;
+      const cookie = serializeSessionCookie(issued.token, cookieFor(manager, issued.session));
       return {
         session: issued.session,
-        headers: { 'set-cookie': serializeSessionCookie(issued.token, manager.cookie), 'cache-control': NO_STORE },
+        headers: { 'set-cookie': cookie, 'cache-control': NO_STORE },
       };
     },
 

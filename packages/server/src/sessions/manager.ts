@@ -45,6 +45,14 @@ export interface SessionManagerOptions {
   /** Seconds after login after which a session ends whatever its activity. Default 43200 (12 h). */
   absoluteTimeout?: number;
   /**
+   * "Remember me": the lifetimes of a session created with `remember: true`, an explicit choice
+   * the user makes at login. Default `{ absoluteTimeout: 2592000 (30 days), idleTimeout: 604800
+   * (7 days) }`; the absolute limit is capped at 400 days (what browsers allow a cookie), and it
+   * must be longer than `absoluteTimeout`. `true` means the defaults; `false` refuses `remember: true`. A remembered session
+   * is not fresher: step-up (`freshFor`) is the same for every session.
+   */
+  remember?: { absoluteTimeout?: number; idleTimeout?: number } | boolean;
+  /**
    * Seconds between two writes of `lastSeenAt` for one session. Validation writes at most once per
    * interval, never on every request. The idle timeout may then end a session up to this much
    * early, never late. Default 60, and never more than half the idle timeout.
@@ -91,6 +99,11 @@ export interface SessionMeta {
   ip?: string | null | undefined;
   /** Plain JSON kept on the server, at most `maxDataBytes` as JSON. Default `{}`. */
   data?: SessionData | undefined;
+  /**
+   * The user ticked "remember me": this session gets the longer lifetimes of the `remember` option
+   * (and its cookie a Max-Age to match). Default `false`.
+   */
+  remember?: boolean | undefined;
 }
 
 /** A new session and its token, from `createSession` or `rotateSession`. */
@@ -120,6 +133,10 @@ export interface SessionManager {
   readonly idleTimeout: number;
   /** Seconds after login after which a session ends whatever its activity. */
   readonly absoluteTimeout: number;
+  /** The lifetimes of a session created with `remember: true`, in seconds; `null` when turned off. */
+  readonly remember: Readonly<{ absoluteTimeout: number; idleTimeout: number }> | null;
+  /** The session was created with `remember: true` (its absolute limit is the longer one). */
+  isRemembered(session: Session): boolean;
   /** Starts a session for a user who just proved a credential. */
   createSession(userId: string, meta?: SessionMeta): Promise<IssuedSession>;
   /**
@@ -168,6 +185,7 @@ const KNOWN = [
   'keys',
   'idleTimeout',
   'absoluteTimeout',
+  'remember',
   'touchInterval',
   'maxSessionsPerUser',
   'maxDataBytes',
@@ -210,6 +228,7 @@ function readOptions(options: SessionManagerOptions) {
       `idleTimeout (${idle} s) is longer than ${which} (${absolute} s): lower idleTimeout or raise absoluteTimeout`,
     );
   }
+  const remember = readRemember(o.remember, absolute);
   const touch = checkNumber('touchInterval', o.touchInterval, secondsFrom(0, idle / 2, Math.min(60, idle / 2)));
   const freshFor = checkNumber('freshFor', o.freshFor, secondsFrom(1, absolute, Math.min(600, absolute)));
   const sweepEvery = checkNumber('sweepInterval', o.sweepInterval, secondsFrom(0, 86_400, 600));
@@ -241,6 +260,7 @@ function readOptions(options: SessionManagerOptions) {
     ring,
     idle,
     absolute,
+    remember,
     touch,
     freshFor,
     sweepEvery,
@@ -251,6 +271,42 @@ function readOptions(options: SessionManagerOptions) {
     onBackgroundError,
     cookie: Object.freeze({ name, sameSite, maxAge: absolute }),
   };
+}
+
+/** The `remember` option: longer lifetimes, still capped, never shorter than the ordinary ones. */
+function readRemember(value: SessionManagerOptions['remember'], absolute: number) {
+  if (value === false) return null;
+  // An app whose ordinary sessions already live as long as a cookie can has nothing longer to offer.
+  if (value === undefined && absolute >= MAX_COOKIE_AGE) return null;
+  const r = checkOptions(
+    'createSessionManager: remember',
+    value === true ? undefined : value,
+    ['absoluteTimeout', 'idleTimeout'],
+    {
+      maxAge: 'absoluteTimeout',
+    },
+  );
+  const unit = 'seconds';
+  const longest = checkNumber('remember.absoluteTimeout', r.absoluteTimeout, {
+    default: Math.min(MAX_COOKIE_AGE, Math.max(2_592_000, absolute * 2)),
+    min: 1,
+    max: MAX_COOKIE_AGE,
+    unit,
+  });
+  // Why: a remembered session is told apart from an ordinary one by its longer absolute limit alone,
+  // so no store needs another column; equal limits would make the two indistinguishable.
+  if (longest <= absolute) {
+    throw new ConfigurationError(
+      `remember.absoluteTimeout (${longest} s) must be longer than absoluteTimeout (${absolute} s): raise it, or pass remember: false`,
+    );
+  }
+  const idle = checkNumber('remember.idleTimeout', r.idleTimeout, {
+    default: Math.min(604_800, longest),
+    min: 1,
+    max: longest,
+    unit,
+  });
+  return Object.freeze({ absoluteTimeout: longest, idleTimeout: idle });
 }
 
 const clip = (value: string | null | undefined, max: number): string | null =>
@@ -284,6 +340,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     ring,
     idle,
     absolute,
+    remember,
     touch,
     freshFor,
     sweepEvery,
@@ -297,6 +354,13 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   const freshMs = freshFor * 1000;
   const idleMs = idle * 1000;
   const touchMs = touch * 1000;
+  const absoluteMs = absolute * 1000;
+  const rememberIdleMs = remember === null ? idleMs : remember.idleTimeout * 1000;
+  // A session is remembered when its absolute limit is longer than an ordinary session's (set at
+  // login, never moved). Should `remember` be turned off later, such sessions fall back to the
+  // ordinary idle timeout at once.
+  const remembered = (s: Session) => s.absoluteExpiresAt - s.createdAt > absoluteMs;
+  const idleOf = (s: Session) => (remember !== null && remembered(s) ? rememberIdleMs : idleMs);
 
   const checkUserId = (userId: string) => {
     if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID) {
@@ -313,7 +377,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   }
 
   const expired = (record: SessionRecord, t: number) =>
-    t >= record.expiresAt || t >= record.absoluteExpiresAt || t - record.lastSeenAt >= idleMs;
+    t >= record.expiresAt || t >= record.absoluteExpiresAt || t - record.lastSeenAt >= idleOf(record);
 
   // Authenticity never changes for a token under one key ring, so proving it once is enough; only
   // the session's state (revoked, expired) must be read each time, and it is. Holding recent tokens
@@ -350,18 +414,27 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     freshFor,
     idleTimeout: idle,
     absoluteTimeout: absolute,
+    remember,
+    isRemembered: (session) => remember !== null && remembered(session),
 
     async createSession(userId, meta = {}) {
       checkUserId(userId);
       const data = meta.data ?? {};
       checkData(data);
+      if (meta.remember !== undefined && typeof meta.remember !== 'boolean') {
+        throw new InvalidArgumentError('remember must be true or false');
+      }
+      if (meta.remember === true && remember === null) {
+        throw new InvalidArgumentError('remember: true was passed, but this session manager has remember: false');
+      }
+      const long = meta.remember === true && remember !== null;
       const t = now();
-      const absoluteExpiresAt = t + absolute * 1000;
+      const absoluteExpiresAt = t + (long ? remember.absoluteTimeout : absolute) * 1000;
       return issue({
         userId,
         createdAt: t,
         lastSeenAt: t,
-        expiresAt: Math.min(t + idleMs, absoluteExpiresAt),
+        expiresAt: Math.min(t + (long ? rememberIdleMs : idleMs), absoluteExpiresAt),
         absoluteExpiresAt,
         authenticatedAt: t,
         userAgent: clip(meta.userAgent, MAX_USER_AGENT),
@@ -378,7 +451,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       // The sliding write is throttled: at most one store write per touch interval per session.
       if (t - record.lastSeenAt >= touchMs) {
         session.lastSeenAt = t;
-        session.expiresAt = Math.min(t + idleMs, record.absoluteExpiresAt);
+        session.expiresAt = Math.min(t + idleOf(record), record.absoluteExpiresAt);
         await store.touch(record.id, session.lastSeenAt, session.expiresAt);
       }
       return session;
@@ -393,7 +466,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       return issue({
         ...toSession(record),
         lastSeenAt: t,
-        expiresAt: Math.min(t + idleMs, record.absoluteExpiresAt),
+        expiresAt: Math.min(t + idleOf(record), record.absoluteExpiresAt),
         authenticatedAt: rotateOptions.reauthenticated === true ? t : record.authenticatedAt,
       });
     },

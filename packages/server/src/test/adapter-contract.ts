@@ -7,7 +7,7 @@
  *   GET  /bare            → {ok: true}, without the session middleware
  *   GET  /misconfigured   → requireSession, without the session middleware (a wiring bug: 500)
  *   the session middleware, then:
- *   POST /login {userId}  → login → {userId}
+ *   POST /login {userId, remember?} → login(…, {remember}) → {userId}
  *   GET  /me              → requireSession → {userId, sessionId}
  *   POST /logout          → logout → {revoked}
  *   POST /reauthenticate  → reauthenticate → {reauthenticated: true | false}
@@ -63,8 +63,12 @@ const ORIGIN = 'http://app.test';
 const SAME = { 'sec-fetch-site': 'same-origin' };
 const NONCE = /'nonce-([A-Za-z0-9+/]{22}==)'/;
 
-const SET_COOKIE =
-  /^__Host-session=[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}; Max-Age=43200; Path=\/; HttpOnly; Secure; SameSite=Strict$/;
+const setCookie = (maxAge: number) =>
+  new RegExp(
+    `^__Host-session=[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{43}; Max-Age=${maxAge}; Path=/; HttpOnly; Secure; SameSite=Strict$`,
+  );
+/** A login's cookie lives as long as the session's absolute limit (12 h by default). */
+const SET_COOKIE = setCookie(43_200);
 const EXPIRED =
   /^__Host-session=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Strict$/;
 
@@ -113,10 +117,10 @@ export function runAdapterContract(
       rmSync(dir, { recursive: true, force: true });
     });
 
-    const login = async (userId: string, cookie?: string) => {
+    const login = async (userId: string, cookie?: string, remember?: boolean) => {
       const reply = await send(`${base}/login`, {
         method: 'POST',
-        body: { userId },
+        body: remember === undefined ? { userId } : { userId, remember },
         headers: cookie ? { ...SAME, cookie } : SAME,
       });
       expect(reply.status).toBe(200);
@@ -487,13 +491,26 @@ export function runAdapterContract(
       expect((await post('/fresh', SAME)).json.error.code).toBe('SESSION_REQUIRED');
       const step = await post('/reauthenticate', { ...SAME, cookie });
       expect(step.json).toEqual({ reauthenticated: true });
-      expect(step.setCookie[0]).toMatch(SET_COOKIE);
+      // The rotated cookie lives as long as the session still may: 12 h less the 11 min gone.
+      expect(step.setCookie[0]).toMatch(setCookie(43_200 - 11 * 60));
       expect(step.headers['cache-control']).toBe('no-store');
       const fresh = cookiePair(step.setCookie[0]);
       expect(fresh).not.toBe(cookie);
       await expectRejected(cookie); // F1: the old id is dead at once
       expect((await post('/fresh', { ...SAME, cookie: fresh })).json).toEqual({ ok: true });
       expect((await post('/reauthenticate', SAME)).json).toEqual({ reauthenticated: false });
+    });
+
+    it('remember me: login({ remember: true }) gives the longer limits, to the session and its cookie', async () => {
+      const remembered = await login('rory', undefined, true);
+      expect(remembered.reply.setCookie[0]).toMatch(setCookie(30 * 24 * 3600));
+      const ordinary = await login('oona', undefined, false);
+      expect(ordinary.reply.setCookie[0]).toMatch(SET_COOKIE);
+      clock.advance(2 * 60 * MINUTE); // two idle hours: past the ordinary 30 min, inside the remembered 7 days
+      expect((await me(remembered.cookie)).json).toMatchObject({ userId: 'rory' });
+      await expectRejected(ordinary.cookie);
+      // Step-up is not relaxed for a remembered session: its password entry is two hours old.
+      expect((await post('/fresh', { ...SAME, cookie: remembered.cookie })).status).toBe(403);
     });
 
     it('requireSession without the session middleware: 500 to the client, a ConfigurationError to the developer', async () => {

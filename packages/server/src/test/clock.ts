@@ -15,3 +15,4 @@ export function manualClock(start = 1_800_000_000_000) {
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
 export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;

@@ -19,6 +19,10 @@ export function Login({ onDone }: { onDone: (user: User) => void }) {
         Password
         <input name="password" type="password" autoComplete="current-password" required />
       </label>
+      <label className="check">
+        <input name="remember" type="checkbox" />
+        Keep me signed in on this device for 30 days
+      </label>
       <p className="error" role="alert">
         {error}
       </p>

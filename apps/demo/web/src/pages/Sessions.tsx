@@ -8,6 +8,10 @@ interface SessionRow {
   ip: string | null;
   createdAt: string;
   lastSeenAt: string;
+  /** Until when the session may last at most (its absolute limit). */
+  absoluteExpiresAt?: string;
+  /** The user chose "keep me signed in" at this login: a longer absolute limit. */
+  remembered?: boolean;
 }
 
 /** An API client signed in with the password grant: one refresh-token family. */
@@ -89,6 +93,7 @@ export function Sessions() {
               <th scope="col">Address</th>
               <th scope="col">Signed in</th>
               <th scope="col">Last active</th>
+              <th scope="col">Ends at the latest</th>
               <th scope="col">
                 <span className="sr-only">Actions</span>
               </th>
@@ -103,6 +108,14 @@ export function Sessions() {
                 <td>{s.ip ?? '—'}</td>
                 <td>{new Date(s.createdAt).toLocaleString()}</td>
                 <td>{new Date(s.lastSeenAt).toLocaleString()}</td>
+                <td>
+                  {when(s.absoluteExpiresAt)}{' '}
+                  {s.remembered === true ? (
+                    <strong className="tag" title="Kept signed in: chosen at login">
+                      Remembered
+                    </strong>
+                  ) : null}
+                </td>
                 <td>
                   {s.current ? null : (
                     <button

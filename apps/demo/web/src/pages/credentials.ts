@@ -1,4 +1,4 @@
-/** The login form's submit: send the two fields, keep nothing, show the error. */
+/** The login form's submit: send the fields (and the remember-me choice), keep nothing, show the error. */
 import { type FormEvent, useState } from 'react';
 import { type Credentials, messageFor, type User } from '../api.js';
 
@@ -14,7 +14,11 @@ export function useCredentialsForm(
     setBusy(true);
     setError('');
     try {
-      const { user } = await send({ username: String(form.get('username')), password: String(form.get('password')) });
+      const { user } = await send({
+        username: String(form.get('username')),
+        password: String(form.get('password')),
+        remember: form.get('remember') === 'on',
+      });
       onDone(user);
     } catch (err) {
       setError(messageFor(err));

@@ -28,7 +28,7 @@ runAdapterContract('express', async (sessions, fixture) => {
   });
   app.use(express.json(), auth.middleware);
   app.post('/login', async (req, res) => {
-    await auth.login(req, res, req.body.userId);
+    await auth.login(req, res, req.body.userId, { remember: req.body.remember });
     res.json({ userId: req.body.userId });
   });
   app.get('/me', auth.requireSession, (req, res) => {

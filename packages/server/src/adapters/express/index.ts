@@ -32,12 +32,13 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import { StoreUnavailableError } from '../../errors.js';
 import { codeForError, type ErrorAnswer, errorAnswer, errorBody, type HttpErrorCode } from '../../http/error-codes.js';
 import { createHardening, type HardeningOptions, type HardeningRequest } from '../../http/hardening.js';
-import { createSessionFlow, type FlowHeaders } from '../../http/session-flow.js';
+import { createSessionFlow, type FlowHeaders, type LoginOptions } from '../../http/session-flow.js';
 import type { SessionManager } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
 import { createSessionGuard } from '../guard.js';
 
 export { handleClientError } from '../../http/client-error.js';
+export type { LoginOptions } from '../../http/session-flow.js';
 
 /** `undefined`: the session middleware has not run for this request; `null`: it found none. */
 const sessions = new WeakMap<Request, Session | null>();
@@ -135,7 +136,7 @@ export interface ExpressSessions {
   /** 401 without a session, 403 `REAUTHENTICATION_REQUIRED` unless it is fresh (F3). */
   requireFreshSession: RequestHandler;
   /** Starts a session after your code checked a credential: any previous one is revoked, a new cookie set. */
-  login(req: Request, res: Response, userId: string, data?: Session['data']): Promise<Session>;
+  login(req: Request, res: Response, userId: string, options?: LoginOptions): Promise<Session>;
   /** Step-up after your code checked the password again: new token, fresh session. `null` if none. */
   reauthenticate(req: Request, res: Response): Promise<Session | null>;
   /** Ends the session and clears the cookie and site data. */
@@ -172,8 +173,13 @@ export function createExpressSessions(manager: SessionManager): ExpressSessions 
     },
     requireSession: guarded(false),
     requireFreshSession: guarded(true),
-    async login(req, res, userId, data) {
-      const meta = { userAgent: req.get('user-agent') ?? null, ip: req.ip ?? null, data };
+    async login(req, res, userId, options = {}) {
+      const meta = {
+        userAgent: req.get('user-agent') ?? null,
+        ip: req.ip ?? null,
+        data: options.data,
+        remember: options.remember,
+      };
       const { session, headers } = await flow.login(req.headers.cookie, userId, meta);
       apply(res, headers);
       sessions.set(req, session);

@@ -35,8 +35,8 @@ runAdapterContract('fastify', async (sessions, fixture) => {
   app.get('/misconfigured', { preHandler: auth.requireSession }, async () => ({ ok: true }));
   await app.register(async (scope) => {
     scope.addHook('onRequest', auth.onRequest);
-    scope.post<{ Body: { userId: string } }>('/login', async (request, reply) => {
-      await auth.login(request, reply, request.body.userId);
+    scope.post<{ Body: { userId: string; remember?: boolean } }>('/login', async (request, reply) => {
+      await auth.login(request, reply, request.body.userId, { remember: request.body.remember });
       return { userId: request.body.userId };
     });
     scope.get('/me', { preHandler: auth.requireSession }, async (request) => {

@@ -30,12 +30,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StoreUnavailableError } from '../../errors.js';
 import { codeForError, type ErrorAnswer, errorAnswer, errorBody, type HttpErrorCode } from '../../http/error-codes.js';
 import { createHardening, type HardeningOptions, type HardeningRequest } from '../../http/hardening.js';
-import { createSessionFlow, type FlowHeaders } from '../../http/session-flow.js';
+import { createSessionFlow, type FlowHeaders, type LoginOptions } from '../../http/session-flow.js';
 import type { SessionManager } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
 import { createSessionGuard } from '../guard.js';
 
 export { handleClientError } from '../../http/client-error.js';
+export type { LoginOptions } from '../../http/session-flow.js';
 
 /** `undefined`: the session hook has not run for this request; `null`: it found none. */
 const sessions = new WeakMap<FastifyRequest, Session | null>();
@@ -81,7 +82,7 @@ export interface FastifySessions {
   /** preHandler: 401 without a session, 403 `REAUTHENTICATION_REQUIRED` unless it is fresh (F3). */
   requireFreshSession(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
   /** Starts a session after your code checked a credential: any previous one is revoked, a new cookie set. */
-  login(request: FastifyRequest, reply: FastifyReply, userId: string, data?: Session['data']): Promise<Session>;
+  login(request: FastifyRequest, reply: FastifyReply, userId: string, options?: LoginOptions): Promise<Session>;
   /** Step-up after your code checked the password again: new token, fresh session. `null` if none. */
   reauthenticate(request: FastifyRequest, reply: FastifyReply): Promise<Session | null>;
   /** Ends the session and clears the cookie and site data. */
@@ -120,8 +121,13 @@ export function createFastifySessions(manager: SessionManager): FastifySessions 
     },
     requireSession: guarded(false),
     requireFreshSession: guarded(true),
-    async login(request, reply, userId, data) {
-      const meta = { userAgent: request.headers['user-agent'] ?? null, ip: request.ip, data };
+    async login(request, reply, userId, options = {}) {
+      const meta = {
+        userAgent: request.headers['user-agent'] ?? null,
+        ip: request.ip,
+        data: options.data,
+        remember: options.remember,
+      };
       const { session, headers } = await flow.login(request.headers.cookie, userId, meta);
       reply.headers(headers);
       sessions.set(request, session);

@@ -24,8 +24,8 @@ runAdapterContract('hono', async (sessions, fixture) => {
   app.get('/misconfigured', auth.requireSession, (c) => c.json({ ok: true }));
   app.use(auth.middleware);
   app.post('/login', async (c) => {
-    const body = await c.req.json<{ userId: string }>();
-    await auth.login(c, body.userId);
+    const body = await c.req.json<{ userId: string; remember?: boolean }>();
+    await auth.login(c, body.userId, { remember: body.remember });
     return c.json({ userId: body.userId });
   });
   app.get('/me', auth.requireSession, (c) => {

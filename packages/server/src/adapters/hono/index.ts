@@ -36,12 +36,13 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { StoreUnavailableError } from '../../errors.js';
 import { codeForError, type ErrorAnswer, errorAnswer, errorBody, type HttpErrorCode } from '../../http/error-codes.js';
 import { createHardening, type HardeningOptions, type HardeningRequest } from '../../http/hardening.js';
-import { createSessionFlow, type FlowHeaders } from '../../http/session-flow.js';
+import { createSessionFlow, type FlowHeaders, type LoginOptions } from '../../http/session-flow.js';
 import type { SessionManager } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
 import { createSessionGuard } from '../guard.js';
 
 export { handleClientError } from '../../http/client-error.js';
+export type { LoginOptions } from '../../http/session-flow.js';
 
 /**
  * The Hono environment the session middleware fills: `c.get('session')` is the request's session,
@@ -172,7 +173,7 @@ export interface HonoSessions {
   /** 401 without a session, 403 `REAUTHENTICATION_REQUIRED` unless it is fresh (F3). */
   requireFreshSession: MiddlewareHandler<SessionEnv>;
   /** Starts a session after your code checked a credential: any previous one is revoked, a new cookie set. */
-  login(c: Context<SessionEnv>, userId: string, data?: Session['data']): Promise<Session>;
+  login(c: Context<SessionEnv>, userId: string, options?: LoginOptions): Promise<Session>;
   /** Step-up after your code checked the password again: new token, fresh session. `null` if none. */
   reauthenticate(c: Context<SessionEnv>): Promise<Session | null>;
   /** Ends the session and clears the cookie and site data. */
@@ -220,8 +221,13 @@ export function createHonoSessions(manager: SessionManager, options: HonoSession
     },
     requireSession: guarded(false),
     requireFreshSession: guarded(true),
-    async login(c, userId, data) {
-      const meta = { userAgent: c.req.header('user-agent') ?? null, ip: getClientIp(c), data };
+    async login(c, userId, options = {}) {
+      const meta = {
+        userAgent: c.req.header('user-agent') ?? null,
+        ip: getClientIp(c),
+        data: options.data,
+        remember: options.remember,
+      };
       const { session, headers } = await flow.login(c.req.header('cookie'), userId, meta);
       apply(c, headers);
       c.set('session', session);

@@ -37,8 +37,8 @@ runAdapterContract('node:http', async (sessions, fixture) => {
       if (route === 'GET /misconfigured') return void (auth.requireSession(req, res) && json(res, { ok: true }));
       await auth.authenticate(req, res);
       if (route === 'POST /login') {
-        const { userId } = (await readJson(req)) as { userId: string };
-        await auth.login(req, res, userId);
+        const { userId, remember } = (await readJson(req)) as { userId: string; remember?: boolean };
+        await auth.login(req, res, userId, { remember });
         return json(res, { userId });
       }
       if (route === 'GET /me') {

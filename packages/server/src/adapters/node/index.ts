@@ -41,13 +41,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { codeForError, type ErrorAnswer, errorAnswer, errorBody, type HttpErrorCode } from '../../http/error-codes.js';
 import { createHardening, type HardeningOptions, type HardeningRequest } from '../../http/hardening.js';
-import { createSessionFlow, type FlowHeaders } from '../../http/session-flow.js';
+import { createSessionFlow, type FlowHeaders, type LoginOptions } from '../../http/session-flow.js';
 import { announcedOver, readAtMost } from '../../lib/read-body.js';
 import type { SessionManager, SessionMeta } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
 import { createSessionGuard } from '../guard.js';
 
 export { handleClientError } from '../../http/client-error.js';
+export type { LoginOptions } from '../../http/session-flow.js';
 
 /** `undefined`: `authenticate` has not run for this request; `null`: it found no session. */
 const sessions = new WeakMap<IncomingMessage, Session | null>();
@@ -182,7 +183,7 @@ export interface NodeSessions {
   /** After `authenticate`: the session if fresh, or `null` after answering 401 or 403 `REAUTHENTICATION_REQUIRED` (F3). */
   requireFreshSession(req: IncomingMessage, res: ServerResponse): Session | null;
   /** Starts a session for `userId` (after your code checked a credential) and sets the cookie. */
-  login(req: IncomingMessage, res: ServerResponse, userId: string, data?: Session['data']): Promise<Session>;
+  login(req: IncomingMessage, res: ServerResponse, userId: string, options?: LoginOptions): Promise<Session>;
   /** Step-up after your code checked the password again: new token, fresh session. `null` if none. */
   reauthenticate(req: IncomingMessage, res: ServerResponse): Promise<Session | null>;
   /** Ends the request's session and clears the cookie and site data. */
@@ -220,8 +221,12 @@ export function createNodeSessions(manager: SessionManager): NodeSessions {
     },
     requireSession: guarded(false),
     requireFreshSession: guarded(true),
-    async login(req, res, userId, data) {
-      const { session, headers } = await flow.login(req.headers.cookie, userId, { ...requestMeta(req), data });
+    async login(req, res, userId, options = {}) {
+      const { session, headers } = await flow.login(req.headers.cookie, userId, {
+        ...requestMeta(req),
+        data: options.data,
+        remember: options.remember,
+      });
       apply(res, headers);
       sessions.set(req, session);
       return session;
