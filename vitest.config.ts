@@ -4,6 +4,6 @@ import { defineConfig } from 'vitest/config';
 // sources through the root tsconfig.json's `paths` (resolve.tsconfigPaths), so tests never need a build.
 export default defineConfig({
   test: {
-    projects: ['packages/server', 'packages/client', 'apps/demo', 'examples'],
+    projects: ['packages/server', 'packages/client', 'packages/audit', 'apps/demo', 'examples'],
   },
 });

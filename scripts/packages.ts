@@ -27,7 +27,7 @@ export interface PublishedPackage {
 }
 
 /** The workspace packages that are published to npm (the others are private). */
-export const PACKAGE_DIRS = ['packages/server', 'packages/client'] as const;
+export const PACKAGE_DIRS = ['packages/server', 'packages/client', 'packages/audit'] as const;
 
 type ExportTarget = string | { types?: string; default?: string; [condition: string]: unknown };
 

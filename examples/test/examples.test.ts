@@ -6,11 +6,11 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, readFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumAvailable, launchChromium } from '../../apps/demo/test/browser.js';
+import { CHROMIUM, chromiumAvailable, launchChromium } from '../../apps/demo/test/browser.js';
 import { cookiePair, send } from '../../packages/server/src/test/http.js';
 import { type Installed, installFromTarballs, root, run } from './install.js';
 
@@ -267,6 +267,51 @@ describe('examples, installed from packed tarballs', () => {
       } finally {
         await browser.close();
       }
+    });
+  }
+
+  if (chromiumAvailable()) {
+    it("npx latchkey audit: the article's app fails it (a JWT in localStorage), the latchkey one passes", async () => {
+      writeFileSync(
+        join(installed.dir, 'login.mjs'),
+        `export default async function login(page, { url }) {
+  await page.goto(url);
+  await page.fill('input[name=username]', 'demo');
+  await page.fill('input[name=password]', ${JSON.stringify(PASSWORD)});
+  await page.click('button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#who')?.textContent === 'Signed in as demo');
+}
+`,
+      );
+      const verdicts: Record<
+        string,
+        { status: number | null; findings: { rule: string; severity: string; where?: string }[] }
+      > = {};
+      for (const side of ['before', 'after']) {
+        const app = await start(installed.dir, `migrate/${side}/server.ts`);
+        try {
+          // The server is another process, so the audit may run synchronously here.
+          const audit = spawnSync(
+            'npx',
+            ['latchkey', 'audit', app.origin, '--login', 'login.mjs', '--json', '--chromium', CHROMIUM],
+            {
+              cwd: installed.dir,
+              encoding: 'utf8',
+              timeout: 120_000,
+            },
+          );
+          expect(audit.stderr, side).toBe('');
+          verdicts[side] = { status: audit.status, findings: JSON.parse(audit.stdout).findings };
+        } finally {
+          await app.stop();
+        }
+      }
+      expect(verdicts.before?.status).toBe(1);
+      expect(verdicts.before?.findings).toContainEqual(
+        expect.objectContaining({ rule: 'storage-jwt', severity: 'high', where: 'localStorage["token"]' }),
+      );
+      expect(verdicts.after?.status).toBe(0);
+      expect(verdicts.after?.findings.filter((f) => f.severity !== 'info')).toEqual([]);
     });
   }
 

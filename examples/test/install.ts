@@ -1,5 +1,5 @@
 /**
- * What an adopter gets: both packages packed with `npm pack` and installed from the tarballs into
+ * What an adopter gets: the packages packed with `npm pack` and installed from the tarballs into
  * a fresh project outside the workspace, with a copy of examples/ as its source. Nothing resolves
  * through the workspace's links, so CI runs exactly what the README and examples/ show.
  */
@@ -36,12 +36,14 @@ export interface Installed {
 export function installFromTarballs(): Installed {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-adopter-'));
   // Build, then pack: the tarballs hold dist/ as published.
-  run(root, 'npm', ['run', 'build', '-w', 'latchkey', '-w', '@latchkey/client']);
-  run(root, 'npm', ['pack', '-w', 'latchkey', '-w', '@latchkey/client', '--pack-destination', dir, '--silent']);
+  const packages = ['-w', 'latchkey', '-w', '@latchkey/client', '-w', '@latchkey/audit'];
+  run(root, 'npm', ['run', 'build', ...packages]);
+  run(root, 'npm', ['pack', ...packages, '--pack-destination', dir, '--silent']);
   const tarballs = readdirSync(dir).filter((f) => f.endsWith('.tgz'));
-  const server = tarballs.find((f) => f.startsWith('latchkey-'));
+  const server = tarballs.find((f) => /^latchkey-\d/.test(f));
   const client = tarballs.find((f) => f.startsWith('latchkey-client-'));
-  if (!server || !client) throw new Error(`npm pack made ${tarballs.join(', ')}`);
+  const audit = tarballs.find((f) => f.startsWith('latchkey-audit-'));
+  if (!server || !client || !audit) throw new Error(`npm pack made ${tarballs.join(', ')}`);
 
   cpSync(examples, dir, {
     recursive: true,
@@ -50,6 +52,8 @@ export function installFromTarballs(): Installed {
   const manifest = JSON.parse(readFileSync(join(examples, 'package.json'), 'utf8'));
   manifest.dependencies.latchkey = `file:./${server}`;
   manifest.dependencies['@latchkey/client'] = `file:./${client}`;
+  // The audit as a team adds it: a dev dependency, run as `npx latchkey audit`.
+  manifest.devDependencies['@latchkey/audit'] = `file:./${audit}`;
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 
   // Install scripts are skipped: better-sqlite3 would compile for ~75 s. Its binary is taken from

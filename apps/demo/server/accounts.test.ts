@@ -15,6 +15,13 @@ import { createDevInbox, createSmtpMailer } from 'latchkey/mail';
 import { createSqliteOneTimeStore } from 'latchkey/one-time/sqlite';
 import { createLoginThrottle, createRateLimit } from 'latchkey/password';
 import { createSqliteStore } from 'latchkey/sqlite';
+import {
+  createAccessTokens,
+  createMemoryRevocations,
+  createRefreshTokens,
+  generateAccessTokenKey,
+} from 'latchkey/tokens';
+import { createSqliteRefreshStore } from 'latchkey/tokens/sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closedPort, startSmtpServer, type TestSmtpServer } from '../../../packages/server/src/test/smtp.js';
 import { linkToken, type MailLike, waitForLink } from '../test/accounts.js';
@@ -57,6 +64,20 @@ beforeAll(async () => {
     oneTimeStore: createSqliteOneTimeStore(db),
     trustedProxies: ['127.0.0.1'],
     logger: { level: 'info', stream: logStream },
+    // The token endpoint's password grant is a way in too: it mails the new-device notice.
+    tokens: await (async () => {
+      const revocations = createMemoryRevocations();
+      return {
+        access: createAccessTokens({
+          issuer: 'latchkey-demo',
+          audience: 'latchkey-demo-downstream',
+          keys: [await generateAccessTokenKey()],
+          revocations,
+        }),
+        refresh: createRefreshTokens({ store: createSqliteRefreshStore(db) }),
+        revokeSubject: (id: string) => revocations.revokeSubject(id).then(() => undefined),
+      };
+    })(),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
@@ -351,6 +372,43 @@ describe('remember me and the new-device notice (#15 6, 7)', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(mailTo(email).length).toBe(before + 1);
     expect(logLines.some((line) => line.includes('"login.new-device"'))).toBe(true);
+  });
+
+  it('the password grant of the token endpoint mails the notice too, from a new place only', async () => {
+    const email = 'grant@example.org';
+    await signUp(email, PASSWORD, 'granted');
+    const before = mailTo(email).length;
+    const grant = (ip: string) =>
+      fetch(`${base}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': ip, 'user-agent': 'curl/8.5.0' },
+        body: JSON.stringify({ grant_type: 'password', username: 'granted', password: PASSWORD }),
+      });
+    expect((await grant('203.0.113.66')).status).toBe(200);
+    await expect.poll(() => mailTo(email).length).toBe(before + 1);
+    expect(mailTo(email).at(-1)?.text).toContain('Device: curl');
+    expect((await grant('203.0.113.67')).status).toBe(200); // the same place: nothing more
+    await new Promise((r) => setTimeout(r, 300));
+    expect(mailTo(email).length).toBe(before + 1);
+  });
+
+  it('someone with the password cycling user agents gets at most 3 notices an hour to the owner', async () => {
+    const email = 'flood@example.org';
+    await signUp(email, PASSWORD, 'flooded');
+    const before = mailTo(email).length;
+    const agents = ['Firefox/1 Windows', 'Chrome/1 Linux', 'Safari/1 Macintosh', 'Firefox/1 Android', 'Chrome/1 CrOS'];
+    for (const [i, userAgent] of agents.entries()) {
+      const res = await post(
+        '/api/auth/login',
+        { username: 'flooded', password: PASSWORD },
+        { 'x-forwarded-for': `192.0.${i + 10}.77`, 'user-agent': userAgent },
+      );
+      expect(res.status).toBe(200);
+    }
+    await expect.poll(() => mailTo(email).length).toBe(before + 3);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(mailTo(email).length).toBe(before + 3);
+    expect(logLines.filter((line) => line.includes('"login.new-device.limited"')).length).toBeGreaterThanOrEqual(2);
   });
 });
 

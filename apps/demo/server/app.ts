@@ -57,6 +57,7 @@ import { createCurrentUser } from './current-user.js';
 import { createDevices } from './devices.js';
 import { type LabOptions, registerLab } from './lab.js';
 import { logCspViolations, REDACT } from './log.js';
+import { createNewDeviceNotices } from './new-device.js';
 import type { Notes } from './notes.js';
 import { createPasswordAttempts } from './password-attempts.js';
 import { accountRoutes } from './routes/account.js';
@@ -225,6 +226,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     clientLimit: registrations,
     log: app.log,
   });
+  // Sign-ins from a new place mail the owner: the login form and the token endpoint alike.
+  const notices = createNewDeviceNotices({
+    signIns: options.signIns ?? createSignIns(new Database(':memory:'), randomBytes(32)),
+    devices,
+    accounts: accounts.flows,
+  });
   // Expired links are deleted hourly (a used one is gone at once).
   const sweep = setInterval(() => void accounts.tokens.deleteExpired().catch(() => undefined), 3_600_000);
   sweep.unref();
@@ -240,7 +247,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await app.register(webAppRoutes, { root: options.webRoot, killServiceWorker: options.killServiceWorker === true });
   else await app.register(loginPageRoutes);
   await app.register(avatarRoutes);
-  if (options.tokens) await app.register(tokenRoutes, { ...options.tokens, users, attempts });
+  if (options.tokens) await app.register(tokenRoutes, { ...options.tokens, users, attempts, notices });
   if (options.lab) await registerLab(app, { ...options.lab, users, throttle });
 
   await app.register(
@@ -262,7 +269,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         attempts,
         devices,
         accounts: accounts.flows,
-        signIns: options.signIns ?? createSignIns(new Database(':memory:'), logKey),
+        notices,
         logKey,
       });
       await api.register(sessionRoutes, { sessions, auth, current, userTokens });

@@ -27,7 +27,7 @@ describe('sign-ins: where an account signed in before (the new-device notice)', 
     expect(signIns.note('u2', ['Chrome on Android|192.0.2.0/24'])).toBe('first');
   });
 
-  it('stores keyed hashes only, forgets a place after 180 days and keeps 20 per account', () => {
+  it('stores keyed hashes only and keeps 20 places per account', () => {
     const { db, signIns, advance } = setup();
     signIns.note('u1', ['Firefox on Windows|198.51.100.0/24']);
     const rows = db.prepare('SELECT place FROM demo_sign_ins').all() as { place: string }[];
@@ -36,8 +36,18 @@ describe('sign-ins: where an account signed in before (the new-device notice)', 
       advance(1000);
       signIns.note('u1', [`Chrome on Linux|10.0.${i}.0/24`]);
     }
-    expect(db.prepare('SELECT count(*) AS n FROM demo_sign_ins').get()).toEqual({ n: 20 });
+    expect(db.prepare(`SELECT count(*) AS n FROM demo_sign_ins WHERE place != '*'`).get()).toEqual({ n: 20 });
+    expect(signIns.note('u1', ['Chrome on Linux|10.0.0.0/24'])).toBe('new'); // trimmed away: new again
+  });
+
+  it('a dormant account: its places are forgotten after 180 days, but not that it signed in', () => {
+    const { signIns, advance } = setup();
+    expect(signIns.note('u1', ['Firefox on Windows|198.51.100.0/24', 'd:aaaaaaaaaaaaaaaaaaaaaa'])).toBe('first');
     advance(181 * DAY);
-    expect(signIns.note('u1', ['Chrome on Linux|10.0.29.0/24'])).toBe('first');
+    // Someone with the stolen password, from another continent and browser: the owner hears of it.
+    expect(signIns.note('u1', ['Chrome on Android|203.0.113.0/24'])).toBe('new');
+    // The old place itself was forgotten with the rest: it counts as new too.
+    advance(DAY);
+    expect(signIns.note('u1', ['Firefox on Windows|198.51.100.0/24'])).toBe('new');
   });
 });

@@ -4,7 +4,9 @@
  * network) or this browser's device id; either one seen before makes the sign-in known. Only keyed
  * hashes are stored: the table says nothing of where a user was without the server's key.
  * An account's first sign-in (right after sign-up) is recorded without a notice: there is no
- * "new" without an old. Places unused for 180 days are forgotten; an account keeps at most 20.
+ * "new" without an old. Places unused for 180 days are forgotten and an account keeps at most 20,
+ * but that it signed in at all is never forgotten: a dormant account's next sign-in is "new", not
+ * "first" (dormant accounts are what credential stuffing finds).
  */
 import { createHmac } from 'node:crypto';
 import type Database from 'better-sqlite3';
@@ -19,6 +21,8 @@ export interface SignIns {
 
 const FORGET_AFTER = 180 * 24 * 3600 * 1000;
 const KEEP = 20;
+/** The row that says an account has signed in before; never forgotten, never trimmed. */
+const SIGNED_IN = '*';
 
 /**
  * @example
@@ -32,8 +36,9 @@ export function createSignIns(db: Database.Database, key: Buffer, now: () => num
     last_seen INTEGER NOT NULL,
     PRIMARY KEY (user_id, place)
   ) WITHOUT ROWID`);
-  const forget = db.prepare('DELETE FROM demo_sign_ins WHERE user_id = ? AND last_seen < ?');
-  const count = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM demo_sign_ins WHERE user_id = ?');
+  const forget = db.prepare(
+    `DELETE FROM demo_sign_ins WHERE user_id = ? AND last_seen < ? AND place != '${SIGNED_IN}'`,
+  );
   const seen = db.prepare<[string, string], { one: number }>(
     'SELECT 1 AS one FROM demo_sign_ins WHERE user_id = ? AND place = ?',
   );
@@ -41,16 +46,17 @@ export function createSignIns(db: Database.Database, key: Buffer, now: () => num
     'INSERT INTO demo_sign_ins (user_id, place, last_seen) VALUES (?, ?, ?) ON CONFLICT (user_id, place) DO UPDATE SET last_seen = excluded.last_seen',
   );
   const trim = db.prepare(
-    'DELETE FROM demo_sign_ins WHERE user_id = ? AND place NOT IN (SELECT place FROM demo_sign_ins WHERE user_id = ? ORDER BY last_seen DESC LIMIT ?)',
+    `DELETE FROM demo_sign_ins WHERE user_id = ? AND place != '${SIGNED_IN}' AND place NOT IN
+       (SELECT place FROM demo_sign_ins WHERE user_id = ? AND place != '${SIGNED_IN}' ORDER BY last_seen DESC LIMIT ?)`,
   );
   const hash = (place: string) => createHmac('sha256', key).update(place).digest('base64url');
   const note = db.transaction((userId: string, places: readonly (string | undefined)[]) => {
     const t = now();
     forget.run(userId, t - FORGET_AFTER);
     const hashes = places.filter((p): p is string => typeof p === 'string' && p !== '').map(hash);
-    const first = (count.get(userId)?.n ?? 0) === 0;
+    const first = seen.get(userId, SIGNED_IN) === undefined;
     const known = hashes.some((h) => seen.get(userId, h) !== undefined);
-    for (const h of hashes) upsert.run(userId, h, t);
+    for (const h of [SIGNED_IN, ...hashes]) upsert.run(userId, h, t);
     trim.run(userId, userId, KEEP);
     return first ? 'first' : known ? 'known' : 'new';
   });

@@ -15,15 +15,15 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionManager } from 'latchkey';
-import { type AccountFlows, type AccountRequestResult, deviceKey, normalizeEmail } from 'latchkey/accounts';
+import { type AccountFlows, type AccountRequestResult, normalizeEmail } from 'latchkey/accounts';
 import { type FastifySessions, getSession, sendError } from 'latchkey/fastify';
 import { avatarUrl } from '../avatar.js';
 import type { CurrentUser } from '../current-user.js';
 import type { Devices } from '../devices.js';
 import { logEvent, logPseudonym } from '../log.js';
+import type { NewDeviceNotices } from '../new-device.js';
 import type { PasswordAttempts } from '../password-attempts.js';
 import { parse, schemas } from '../schemas.js';
-import type { SignIns } from '../sign-ins.js';
 import { normalizeUsername, type User, type Users } from '../users.js';
 
 export interface AuthRoutesOptions {
@@ -35,8 +35,8 @@ export interface AuthRoutesOptions {
   devices: Devices;
   /** Sign-up, verification and password reset (latchkey/accounts). */
   accounts: AccountFlows;
-  /** Where accounts signed in before: a sign-in from elsewhere mails a notice. */
-  signIns: SignIns;
+  /** A sign-in from a place the account never used mails a notice. */
+  notices: NewDeviceNotices;
   /** The key of the usernames' pseudonyms in log lines. */
   logKey: Buffer;
 }
@@ -72,34 +72,18 @@ const loginKey = (login: string) => (login.includes('@') ? (normalizeEmail(login
 
 /**
  * @example
- * await api.register(authRoutes, { sessions, auth, users, current, attempts, devices, accounts, signIns, logKey });
+ * await api.register(authRoutes, { sessions, auth, users, current, attempts, devices, accounts, notices, logKey });
  */
 export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (api, options) => {
-  const { sessions, auth, users, current, attempts, devices, accounts, signIns, logKey } = options;
-
-  /**
-   * Records where this sign-in comes from; a place the account never used mails the owner a notice
-   * (ASVS 6.3.5) after the answer. Keyed by the library's coarse `deviceKey` and the device cookie.
-   */
-  const noteSignIn = (request: FastifyRequest, userId: string, notify: boolean) => {
-    const userAgent = request.headers['user-agent'];
-    const device = devices.current(request);
-    const places = [deviceKey({ userAgent, ip: request.ip }), device && `d:${device}`];
-    if (signIns.note(userId, places) === 'new' && notify) {
-      logEvent(request, 'login.new-device', { userId });
-      void accounts.notifyNewDevice(userId, { userAgent, ip: request.ip }).catch((error) => {
-        request.log.error({ err: error }, 'new-device notice failed');
-      });
-    }
-  };
+  const { sessions, auth, users, current, attempts, devices, accounts, notices, logKey } = options;
 
   /** After a link proved the mailbox: this browser and address are known to the throttle, and logged in. */
   const logInByLink = async (request: FastifyRequest, reply: FastifyReply, userId: string, event: string) => {
     const user = users.byId(userId);
     if (!user) return sendError(reply, 'TOKEN_INVALID');
     await devices.remember(request, user.username);
-    noteSignIn(request, user.id, false); // the mailbox's owner, on this device, just now
     const session = await auth.login(request, reply, user.id);
+    await notices.signedIn(request, user.id, false); // the mailbox's owner, on this device, just now
     logEvent(request, event, { userId: user.id, sessionId: session.id });
     return { user: userJson(user) };
   };
@@ -157,8 +141,8 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (api, opt
       return reply;
     }
     // Remember me lengthens this session only (library default: 30 days, 7 idle); step-up is unchanged.
-    noteSignIn(request, user.id, true);
     const session = await auth.login(request, reply, user.id, { remember: body.remember === true });
+    await notices.signedIn(request, user.id, true);
     logEvent(request, 'login.success', { userId: user.id, sessionId: session.id, remembered: body.remember === true });
     return { user: userJson(user) };
   });

@@ -12,6 +12,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { sendError } from 'latchkey/fastify';
 import type { AccessTokens, RefreshTokens } from 'latchkey/tokens';
 import { appErrors } from '../errors.js';
+import type { NewDeviceNotices } from '../new-device.js';
 import type { PasswordAttempts } from '../password-attempts.js';
 import { parse, schemas } from '../schemas.js';
 import type { Users } from '../users.js';
@@ -21,15 +22,17 @@ export interface TokenRoutesOptions {
   refresh: RefreshTokens;
   users: Users;
   attempts: PasswordAttempts;
+  /** A password grant from a place the account never used mails a notice, as a login does. */
+  notices: NewDeviceNotices;
 }
 
 /**
  * @example
- * await app.register(tokenRoutes, { access, refresh, users, attempts });
+ * await app.register(tokenRoutes, { access, refresh, users, attempts, notices });
  */
 export const tokenRoutes: FastifyPluginAsync<TokenRoutesOptions> = async (
   app,
-  { access, refresh, users, attempts },
+  { access, refresh, users, attempts, notices },
 ) => {
   app.get('/.well-known/jwks.json', async (_request, reply) =>
     // Cached 5 min: a new key must be published (as the second key) that long before it signs.
@@ -62,6 +65,7 @@ export const tokenRoutes: FastifyPluginAsync<TokenRoutesOptions> = async (
       }
       userId = user.id;
       refreshToken = (await refresh.issue(userId)).token;
+      await notices.signedIn(request, userId, true);
     } else {
       const result = await refresh.rotate(body.refresh_token);
       if (!result.ok) {

@@ -31,6 +31,21 @@ describe('new-device notice: describing and keying a sign-in', () => {
     expect(deviceKey({ userAgent: CHROME_LINUX, ip: '::1' })).toBe('Chrome on Linux|0:0:0::/48');
   });
 
+  it('an IPv4 address inside IPv6 counts as that IPv4, however it is spelled', () => {
+    const v4 = 'Chrome on Linux|198.51.100.0/24';
+    for (const ip of [
+      '198.51.100.7',
+      '::ffff:198.51.100.7',
+      '::FFFF:c633:6407',
+      '0:0:0:0:0:ffff:198.51.100.7',
+      '0000:0000:0000:0000:0000:ffff:c633:64ff',
+      '64:ff9b::198.51.100.9',
+      '64:ff9b::c633:6401',
+    ])
+      expect(deviceKey({ userAgent: CHROME_LINUX, ip }), ip).toBe(v4);
+    expect(deviceKey({ userAgent: CHROME_LINUX, ip: '::ffff:203.0.113.1' })).not.toBe(v4);
+  });
+
   it('an address that is not one gives "unknown", never the text sent', () => {
     for (const ip of ['not an ip', '198.51.100', '', null, undefined, '1.2.3.4\r\nX: y']) {
       expect(deviceKey({ userAgent: CHROME_LINUX, ip })).toBe('Chrome on Linux|unknown');

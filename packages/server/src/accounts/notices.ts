@@ -48,19 +48,43 @@ export function describeDevice(userAgent: unknown): string {
   return `${browser ?? 'an unknown browser'}${system === undefined ? '' : ` on ${system}`}`;
 }
 
-/** The network an address belongs to: an IPv4 /24 or an IPv6 /48 (an IPv4-mapped one counts as IPv4). */
+/** An IPv6 address as its eight 16-bit groups, or undefined (an embedded dotted quad is read too). */
+function groupsOf(ip: string): number[] | undefined {
+  let text = ip.toLowerCase();
+  const quad = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (quad !== null) {
+    const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const part = (s: string | undefined) =>
+    s === undefined || s === '' ? [] : s.split(':').map((g) => Number.parseInt(g, 16));
+  const head = part(halves[0]);
+  const tail = part(halves[1]);
+  const groups = halves.length === 2 ? [...head, ...Array(8 - head.length - tail.length).fill(0), ...tail] : head;
+  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : undefined;
+}
+
+/**
+ * The network an address belongs to: an IPv4 /24 or an IPv6 /48. An IPv4 address inside IPv6
+ * (mapped `::ffff:a.b.c.d` in any spelling, or NAT64 `64:ff9b::/96`) counts as the IPv4 it carries.
+ */
 function networkOf(ip: unknown): string {
   if (typeof ip !== 'string' || isIP(ip) === 0) return 'unknown';
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  const v4 = isIP(ip) === 4 ? ip : mapped?.[1];
-  if (v4 !== undefined) return `${v4.split('.').slice(0, 3).join('.')}.0/24`;
-  const [head = '', tail = ''] = ip.toLowerCase().split('::');
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === '' ? [] : tail.split(':');
-  const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups
+  if (isIP(ip) === 4) return `${ip.split('.').slice(0, 3).join('.')}.0/24`;
+  const g = groupsOf(ip);
+  if (g === undefined) return 'unknown';
+  const zeros = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  const mapped = zeros(0, 5) && g[5] === 0xffff;
+  const nat64 = g[0] === 0x64 && g[1] === 0xff9b && zeros(2, 6);
+  if (mapped || nat64) {
+    const [hi = 0, lo = 0] = g.slice(6);
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.0/24`;
+  }
+  return `${g
     .slice(0, 3)
-    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .map((x) => x.toString(16))
     .join(':')}::/48`;
 }
 

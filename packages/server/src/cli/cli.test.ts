@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createKeyRing } from '../sessions/key-ring.js';
+import { runAuditCommand } from './audit.js';
 import { runCli } from './cli.js';
 
 const run = (...argv: string[]) => {
@@ -55,5 +56,45 @@ describe('latchkey keygen', () => {
       encoding: 'utf8',
     });
     expect(stdout).toMatch(/^[A-Za-z0-9_-]{43}\n$/);
+  });
+});
+
+describe('latchkey audit', () => {
+  const io = () => {
+    let out = '';
+    let err = '';
+    return {
+      io: {
+        out: (t: string) => {
+          out += t;
+        },
+        err: (t: string) => {
+          err += t;
+        },
+        color: false,
+      },
+      read: () => ({ out, err }),
+    };
+  };
+
+  it('forwards to @latchkey/audit when it is installed', async () => {
+    const { io: sink, read } = io();
+    expect(await runAuditCommand(['--help'], sink)).toBe(0);
+    expect(read().out).toMatch(/^Usage: latchkey-audit <url> \[options\]/);
+    const bad = io();
+    expect(await runAuditCommand(['--fail-on', 'severe', 'http://x.test/'], bad.io)).toBe(2);
+    expect(bad.read().err).toMatch(/^latchkey audit: --fail-on takes one of/);
+  });
+
+  it('says how to install it when it is not, exit 2', async () => {
+    const { io: sink, read } = io();
+    const missing = Object.assign(new Error("Cannot find package '@latchkey/audit' imported from /app/x.js"), {
+      code: 'ERR_MODULE_NOT_FOUND',
+    });
+    expect(await runAuditCommand(['http://x.test/'], sink, () => Promise.reject(missing))).toBe(2);
+    expect(read()).toEqual({
+      out: '',
+      err: 'latchkey audit: the audit is its own package (it drives a real Chromium): npm i -D @latchkey/audit, then run this again.\n',
+    });
   });
 });

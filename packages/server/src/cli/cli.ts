@@ -1,6 +1,7 @@
 /**
- * The `latchkey` command. One job today: make a signing key, so nobody pastes a password or the
- * output of a tool that prints the wrong alphabet into `SESSION_KEY`.
+ * The `latchkey` command. Its own job: make a signing key, so nobody pastes a password or the
+ * output of a tool that prints the wrong alphabet into `SESSION_KEY`. `latchkey audit` forwards to
+ * `@latchkey/audit` (audit.ts).
  *
  *   npx latchkey keygen              → a 32-byte key, base64url (what `keys` takes)
  *   npx latchkey keygen --env SESSION_KEY  → SESSION_KEY=<key>, for a .env file
@@ -14,6 +15,8 @@ const USAGE = `Usage: latchkey <command>
 
 Commands:
   keygen [--env NAME] [--count N]   print a new 32-byte session signing key (base64url)
+  audit <url> [options]             check a site in Chromium for the article's mistakes
+                                    (needs @latchkey/audit; latchkey audit --help for options)
   help                              show this text
 
 Put the key in your environment (SESSION_KEY=...) and pass it to createSessionManager({ keys }).

@@ -8,6 +8,7 @@ import {
   serializeExpiredSessionCookie,
   serializeSessionCookie,
 } from '../cookie/session-cookie.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { SessionManager, SessionMeta } from '../sessions/manager.js';
 import type { Session, SessionData } from '../stores/store.js';
 
@@ -25,6 +26,24 @@ export interface LoginOptions {
    * `remember` lifetimes. Pass the user's explicit choice only; default `false`.
    */
   remember?: boolean | undefined;
+}
+
+/**
+ * The adapters' `login` options, checked: an object with `data` and `remember` only. Before 0.x
+ * of #15 the fourth argument was the session data itself; passed that way, a `{ mfaPending: true }`
+ * would be dropped without a word, so any other key is an error that says where data goes now.
+ */
+export function checkLoginOptions(options: unknown): LoginOptions {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw new InvalidArgumentError("login's options must be an object: { data?, remember? }");
+  for (const key of Object.keys(options)) {
+    if (key !== 'data' && key !== 'remember')
+      throw new InvalidArgumentError(
+        `login's options take data and remember only, not "${key.slice(0, 40)}": session data goes in { data: { … } }`,
+      );
+  }
+  return options as LoginOptions;
 }
 
 /** Response headers to add; names are lower case. */

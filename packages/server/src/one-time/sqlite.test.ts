@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../errors.js';
-import { createSqliteStore } from '../stores/sqlite.js';
+import { createSqliteStore, SQLITE_SCHEMA_VERSION } from '../stores/sqlite.js';
 import { runOneTimeTokenStoreConformance } from './conformance.js';
 import { createSqliteOneTimeStore, SQLITE_ONE_TIME_SCHEMA_VERSION } from './sqlite.js';
 import type { OneTimeTokenStore } from './store.js';
@@ -69,7 +69,7 @@ describe('SQLite one-time store', () => {
     expect(db.prepare('SELECT MAX(version) FROM latchkey_one_time_schema_version').pluck().get()).toBe(
       SQLITE_ONE_TIME_SCHEMA_VERSION,
     );
-    expect(db.prepare('SELECT MAX(version) FROM latchkey_schema_version').pluck().get()).toBe(1); // the sessions' own
+    expect(db.prepare('SELECT MAX(version) FROM latchkey_schema_version').pluck().get()).toBe(SQLITE_SCHEMA_VERSION); // the sessions' own
     createSqliteOneTimeStore(db); // opening again migrates nothing
     expect(db.prepare('SELECT COUNT(*) FROM latchkey_one_time_schema_version').pluck().get()).toBe(1);
     db.close();

@@ -293,8 +293,7 @@ function readRemember(value: SessionManagerOptions['remember'], absolute: number
     max: MAX_COOKIE_AGE,
     unit,
   });
-  // Why: a remembered session is told apart from an ordinary one by its longer absolute limit alone,
-  // so no store needs another column; equal limits would make the two indistinguishable.
+  // "Remember me" that is not longer than an ordinary session would be a choice that changes nothing.
   if (longest <= absolute) {
     throw new ConfigurationError(
       `remember.absoluteTimeout (${longest} s) must be longer than absoluteTimeout (${absolute} s): raise it, or pass remember: false`,
@@ -311,22 +310,6 @@ function readRemember(value: SessionManagerOptions['remember'], absolute: number
 
 const clip = (value: string | null | undefined, max: number): string | null =>
   typeof value === 'string' && value.length > 0 ? value.slice(0, max) : null;
-
-/** The record without its hash. Spelled out: object rest-spread is several times slower here. */
-function toSession(r: SessionRecord): Session {
-  return {
-    id: r.id,
-    userId: r.userId,
-    createdAt: r.createdAt,
-    lastSeenAt: r.lastSeenAt,
-    expiresAt: r.expiresAt,
-    absoluteExpiresAt: r.absoluteExpiresAt,
-    authenticatedAt: r.authenticatedAt,
-    userAgent: r.userAgent,
-    ip: r.ip,
-    data: r.data,
-  };
-}
 
 /**
  * @example
@@ -356,11 +339,27 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   const touchMs = touch * 1000;
   const absoluteMs = absolute * 1000;
   const rememberIdleMs = remember === null ? idleMs : remember.idleTimeout * 1000;
-  // A session is remembered when its absolute limit is longer than an ordinary session's (set at
-  // login, never moved). Should `remember` be turned off later, such sessions fall back to the
-  // ordinary idle timeout at once.
-  const remembered = (s: Session) => s.absoluteExpiresAt - s.createdAt > absoluteMs;
-  const idleOf = (s: Session) => (remember !== null && remembered(s) ? rememberIdleMs : idleMs);
+  const rememberMs = remember === null ? absoluteMs : remember.absoluteTimeout * 1000;
+  // "Remember me" is recorded at login (never inferred from the limits), and today's settings bind
+  // every session, old ones too: lowering a timeout or turning `remember` off shortens live sessions
+  // at once, and never lengthens one.
+  const longLived = (s: Session) => remember !== null && s.remembered === true;
+  const idleOf = (s: Session) => (longLived(s) ? rememberIdleMs : idleMs);
+  const limitOf = (s: Session) => Math.min(s.absoluteExpiresAt, s.createdAt + (longLived(s) ? rememberMs : absoluteMs));
+  /** The record without its hash, with the limits today's settings give it. Spelled out: rest-spread is slower here. */
+  const toSession = (r: SessionRecord): Session => ({
+    id: r.id,
+    userId: r.userId,
+    createdAt: r.createdAt,
+    lastSeenAt: r.lastSeenAt,
+    expiresAt: r.expiresAt,
+    absoluteExpiresAt: limitOf(r),
+    authenticatedAt: r.authenticatedAt,
+    userAgent: r.userAgent,
+    ip: r.ip,
+    data: r.data,
+    remembered: longLived(r),
+  });
 
   const checkUserId = (userId: string) => {
     if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID) {
@@ -377,7 +376,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   }
 
   const expired = (record: SessionRecord, t: number) =>
-    t >= record.expiresAt || t >= record.absoluteExpiresAt || t - record.lastSeenAt >= idleOf(record);
+    t >= record.expiresAt || t >= limitOf(record) || t - record.lastSeenAt >= idleOf(record);
 
   // Authenticity never changes for a token under one key ring, so proving it once is enough; only
   // the session's state (revoked, expired) must be read each time, and it is. Holding recent tokens
@@ -415,7 +414,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     idleTimeout: idle,
     absoluteTimeout: absolute,
     remember,
-    isRemembered: (session) => remember !== null && remembered(session),
+    isRemembered: longLived,
 
     async createSession(userId, meta = {}) {
       checkUserId(userId);
@@ -435,6 +434,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
         createdAt: t,
         lastSeenAt: t,
         expiresAt: Math.min(t + (long ? rememberIdleMs : idleMs), absoluteExpiresAt),
+        remembered: long,
         absoluteExpiresAt,
         authenticatedAt: t,
         userAgent: clip(meta.userAgent, MAX_USER_AGENT),
@@ -451,7 +451,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       // The sliding write is throttled: at most one store write per touch interval per session.
       if (t - record.lastSeenAt >= touchMs) {
         session.lastSeenAt = t;
-        session.expiresAt = Math.min(t + idleOf(record), record.absoluteExpiresAt);
+        session.expiresAt = Math.min(t + idleOf(record), limitOf(record));
         await store.touch(record.id, session.lastSeenAt, session.expiresAt);
       }
       return session;
@@ -466,7 +466,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       return issue({
         ...toSession(record),
         lastSeenAt: t,
-        expiresAt: Math.min(t + idleOf(record), record.absoluteExpiresAt),
+        expiresAt: Math.min(t + idleOf(record), limitOf(record)),
         authenticatedAt: rotateOptions.reauthenticated === true ? t : record.authenticatedAt,
       });
     },

@@ -7,8 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createExpressSessions } from '../adapters/express/index.js';
+import { createFastifySessions } from '../adapters/fastify/index.js';
+import { createHonoSessions } from '../adapters/hono/index.js';
+import { createNodeSessions } from '../adapters/node/index.js';
 import { ConfigurationError, InvalidArgumentError } from '../errors.js';
-import { createSessionFlow } from '../http/session-flow.js';
+import { checkLoginOptions, createSessionFlow } from '../http/session-flow.js';
 import { createSqliteStore } from '../stores/sqlite.js';
 import type { SessionStore } from '../stores/store.js';
 import { DAY, HOUR, MINUTE, manualClock, SECOND } from '../test/clock.js';
@@ -156,14 +160,84 @@ describe('remember me', () => {
     );
   });
 
-  it('turned off later, a remembered session falls back to the ordinary idle limit at once', async () => {
+  it('turned off later, a remembered session falls back to the ordinary limits at once, idle and absolute', async () => {
     const { sessions, make, clock } = setup();
+    const start = clock.now();
     const { token } = await sessions.createSession('u1', { remember: true });
     const stricter = make({ remember: false });
     clock.advance(29 * MINUTE);
-    expect(stricter.isRemembered((await stricter.validateToken(token)) as never)).toBe(false);
+    const seen = await stricter.validateToken(token);
+    expect(stricter.isRemembered(seen as never)).toBe(false);
+    expect(seen?.absoluteExpiresAt).toBe(start + 12 * HOUR); // what it is shown, and what binds it
+    // Active every 29 minutes, it still ends 12 h after login, not 30 days.
+    while (clock.now() + 29 * MINUTE < start + 12 * HOUR) {
+      clock.advance(29 * MINUTE);
+      expect(await stricter.validateToken(token)).not.toBeNull();
+    }
+    const flow = createSessionFlow(stricter);
+    const stepped = await flow.reauthenticate(`__Host-session=${token}`);
+    const maxAge = Number(/Max-Age=(\d+)/.exec(stepped?.headers['set-cookie'] ?? '')?.[1]);
+    expect(maxAge).toBeLessThanOrEqual((start + 12 * HOUR - clock.now()) / 1000 + 1);
+    clock.set(start + 12 * HOUR);
+    expect(
+      await stricter.validateToken(/__Host-session=([^;]+)/.exec(stepped?.headers['set-cookie'] ?? '')?.[1] ?? ''),
+    ).toBeNull();
+    // And idle: a new remembered session under the stricter manager dies after 30 idle minutes.
+    const other = await sessions.createSession('u2', { remember: true });
+    clock.advance(30 * MINUTE);
+    expect(await stricter.validateToken(other.token)).toBeNull();
+  });
+
+  it('lowering absoluteTimeout later shortens live sessions and never makes one remembered', async () => {
+    const { sessions, make, clock } = setup();
+    const start = clock.now();
+    const { token, session } = await sessions.createSession('u1');
+    const tighter = make({ absoluteTimeout: 3600 });
+    clock.advance(2 * MINUTE);
+    const seen = await tighter.validateToken(token);
+    expect(tighter.isRemembered(seen as never)).toBe(false);
+    expect(seen?.absoluteExpiresAt).toBe(start + HOUR);
+    expect(seen?.expiresAt).toBe(clock.now() + 30 * MINUTE); // the ordinary idle slide, not 7 days
     clock.advance(31 * MINUTE);
-    expect(await stricter.validateToken(token)).toBeNull();
+    expect(await tighter.validateToken(token)).toBeNull();
+    // Active, it ends at the new hour, not at its old 12.
+    const busy = await sessions.createSession('u2');
+    clock.set(start + 32 * MINUTE);
+    expect(await tighter.validateToken(busy.token)).not.toBeNull();
+    clock.set(busy.session.createdAt + HOUR);
+    expect(await tighter.validateToken(busy.token)).toBeNull();
+    expect(session.remembered).toBe(false);
+  });
+
+  it('a fractional absoluteTimeout makes no session remembered (the choice is recorded, not inferred)', async () => {
+    const { sessions, clock } = setup({ absoluteTimeout: 0.7 * 86_400 });
+    const { token, session } = await sessions.createSession('u1');
+    expect(sessions.isRemembered(session)).toBe(false);
+    clock.advance(2 * MINUTE);
+    expect((await sessions.validateToken(token))?.expiresAt).toBe(clock.now() + 30 * MINUTE);
+    clock.advance(31 * MINUTE);
+    expect(await sessions.validateToken(token)).toBeNull();
+  });
+
+  it("the adapters' login refuses the old fourth argument (session data) instead of dropping it", async () => {
+    const { sessions } = setup();
+    const legacy = { mfaPending: true, remember: true } as never;
+    const message =
+      'login\'s options take data and remember only, not "mfaPending": session data goes in { data: { … } }';
+    const logins: Array<() => Promise<unknown>> = [
+      () => createNodeSessions(sessions).login({} as never, {} as never, 'u1', legacy),
+      () => createExpressSessions(sessions).login({} as never, {} as never, 'u1', legacy),
+      () => createFastifySessions(sessions).login({} as never, {} as never, 'u1', legacy),
+      () => createHonoSessions(sessions).login({} as never, 'u1', legacy),
+    ];
+    for (const login of logins) {
+      const error = await login().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect((error as Error).message).toBe(message);
+    }
+    expect(() => checkLoginOptions('yes')).toThrow("login's options must be an object: { data?, remember? }");
+    expect(checkLoginOptions({ data: { a: 1 }, remember: true })).toEqual({ data: { a: 1 }, remember: true });
+    expect(checkLoginOptions(undefined)).toEqual({});
   });
 
   it('the remembered state comes from the stored row: a second manager on the same file agrees', async () => {

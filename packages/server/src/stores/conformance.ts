@@ -48,6 +48,7 @@ export function sampleRecord(overrides: Partial<SessionRecord> = {}): SessionRec
     userAgent: 'Mozilla/5.0 (X11; Linux x86_64) conformance',
     ip: '203.0.113.7',
     data: {},
+    remembered: false,
     ...overrides,
   };
 }
@@ -91,6 +92,19 @@ export function runStoreConformance(options: ConformanceOptions): void {
         null,
       );
       assert.equal(await store.get(`${record.id} `), null);
+    });
+
+    it('keeps "remember me" as given, through get and listUser', async () => {
+      const remembered = sampleRecord({ remembered: true });
+      const ordinary = sampleRecord({ userId: remembered.userId, createdAt: T0 + 1, remembered: false });
+      await store.create(remembered, 10);
+      await store.create(ordinary, 10);
+      assert.equal((await store.get(remembered.id))?.remembered, true);
+      assert.equal((await store.get(ordinary.id))?.remembered, false);
+      assert.deepEqual(
+        (await store.listUser(remembered.userId)).map((r) => r.remembered),
+        [true, false],
+      );
     });
 
     it('keeps a nullable user agent and ip', async () => {

@@ -35,8 +35,8 @@ describe.runIf(hasPostgres)('postgres store on a pg.Pool', () => {
   it('migrates once when several instances start together, and records the version', async () => {
     const prefix = `lk_${randomBytes(4).toString('hex')}_`;
     await Promise.all(Array.from({ length: 4 }, () => createPostgresStore(pool, { tablePrefix: prefix })));
-    const { rows } = await pool.query(`SELECT version FROM ${prefix}schema_version`);
-    expect(rows).toEqual([{ version: POSTGRES_SCHEMA_VERSION }]);
+    const { rows } = await pool.query(`SELECT version FROM ${prefix}schema_version ORDER BY version`);
+    expect(rows).toEqual(Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })));
     const indexes = await pool.query(
       `SELECT indexname FROM pg_indexes WHERE tablename = '${prefix}sessions' ORDER BY 1`,
     );
@@ -105,7 +105,7 @@ describe('postgres store on PGlite', () => {
     await lite.query(`INSERT INTO ${prefix}schema_version (version) VALUES (${POSTGRES_SCHEMA_VERSION + 1})`);
     const error = await createPostgresStore(lite, { tablePrefix: prefix }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigurationError);
-    expect((error as Error).message).toMatch(/newer than this latchkey writes \(1\): upgrade latchkey/);
+    expect((error as Error).message).toMatch(/newer than this latchkey writes \(2\): upgrade latchkey/);
     await dropPostgresSchema(lite, prefix);
   });
 });

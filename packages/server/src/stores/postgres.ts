@@ -57,14 +57,30 @@ const migrations = (t: string): string[] => [
        SELECT id FROM ${t}sessions WHERE user_id = p_user AND expires_at > p_created
        ORDER BY created_at DESC, id DESC OFFSET p_max) RETURNING id;
    END $fn$;`,
+  // 2: "remember me" is recorded, not inferred from the limits (0.x, #15).
+  `ALTER TABLE ${t}sessions ADD COLUMN remembered boolean NOT NULL DEFAULT false;
+   DROP FUNCTION ${t}create_session(text, text, text, bigint, bigint, bigint, bigint, bigint, text, text, jsonb, int);
+   CREATE FUNCTION ${t}create_session(p_id text, p_hash text, p_user text, p_created bigint, p_last bigint,
+       p_expires bigint, p_absolute bigint, p_auth bigint, p_ua text, p_ip text, p_data jsonb, p_max int,
+       p_remembered boolean)
+     RETURNS SETOF text LANGUAGE plpgsql AS $fn$
+   BEGIN
+     PERFORM pg_advisory_xact_lock(hashtextextended('${t}' || p_user, 0));
+     INSERT INTO ${t}sessions VALUES (p_id, p_hash, p_user, p_created, p_last, p_expires, p_absolute, p_auth,
+       p_ua, p_ip, p_data, p_remembered);
+     RETURN QUERY DELETE FROM ${t}sessions WHERE user_id = p_user AND expires_at <= p_created RETURNING id;
+     RETURN QUERY DELETE FROM ${t}sessions WHERE id IN (
+       SELECT id FROM ${t}sessions WHERE user_id = p_user AND expires_at > p_created
+       ORDER BY created_at DESC, id DESC OFFSET p_max) RETURNING id;
+   END $fn$;`,
 ];
 
 /** The schema version this build writes. */
-export const POSTGRES_SCHEMA_VERSION = 1;
+export const POSTGRES_SCHEMA_VERSION = 2;
 
 const FIELDS = `secret_hash, user_id, created_at::float8 AS created_at, last_seen_at::float8 AS last_seen_at,
   expires_at::float8 AS expires_at, absolute_expires_at::float8 AS absolute_expires_at,
-  authenticated_at::float8 AS authenticated_at, user_agent, ip, data`;
+  authenticated_at::float8 AS authenticated_at, user_agent, ip, data, remembered`;
 
 interface Row {
   id?: string;
@@ -78,6 +94,7 @@ interface Row {
   user_agent: string | null;
   ip: string | null;
   data: SessionData;
+  remembered: boolean;
 }
 
 const toRecord = (id: string, row: Row): SessionRecord => ({
@@ -92,6 +109,7 @@ const toRecord = (id: string, row: Row): SessionRecord => ({
   userAgent: row.user_agent,
   ip: row.ip,
   data: row.data,
+  remembered: row.remembered === true,
 });
 
 /** Letters, digits and `_`, not starting with a digit: it is spliced into SQL as an identifier. */
@@ -144,7 +162,7 @@ export async function createPostgresStore(db: PgQueryable, options?: PostgresSto
       run('create', async () =>
         (
           await rows<{ id: string }>(
-            `SELECT x AS id FROM ${t}create_session($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12) AS x`,
+            `SELECT x AS id FROM ${t}create_session($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13) AS x`,
             [
               r.id,
               r.secretHash,
@@ -158,6 +176,7 @@ export async function createPostgresStore(db: PgQueryable, options?: PostgresSto
               r.ip,
               JSON.stringify(r.data),
               maxPerUser,
+              r.remembered === true,
             ],
           )
         ).map((row) => row.id),

@@ -34,7 +34,7 @@ export interface RedisStoreOptions {
 /** The part of a record that never changes after creation. */
 type Fixed = Pick<
   SessionRecord,
-  'secretHash' | 'userId' | 'createdAt' | 'absoluteExpiresAt' | 'authenticatedAt' | 'userAgent' | 'ip'
+  'secretHash' | 'userId' | 'createdAt' | 'absoluteExpiresAt' | 'authenticatedAt' | 'userAgent' | 'ip' | 'remembered'
 >;
 
 // Every script takes the user's five keys in this order.
@@ -112,13 +112,17 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
 end
 return out`;
 
-const toRecord = (id: string, fixed: string, seen: string, data: string, expiresAt: string): SessionRecord => ({
-  id,
-  ...(JSON.parse(fixed) as Fixed),
-  lastSeenAt: Number(seen),
-  expiresAt: Number(expiresAt),
-  data: JSON.parse(data) as SessionData,
-});
+const toRecord = (id: string, fixed: string, seen: string, data: string, expiresAt: string): SessionRecord => {
+  const f = JSON.parse(fixed) as Fixed;
+  return {
+    id,
+    ...f,
+    remembered: f.remembered === true, // records from before the field read false
+    lastSeenAt: Number(seen),
+    expiresAt: Number(expiresAt),
+    data: JSON.parse(data) as SessionData,
+  };
+};
 
 /**
  * @example
@@ -155,6 +159,7 @@ export function createRedisStore(client: Redis | Cluster, options?: RedisStoreOp
           authenticatedAt: r.authenticatedAt,
           userAgent: r.userAgent,
           ip: r.ip,
+          remembered: r.remembered === true,
         };
         await client.set(sid(r.id), r.userId, 'PXAT', r.expiresAt);
         const args = [r.id, JSON.stringify(fixed), r.lastSeenAt, JSON.stringify(r.data), r.createdAt, r.expiresAt];

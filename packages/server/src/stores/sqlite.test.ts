@@ -61,15 +61,30 @@ describe('sqlite store specifics', () => {
     const second = new Database(file);
     const store = createSqliteStore(second);
     expect((await store.get(record.id))?.userId).toBe(record.userId);
-    expect(second.prepare('SELECT COUNT(*) FROM latchkey_schema_version').pluck().get()).toBe(1);
+    expect(second.prepare('SELECT COUNT(*) FROM latchkey_schema_version').pluck().get()).toBe(SQLITE_SCHEMA_VERSION);
     second.close();
+  });
+
+  it('moves a version 1 file to version 2 in place: its sessions read as not remembered', async () => {
+    const db = new Database(join(dir, 'v1.db'));
+    db.exec(`CREATE TABLE latchkey_schema_version (version INTEGER NOT NULL);
+      INSERT INTO latchkey_schema_version (version) VALUES (1);
+      CREATE TABLE latchkey_sessions (id TEXT PRIMARY KEY NOT NULL, secret_hash TEXT NOT NULL, user_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+        absolute_expires_at INTEGER NOT NULL, authenticated_at INTEGER NOT NULL, user_agent TEXT, ip TEXT,
+        data TEXT NOT NULL) WITHOUT ROWID;
+      INSERT INTO latchkey_sessions VALUES ('old-id', 'hash', 'u1', 1, 1, 2, 3, 1, NULL, NULL, '{}');`);
+    const store = createSqliteStore(db);
+    expect(await store.get('old-id')).toMatchObject({ userId: 'u1', remembered: false });
+    expect(db.prepare('SELECT MAX(version) FROM latchkey_schema_version').pluck().get()).toBe(2);
+    db.close();
   });
 
   it('refuses a file written by a newer schema', () => {
     const db = new Database(join(dir, 'newer.db'));
     createSqliteStore(db);
     db.prepare('INSERT INTO latchkey_schema_version (version) VALUES (99)').run();
-    expect(() => createSqliteStore(db)).toThrow(/newer than this latchkey writes \(1\): upgrade latchkey/);
+    expect(() => createSqliteStore(db)).toThrow(/newer than this latchkey writes \(2\): upgrade latchkey/);
     db.close();
   });
 

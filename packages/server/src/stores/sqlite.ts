@@ -30,8 +30,8 @@ export interface SqliteStoreOptions {
 // Column order of every SELECT below; rows come back as arrays (`.raw()`), which spares
 // better-sqlite3 building a keyed object per row on the validation path.
 const FIELDS = `secret_hash, user_id, created_at, last_seen_at, expires_at, absolute_expires_at,
-  authenticated_at, user_agent, ip, data`;
-type Row = [string, string, number, number, number, number, number, string | null, string | null, string];
+  authenticated_at, user_agent, ip, data, remembered`;
+type Row = [string, string, number, number, number, number, number, string | null, string | null, string, number];
 
 /** Each entry moves the schema one version up; entries are never edited once released. */
 const migrations = (t: string): string[] => [
@@ -50,10 +50,12 @@ const migrations = (t: string): string[] => [
    ) WITHOUT ROWID;
    CREATE INDEX ${t}sessions_user ON ${t}sessions (user_id, created_at);
    CREATE INDEX ${t}sessions_expiry ON ${t}sessions (expires_at);`,
+  // 2: "remember me" is recorded, not inferred from the limits (0.x, #15).
+  `ALTER TABLE ${t}sessions ADD COLUMN remembered INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 /** The schema version this build of latchkey writes. */
-export const SQLITE_SCHEMA_VERSION = 1;
+export const SQLITE_SCHEMA_VERSION = 2;
 
 const toRecord = (id: string, row: Row): SessionRecord => ({
   id,
@@ -67,6 +69,7 @@ const toRecord = (id: string, row: Row): SessionRecord => ({
   userAgent: row[7],
   ip: row[8],
   data: row[9] === '{}' ? {} : (JSON.parse(row[9]) as SessionData),
+  remembered: row[10] === 1,
 });
 
 const OPEN_DATABASE =
@@ -114,9 +117,9 @@ export function createSqliteStore(db: BetterSqlite3.Database, options?: SqliteSt
   const s = {
     insert: db.prepare(
       `INSERT INTO ${t}sessions (id, secret_hash, user_id, created_at, last_seen_at, expires_at,
-         absolute_expires_at, authenticated_at, user_agent, ip, data)
+         absolute_expires_at, authenticated_at, user_agent, ip, data, remembered)
        VALUES (@id, @secretHash, @userId, @createdAt, @lastSeenAt, @expiresAt,
-         @absoluteExpiresAt, @authenticatedAt, @userAgent, @ip, @data)`,
+         @absoluteExpiresAt, @authenticatedAt, @userAgent, @ip, @data, @remembered)`,
     ),
     get: db.prepare(`SELECT ${FIELDS} FROM ${t}sessions WHERE id = ?`).raw(),
     touch: db.prepare(`UPDATE ${t}sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`),
@@ -133,7 +136,7 @@ export function createSqliteStore(db: BetterSqlite3.Database, options?: SqliteSt
   };
 
   const create = db.transaction((record: SessionRecord, maxPerUser: number): string[] => {
-    s.insert.run({ ...record, data: JSON.stringify(record.data) });
+    s.insert.run({ ...record, data: JSON.stringify(record.data), remembered: record.remembered === true ? 1 : 0 });
     const evicted = (s.userExpired.all(record.userId, record.createdAt) as { id: string }[]).map((r) => r.id);
     const live = (s.userLive.all(record.userId, record.createdAt) as { id: string }[]).map((r) => r.id);
     evicted.push(...live.slice(0, Math.max(0, live.length - maxPerUser)));

@@ -23,6 +23,11 @@ export interface Session {
   absoluteExpiresAt: number;
   /** Last time the user proved a credential (login or step-up), for "fresh session" checks. */
   authenticatedAt: number;
+  /**
+   * The user chose "remember me" at login: the session has the manager's longer `remember` limits.
+   * Fixed at login; rotation keeps it. A store keeps it as given (rows from before it existed read `false`).
+   */
+  remembered: boolean;
   userAgent: string | null;
   ip: string | null;
   /** Read-only: change it with `updateSessionData`. A cached store freezes it. */

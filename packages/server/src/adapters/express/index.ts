@@ -32,7 +32,7 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import { StoreUnavailableError } from '../../errors.js';
 import { codeForError, type ErrorAnswer, errorAnswer, errorBody, type HttpErrorCode } from '../../http/error-codes.js';
 import { createHardening, type HardeningOptions, type HardeningRequest } from '../../http/hardening.js';
-import { createSessionFlow, type FlowHeaders, type LoginOptions } from '../../http/session-flow.js';
+import { checkLoginOptions, createSessionFlow, type FlowHeaders, type LoginOptions } from '../../http/session-flow.js';
 import type { SessionManager } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
 import { createSessionGuard } from '../guard.js';
@@ -173,7 +173,8 @@ export function createExpressSessions(manager: SessionManager): ExpressSessions 
     },
     requireSession: guarded(false),
     requireFreshSession: guarded(true),
-    async login(req, res, userId, options = {}) {
+    async login(req, res, userId, given) {
+      const options = checkLoginOptions(given);
       const meta = {
         userAgent: req.get('user-agent') ?? null,
         ip: req.ip ?? null,

@@ -30,7 +30,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StoreUnavailableError } from '../../errors.js';
 import { codeForError, type ErrorAnswer, errorAnswer, errorBody, type HttpErrorCode } from '../../http/error-codes.js';
 import { createHardening, type HardeningOptions, type HardeningRequest } from '../../http/hardening.js';
-import { createSessionFlow, type FlowHeaders, type LoginOptions } from '../../http/session-flow.js';
+import { checkLoginOptions, createSessionFlow, type FlowHeaders, type LoginOptions } from '../../http/session-flow.js';
 import type { SessionManager } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
 import { createSessionGuard } from '../guard.js';
@@ -121,7 +121,8 @@ export function createFastifySessions(manager: SessionManager): FastifySessions 
     },
     requireSession: guarded(false),
     requireFreshSession: guarded(true),
-    async login(request, reply, userId, options = {}) {
+    async login(request, reply, userId, given) {
+      const options = checkLoginOptions(given);
       const meta = {
         userAgent: request.headers['user-agent'] ?? null,
         ip: request.ip,

@@ -36,7 +36,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { StoreUnavailableError } from '../../errors.js';
 import { codeForError, type ErrorAnswer, errorAnswer, errorBody, type HttpErrorCode } from '../../http/error-codes.js';
 import { createHardening, type HardeningOptions, type HardeningRequest } from '../../http/hardening.js';
-import { createSessionFlow, type FlowHeaders, type LoginOptions } from '../../http/session-flow.js';
+import { checkLoginOptions, createSessionFlow, type FlowHeaders, type LoginOptions } from '../../http/session-flow.js';
 import type { SessionManager } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
 import { createSessionGuard } from '../guard.js';
@@ -221,7 +221,8 @@ export function createHonoSessions(manager: SessionManager, options: HonoSession
     },
     requireSession: guarded(false),
     requireFreshSession: guarded(true),
-    async login(c, userId, options = {}) {
+    async login(c, userId, given) {
+      const options = checkLoginOptions(given);
       const meta = {
         userAgent: c.req.header('user-agent') ?? null,
         ip: getClientIp(c),

@@ -41,7 +41,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { codeForError, type ErrorAnswer, errorAnswer, errorBody, type HttpErrorCode } from '../../http/error-codes.js';
 import { createHardening, type HardeningOptions, type HardeningRequest } from '../../http/hardening.js';
-import { createSessionFlow, type FlowHeaders, type LoginOptions } from '../../http/session-flow.js';
+import { checkLoginOptions, createSessionFlow, type FlowHeaders, type LoginOptions } from '../../http/session-flow.js';
 import { announcedOver, readAtMost } from '../../lib/read-body.js';
 import type { SessionManager, SessionMeta } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
@@ -221,7 +221,8 @@ export function createNodeSessions(manager: SessionManager): NodeSessions {
     },
     requireSession: guarded(false),
     requireFreshSession: guarded(true),
-    async login(req, res, userId, options = {}) {
+    async login(req, res, userId, given) {
+      const options = checkLoginOptions(given);
       const { session, headers } = await flow.login(req.headers.cookie, userId, {
         ...requestMeta(req),
         data: options.data,
