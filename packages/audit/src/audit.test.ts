@@ -129,6 +129,19 @@ describe.runIf(chromiumAvailable())('latchkey audit in Chromium', { timeout: 90_
     expect((leave as AuditError).message).toContain('ERR_BLOCKED_BY_CLIENT');
     expect(site.elsewhere).toEqual([]);
 
+    // A page that opens a popup to another host (a script can, without a click from the audit).
+    const popup = await runAudit({
+      url: site.origin,
+      chromium: CHROMIUM,
+      maxPages: 1,
+      login: async (page) => {
+        await page.evaluate((target) => void window.open(target), `${site.elsewhereOrigin}/popup`);
+        await page.waitForTimeout(500);
+      },
+    });
+    expect(popup.pages).toEqual([`${site.origin}/`]);
+    expect(site.elsewhere).toEqual([]);
+
     const script = join(dir, 'login-throws.mjs');
     writeFileSync(
       script,

@@ -166,11 +166,13 @@ async function crawl(
     throw new AuditError('BAD_ARGUMENT', `the storage state could not be read: ${String(error).split('\n')[0]}`);
   }
   const page = await context.newPage();
-  // Never leave the audited host: a main-frame navigation elsewhere (a link, a redirect, a login
-  // script's click) is cancelled. Subresources and frames load as the browser loads them.
+  // Never leave the audited host: a top-level navigation elsewhere (a link, a redirect, a login
+  // script's click, a popup the page opens) is cancelled. Subresources and frames load as the
+  // browser loads them.
   await context.route('**/*', (route, request) => {
     const target = new URL(request.url());
-    const leaving = request.isNavigationRequest() && request.frame() === page.mainFrame() && target.host !== start.host;
+    const leaving =
+      request.isNavigationRequest() && request.frame().parentFrame() === null && target.host !== start.host;
     return leaving ? route.abort('blockedbyclient') : route.fallback();
   });
 
