@@ -11,6 +11,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { SessionManager } from 'latchkey';
 import { ACCOUNT_PURPOSES, type AccountFlows, type AccountLinks, createAccountFlows } from 'latchkey/accounts';
+import { SECOND_FACTOR_PURPOSES } from 'latchkey/http';
 import { createDevInbox, createMailQueue, type DevInbox, type Mailer, type MailQueue } from 'latchkey/mail';
 import {
   createMemoryOneTimeStore,
@@ -100,7 +101,7 @@ export function createAppAccounts(options: AppAccountsOptions): AppAccounts {
   ) as unknown as AccountLinks;
   const tokens = createOneTimeTokens({
     store: options.oneTimeStore ?? createMemoryOneTimeStore(),
-    purposes: ACCOUNT_PURPOSES,
+    purposes: { ...ACCOUNT_PURPOSES, ...SECOND_FACTOR_PURPOSES },
   });
   const flows = createAccountFlows({
     directory: users.directory,

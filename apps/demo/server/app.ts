@@ -36,6 +36,7 @@ import {
 } from 'latchkey/fastify';
 import {
   createCsrfGuard,
+  createSecondFactorStep,
   createSecurityHeaders,
   createServerLimits,
   createTrustedProxies,
@@ -52,7 +53,8 @@ import {
   type PasswordPolicy,
   type RateLimit,
 } from 'latchkey/password';
-import { createAppAccounts } from './accounts.js';
+import { createMemoryTotpStore, createTotp, type Totp } from 'latchkey/totp';
+import { APP_NAME, createAppAccounts } from './accounts.js';
 import { createCurrentUser } from './current-user.js';
 import { createDevices } from './devices.js';
 import { type LabOptions, registerLab } from './lab.js';
@@ -67,6 +69,7 @@ import { bffRoutes } from './routes/bff.js';
 import { devMailRoutes } from './routes/dev-mail.js';
 import { loginPageRoutes } from './routes/login-page.js';
 import { noteRoutes } from './routes/notes.js';
+import { secondFactorRoutes } from './routes/second-factor.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { webAppRoutes } from './routes/web-app.js';
@@ -115,6 +118,8 @@ export interface AppOptions {
    * a key of its own. Default: an in-memory table (forgotten on restart).
    */
   signIns?: SignIns;
+  /** Two-factor codes (latchkey/totp). Default: in memory, sealed with a per-process key. */
+  totp?: Totp;
   /** Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For/-Proto are believed. */
   trustedProxies?: readonly string[];
   /** PEM certificate and key: serve HTTPS (and send HSTS). */
@@ -232,6 +237,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     devices,
     accounts: accounts.flows,
   });
+  // Two-factor codes, and the login's step between the password and the code.
+  const totp =
+    options.totp ?? createTotp({ store: createMemoryTotpStore(), keys: [randomBytes(32)], issuer: APP_NAME, throttle });
+  const step = createSecondFactorStep(accounts.tokens);
   // Expired links are deleted hourly (a used one is gone at once).
   const sweep = setInterval(() => void accounts.tokens.deleteExpired().catch(() => undefined), 3_600_000);
   sweep.unref();
@@ -247,7 +256,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await app.register(webAppRoutes, { root: options.webRoot, killServiceWorker: options.killServiceWorker === true });
   else await app.register(loginPageRoutes);
   await app.register(avatarRoutes);
-  if (options.tokens) await app.register(tokenRoutes, { ...options.tokens, users, attempts, notices });
+  if (options.tokens) await app.register(tokenRoutes, { ...options.tokens, users, attempts, notices, totp });
   if (options.lab) await registerLab(app, { ...options.lab, users, throttle });
 
   await app.register(
@@ -270,9 +279,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         devices,
         accounts: accounts.flows,
         notices,
+        totp,
+        step,
         logKey,
       });
       await api.register(sessionRoutes, { sessions, auth, current, userTokens });
+      await api.register(secondFactorRoutes, { auth, users, current, totp, step, notices });
       await api.register(noteRoutes, { auth, current, notes: options.notes });
       await api.register(accountRoutes, {
         sessions,

@@ -13,6 +13,11 @@ export const appErrors = {
   CONFLICT: { status: 409, code: 'CONFLICT', message: 'It exists already or was changed elsewhere.' },
   INVALID_GRANT: { status: 400, code: 'INVALID_GRANT', message: 'The grant is invalid, expired or revoked.' },
   INVALID_TOKEN: { status: 401, code: 'INVALID_TOKEN', message: 'A valid bearer token is required.' },
+  SECOND_FACTOR_REQUIRED: {
+    status: 403,
+    code: 'SECOND_FACTOR_REQUIRED',
+    message: 'This account uses a second factor: sign in with the web app.',
+  },
   BAD_GATEWAY: { status: 502, code: 'BAD_GATEWAY', message: 'The service behind this route did not answer properly.' },
   GATEWAY_TIMEOUT: { status: 504, code: 'GATEWAY_TIMEOUT', message: 'The service behind this route took too long.' },
 } as const satisfies Record<string, ErrorAnswer>;

@@ -51,7 +51,10 @@ import {
 } from 'latchkey/tokens';
 import { createRedisRevocations } from 'latchkey/tokens/redis';
 import { createSqliteRefreshStore, createSqliteRevocations } from 'latchkey/tokens/sqlite';
+import { createTotp } from 'latchkey/totp';
+import { createSqliteTotpStore } from 'latchkey/totp/sqlite';
 import { DEMO_ISSUER, DOWNSTREAM_AUDIENCE } from '../downstream/service.js';
+import { APP_NAME } from './accounts.js';
 import { buildApp } from './app.js';
 import { startStandInCdn } from './lab.js';
 import { createNotes } from './notes.js';
@@ -288,6 +291,8 @@ const app = await buildApp({
   addressLimit,
   logKey: secretFile('log-key'),
   signIns: createSignIns(db, secretFile('sign-in-key')),
+  // Two-factor secrets sealed under the session keys, in the same file.
+  totp: createTotp({ store: createSqliteTotpStore(db), keys: sessionKeys(), issuer: APP_NAME, throttle }),
   limits: {
     ...(ms('LATCHKEY_REQUEST_TIMEOUT_MS') ? { requestTimeout: ms('LATCHKEY_REQUEST_TIMEOUT_MS') } : {}),
     ...(ms('LATCHKEY_HEADERS_TIMEOUT_MS') ? { headersTimeout: ms('LATCHKEY_HEADERS_TIMEOUT_MS') } : {}),

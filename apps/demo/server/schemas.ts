@@ -22,6 +22,8 @@ const token = z.string().max(256);
 export const schemas = {
   /** `username` is the username or the e-mail address (at most 254 octets, RFC 5321). */
   /** `remember`: the "keep me signed in" box, an explicit choice (absent means no). */
+  /** A code from the authenticator app, or a recovery code (checked by latchkey/totp). */
+  code: z.strictObject({ code: z.string().min(1).max(64) }),
   credentials: z.strictObject({ username: z.string().min(1).max(254), password, remember: z.boolean().optional() }),
   register: z.strictObject({ email, password, username: username.optional() }),
   email: z.strictObject({ email }),

@@ -6,6 +6,7 @@
  *   POST /api/auth/password-reset  {email}                → 202 {status}  (mails a link to an account's address)
  *   POST /api/auth/password-reset/confirm {token, password} → {user}       (ends every session; sets the cookie)
  *   POST /api/auth/login           {username, password, remember?} → {user} (username or e-mail address; sets the cookie; remember: 30 days)
+ *                                                                  or {secondFactor: 'totp'} (two-factor codes on: no session yet; see second-factor.ts)
  *   POST /api/auth/reauthenticate  {password}  session    → {freshUntil}   (step-up, new cookie)
  *   POST /api/auth/logout                                 → {ok}           (Clear-Site-Data)
  *   GET  /api/me                               session    → {user, session}
@@ -17,6 +18,8 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionManager } from 'latchkey';
 import { type AccountFlows, type AccountRequestResult, normalizeEmail } from 'latchkey/accounts';
 import { type FastifySessions, getSession, sendError } from 'latchkey/fastify';
+import type { SecondFactorStep } from 'latchkey/http';
+import type { Totp } from 'latchkey/totp';
 import { avatarUrl } from '../avatar.js';
 import type { CurrentUser } from '../current-user.js';
 import type { Devices } from '../devices.js';
@@ -37,6 +40,9 @@ export interface AuthRoutesOptions {
   accounts: AccountFlows;
   /** A sign-in from a place the account never used mails a notice. */
   notices: NewDeviceNotices;
+  /** Accounts with two-factor codes on get the second step instead of a session. */
+  totp: Totp;
+  step: SecondFactorStep;
   /** The key of the usernames' pseudonyms in log lines. */
   logKey: Buffer;
 }
@@ -72,10 +78,10 @@ const loginKey = (login: string) => (login.includes('@') ? (normalizeEmail(login
 
 /**
  * @example
- * await api.register(authRoutes, { sessions, auth, users, current, attempts, devices, accounts, notices, logKey });
+ * await api.register(authRoutes, { sessions, auth, users, current, attempts, devices, accounts, notices, totp, step, logKey });
  */
 export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (api, options) => {
-  const { sessions, auth, users, current, attempts, devices, accounts, notices, logKey } = options;
+  const { sessions, auth, users, current, attempts, devices, accounts, notices, totp, step, logKey } = options;
 
   /** After a link proved the mailbox: this browser and address are known to the throttle, and logged in. */
   const logInByLink = async (request: FastifyRequest, reply: FastifyReply, userId: string, event: string) => {
@@ -141,6 +147,14 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (api, opt
       return reply;
     }
     // Remember me lengthens this session only (library default: 30 days, 7 idle); step-up is unchanged.
+    // A second factor: the password was right, but no session yet; only the code's route answers
+    // to the step's cookie (M2). The remember-me choice waits in the step.
+    if ((await totp.status(user.id)).enabled) {
+      const { headers } = await step.begin(user.id, { remember: body.remember === true });
+      reply.headers(headers);
+      logEvent(request, 'login.second-factor', { userId: user.id });
+      return { secondFactor: 'totp' };
+    }
     const session = await auth.login(request, reply, user.id, { remember: body.remember === true });
     await notices.signedIn(request, user.id, true);
     logEvent(request, 'login.success', { userId: user.id, sessionId: session.id, remembered: body.remember === true });

@@ -11,6 +11,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { sendError } from 'latchkey/fastify';
 import type { AccessTokens, RefreshTokens } from 'latchkey/tokens';
+import type { Totp } from 'latchkey/totp';
 import { appErrors } from '../errors.js';
 import type { NewDeviceNotices } from '../new-device.js';
 import type { PasswordAttempts } from '../password-attempts.js';
@@ -24,15 +25,17 @@ export interface TokenRoutesOptions {
   attempts: PasswordAttempts;
   /** A password grant from a place the account never used mails a notice, as a login does. */
   notices: NewDeviceNotices;
+  /** An account with a second factor cannot get tokens with its password alone. */
+  totp: Totp;
 }
 
 /**
  * @example
- * await app.register(tokenRoutes, { access, refresh, users, attempts, notices });
+ * await app.register(tokenRoutes, { access, refresh, users, attempts, notices, totp });
  */
 export const tokenRoutes: FastifyPluginAsync<TokenRoutesOptions> = async (
   app,
-  { access, refresh, users, attempts, notices },
+  { access, refresh, users, attempts, notices, totp },
 ) => {
   app.get('/.well-known/jwks.json', async (_request, reply) =>
     // Cached 5 min: a new key must be published (as the second key) that long before it signs.
@@ -62,6 +65,11 @@ export const tokenRoutes: FastifyPluginAsync<TokenRoutesOptions> = async (
       if (!user) {
         if (reason) request.log.info({ event: 'token.password.failure', reason, ip: request.ip }, 'token');
         return reply;
+      }
+      // The password grant has no room for a second factor: it must not be a way around one.
+      if ((await totp.status(user.id)).enabled) {
+        request.log.info({ event: 'token.password.second-factor', userId: user.id }, 'token');
+        return sendError(reply, appErrors.SECOND_FACTOR_REQUIRED);
       }
       userId = user.id;
       refreshToken = (await refresh.issue(userId)).token;

@@ -2,7 +2,8 @@
  * The error codes latchkey puts in response bodies, with their status: those its HTTP layer
  * answers itself, and those its documented recipes send (`INVALID_CREDENTIALS` and
  * `TOO_MANY_ATTEMPTS` from the login with `latchkey/password`'s throttle, `PASSWORD_TOO_*` from its
- * policy, `EMAIL_INVALID` and `TOKEN_INVALID` from `latchkey/accounts`). Bodies look like
+ * policy, `EMAIL_INVALID` and `TOKEN_INVALID` from `latchkey/accounts`, `CODE_INVALID`, `TOTP_*` and
+ * `ENROLMENT_EXPIRED` from `latchkey/totp`). Bodies look like
  * `{"error":{"code":"SESSION_REQUIRED","message":"..."}}`; clients branch on `code`, never on `message`. An app's own codes are `ErrorAnswer`s. docs/errors.md documents
  * each; a test keeps it complete.
  */
@@ -26,6 +27,10 @@ export const httpErrors = {
   PASSWORD_TOO_COMMON: { status: 400, message: 'The password is too common or too easy to guess.' },
   EMAIL_INVALID: { status: 400, message: 'Enter a valid e-mail address.' },
   TOKEN_INVALID: { status: 400, message: 'This link no longer works; ask for a new one.' },
+  CODE_INVALID: { status: 401, message: 'That code is wrong or was already used.' },
+  TOTP_NOT_ENABLED: { status: 409, message: 'Two-factor codes are not set up for this account.' },
+  TOTP_ALREADY_ENABLED: { status: 409, message: 'Two-factor codes are already set up; turn them off first.' },
+  ENROLMENT_EXPIRED: { status: 400, message: 'This set-up took too long; start again.' },
   CSRF_REJECTED: { status: 403, message: 'Cross-site request refused.' },
   REAUTHENTICATION_REQUIRED: { status: 403, message: 'Enter your password again to continue.' },
   NOT_FOUND: { status: 404, message: 'No such resource.' },

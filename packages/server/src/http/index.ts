@@ -32,6 +32,13 @@ export {
 } from './headers.js';
 export { createHttpsRedirect } from './https-redirect.js';
 export { createTrustedProxies, type TrustedProxies } from './proxy.js';
+export {
+  createSecondFactorStep,
+  type PendingSecondFactor,
+  SECOND_FACTOR_PURPOSE,
+  SECOND_FACTOR_PURPOSES,
+  type SecondFactorStep,
+} from './second-factor.js';
 export { createServerLimits, type ServerLimits, type ServerLimitsOptions } from './server-limits.js';
 export {
   CLEAR_SITE_DATA,

@@ -58,7 +58,8 @@ function decode(key: string, index: number): Uint8Array {
   throw new KeyError(`signing key #${index} ${hint}: ${KEY_HOWTO}`);
 }
 
-function toKeyObject(key: SigningKey, index: number): KeyObject {
+/** A key's bytes, checked: the same rules (and messages) for every use of the keys. */
+function toBytes(key: SigningKey, index: number): Uint8Array {
   let bytes: Uint8Array;
   if (typeof key === 'string') {
     bytes = decode(key, index);
@@ -78,8 +79,21 @@ function toKeyObject(key: SigningKey, index: number): KeyObject {
       `signing key #${index} has ${bytes.byteLength} bytes; at least ${MIN_KEY_BYTES} are required: ${KEY_HOWTO}`,
     );
   }
-  // A KeyObject is built once: HMAC with a pre-built key skips the per-call key import.
-  return createSecretKey(bytes);
+  return bytes;
+}
+
+/**
+ * The keys' bytes, newest first, checked as `createKeyRing` checks them (`KeyError` with the fix).
+ * For modules that derive keys of their own from the same secret (`latchkey/totp` seals with it).
+ */
+export function readKeys(keys: readonly (SigningKey | undefined)[]): Uint8Array[] {
+  if (typeof keys === 'string' || keys instanceof Uint8Array) {
+    throw new KeyError('keys takes a list of keys, newest first: write keys: [process.env.SESSION_KEY]');
+  }
+  if (!Array.isArray(keys) || keys.length === 0) {
+    throw new KeyError(`at least one signing key is required: ${KEY_HOWTO}`);
+  }
+  return keys.map((key, i) => toBytes(key as SigningKey, i));
 }
 
 /**
@@ -89,13 +103,8 @@ function toKeyObject(key: SigningKey, index: number): KeyObject {
  * const ring = createKeyRing([process.env.SESSION_KEY_2026_11, process.env.SESSION_KEY_2026_05]);
  */
 export function createKeyRing(keys: readonly (SigningKey | undefined)[]): KeyRing {
-  if (typeof keys === 'string' || keys instanceof Uint8Array) {
-    throw new KeyError('keys takes a list of keys, newest first: write keys: [process.env.SESSION_KEY]');
-  }
-  if (!Array.isArray(keys) || keys.length === 0) {
-    throw new KeyError(`at least one signing key is required: ${KEY_HOWTO}`);
-  }
-  const ring = keys.map(toKeyObject);
+  // A KeyObject is built once: HMAC with a pre-built key skips the per-call key import.
+  const ring = readKeys(keys).map((bytes) => createSecretKey(bytes));
   const newest = ring[0] as KeyObject;
   const mac = (key: KeyObject, payload: string) => createHmac('sha256', key).update(payload).digest('base64url');
   return {

@@ -1,0 +1,218 @@
+/**
+ * Two-factor codes on the reference server over real HTTP (#16, M1, M2): enrolment needs step-up,
+ * the login of an account with the factor on gets a pending step that is not a session, the code
+ * (or a recovery code) finishes it once, and the token endpoint's password grant is no way around.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { createSessionManager, generateSigningKey } from 'latchkey';
+import { createLoginThrottle } from 'latchkey/password';
+import { createSqliteStore } from 'latchkey/sqlite';
+import {
+  createAccessTokens,
+  createMemoryRevocations,
+  createRefreshTokens,
+  generateAccessTokenKey,
+} from 'latchkey/tokens';
+import { createSqliteRefreshStore } from 'latchkey/tokens/sqlite';
+import { createTotp } from 'latchkey/totp';
+import { createSqliteTotpStore } from 'latchkey/totp/sqlite';
+import { Secret, TOTP } from 'otpauth';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from './app.js';
+import { createNotes } from './notes.js';
+import { createUsers } from './users.js';
+
+const ORIGIN = 'http://app.test';
+const PASSWORD = 'correct horse battery staple';
+const dir = mkdtempSync(join(tmpdir(), 'latchkey-2fa-'));
+const db = new Database(join(dir, 'latchkey.db'));
+let t = 1_900_000_000_000;
+const clock = {
+  now: () => t,
+  advance(ms: number) {
+    t += ms;
+  },
+};
+const sessions = createSessionManager({
+  store: createSqliteStore(db),
+  keys: [generateSigningKey()],
+  sweepInterval: 0,
+  now: clock.now,
+});
+const users = createUsers(db);
+const throttle = createLoginThrottle();
+const totp = createTotp({
+  store: createSqliteTotpStore(db),
+  keys: [generateSigningKey()],
+  issuer: 'latchkey notes',
+  throttle,
+  now: clock.now,
+});
+let app: Awaited<ReturnType<typeof buildApp>>;
+let base = '';
+
+beforeAll(async () => {
+  await users.upsert('ann', PASSWORD, 'ann@example.org');
+  const revocations = createMemoryRevocations();
+  app = await buildApp({
+    sessions,
+    users,
+    notes: createNotes(db),
+    origins: [ORIGIN],
+    publicUrl: 'https://notes.test',
+    throttle,
+    totp,
+    logger: false,
+    tokens: {
+      access: createAccessTokens({ issuer: 'i', audience: 'a', keys: [await generateAccessTokenKey()], revocations }),
+      refresh: createRefreshTokens({ store: createSqliteRefreshStore(db) }),
+      revokeSubject: (id: string) => revocations.revokeSubject(id).then(() => undefined),
+    },
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+});
+afterAll(async () => {
+  await app.close();
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const send = (method: string, path: string, body?: unknown, cookie?: string) =>
+  fetch(`${base}${path}`, {
+    method,
+    headers: {
+      origin: ORIGIN,
+      'sec-fetch-site': 'same-origin',
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(cookie ? { cookie } : {}),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+// biome-ignore lint/suspicious/noExplicitAny: JSON of several shapes
+const json = async (res: Response): Promise<any> => res.json();
+const cookies = (res: Response) => res.headers.getSetCookie().map((c) => c.split(';')[0] as string);
+const named = (res: Response, name: string) => cookies(res).find((c) => c.startsWith(`${name}=`)) ?? '';
+const code = (secret: string) => TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: clock.now() });
+const login = (remember?: boolean) =>
+  send('POST', '/api/auth/login', { username: 'ann', password: PASSWORD, ...(remember ? { remember } : {}) });
+
+describe('two-factor codes on the reference server (M1, M2)', () => {
+  let secret = '';
+  let recoveryCodes: string[] = [];
+
+  it('enrolment needs a fresh session, shows a QR code made here, and turns on with a right code', async () => {
+    const session = named(await login(), '__Host-session');
+    expect(await json(await send('GET', '/api/account/totp', undefined, session))).toEqual({
+      enabled: false,
+      pending: false,
+      recoveryCodesLeft: 0,
+    });
+    clock.advance(11 * 60_000); // past freshFor
+    const stale = await send('POST', '/api/account/totp/enrol', undefined, session);
+    expect(stale.status).toBe(403);
+    expect((await json(stale)).error.code).toBe('REAUTHENTICATION_REQUIRED');
+    const step = await send('POST', '/api/auth/reauthenticate', { password: PASSWORD }, session);
+    const fresh = named(step, '__Host-session');
+    const started = await json(await send('POST', '/api/account/totp/enrol', undefined, fresh));
+    expect(started.uri).toMatch(/^otpauth:\/\/totp\/latchkey%20notes:ann%40example\.org\?/);
+    expect(started.qrSvg).toMatch(/^<svg /);
+    secret = started.secret;
+    const wrong = await send('POST', '/api/account/totp/confirm', { code: '000000' }, fresh);
+    expect([wrong.status, (await json(wrong)).error.code]).toEqual([401, 'CODE_INVALID']);
+    const done = await json(await send('POST', '/api/account/totp/confirm', { code: code(secret) }, fresh));
+    recoveryCodes = done.recoveryCodes;
+    expect(recoveryCodes).toHaveLength(10);
+    expect(await json(await send('GET', '/api/account/totp', undefined, fresh))).toEqual({
+      enabled: true,
+      pending: false,
+      recoveryCodesLeft: 10,
+    });
+  });
+
+  it('a login now gets a pending step, not a session: no API answers to it', async () => {
+    clock.advance(30_000);
+    const res = await login(true);
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({ secondFactor: 'totp' });
+    expect(named(res, '__Host-session')).toBe('');
+    const pending = named(res, '__Host-second-factor');
+    expect(pending).toMatch(/^__Host-second-factor=[\w-]{30,}$/);
+    for (const [method, path] of [
+      ['GET', '/api/me'],
+      ['GET', '/api/sessions'],
+      ['GET', '/api/notes'],
+      ['GET', '/api/account/totp'],
+      ['POST', '/api/account/totp/enrol'],
+    ] as const) {
+      const answer = await send(method, path, method === 'POST' ? {} : undefined, pending);
+      expect(answer.status, path).toBe(401);
+    }
+    // Even renamed as a session cookie, the reference is no session.
+    const renamed = pending.replace('__Host-second-factor', '__Host-session');
+    expect((await send('GET', '/api/me', undefined, renamed)).status).toBe(401);
+  });
+
+  it('the code finishes the login once; a wrong code does not; the remember-me choice carries over', async () => {
+    clock.advance(30_000);
+    const pending = named(await login(true), '__Host-second-factor');
+    const wrong = await send('POST', '/api/auth/second-factor', { code: '123456' }, pending);
+    expect([wrong.status, (await json(wrong)).error.code]).toEqual([401, 'CODE_INVALID']);
+    const right = code(secret);
+    const done = await send('POST', '/api/auth/second-factor', { code: right }, pending);
+    expect(done.status).toBe(200);
+    expect((await json(done)).user.username).toBe('ann');
+    const session = named(done, '__Host-session');
+    expect(done.headers.getSetCookie()[0]).toMatch(/^__Host-session=.*Max-Age=2592000/); // remembered
+    expect(named(done, '__Host-second-factor')).toBe('__Host-second-factor=');
+    expect((await send('GET', '/api/me', undefined, session)).status).toBe(200);
+    // The step is spent, and so is the code.
+    expect((await send('POST', '/api/auth/second-factor', { code: right }, pending)).status).toBe(401);
+    const again = named(await login(), '__Host-second-factor');
+    const replay = await send('POST', '/api/auth/second-factor', { code: right }, again);
+    expect((await json(replay)).error.code).toBe('CODE_INVALID');
+  });
+
+  it('a recovery code works once in place of the code', async () => {
+    const pending = named(await login(), '__Host-second-factor');
+    const used = recoveryCodes[0] as string;
+    const done = await send('POST', '/api/auth/second-factor', { code: used.toLowerCase() }, pending);
+    expect(await json(done)).toMatchObject({ user: { username: 'ann' }, recoveryCodesLeft: 9 });
+    const next = named(await login(), '__Host-second-factor');
+    expect((await json(await send('POST', '/api/auth/second-factor', { code: used }, next))).error.code).toBe(
+      'CODE_INVALID',
+    );
+  });
+
+  it('the password grant of the token endpoint is no way around the second factor', async () => {
+    const res = await fetch(`${base}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_type: 'password', username: 'ann', password: PASSWORD }),
+    });
+    expect(res.status).toBe(403);
+    expect((await json(res)).error.code).toBe('SECOND_FACTOR_REQUIRED');
+  });
+
+  it('without the step cookie, or with bad input, the second-factor route answers 4xx, never 500', async () => {
+    expect((await send('POST', '/api/auth/second-factor', { code: '123456' })).status).toBe(401);
+    const pending = named(await login(), '__Host-second-factor');
+    for (const body of [{}, { code: 123456 }, { code: 'x'.repeat(65) }, { code: '1', extra: true }, []])
+      expect((await send('POST', '/api/auth/second-factor', body, pending)).status).toBe(400);
+  });
+
+  it('wrong codes are throttled per account: 429 with Retry-After, even for the right code', async () => {
+    clock.advance(30_000);
+    const pending = named(await login(), '__Host-second-factor');
+    let last: Response | undefined;
+    for (let i = 0; i < 8; i++) last = await send('POST', '/api/auth/second-factor', { code: '000000' }, pending);
+    expect(last?.status).toBe(429);
+    const right = await send('POST', '/api/auth/second-factor', { code: code(secret) }, pending);
+    expect(right.status).toBe(429);
+    expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});
