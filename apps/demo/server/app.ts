@@ -284,7 +284,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         logKey,
       });
       await api.register(sessionRoutes, { sessions, auth, current, userTokens });
-      await api.register(secondFactorRoutes, { auth, users, current, totp, step, notices });
+      await api.register(secondFactorRoutes, {
+        auth,
+        users,
+        current,
+        totp,
+        step,
+        notices,
+        accounts: accounts.flows,
+      });
       await api.register(noteRoutes, { auth, current, notes: options.notes });
       await api.register(accountRoutes, {
         sessions,

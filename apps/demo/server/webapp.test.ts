@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Secret, TOTP } from 'otpauth';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -763,5 +764,63 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
     expect(violations).toEqual([]);
     await desk.close();
     await kiosk.close();
+  });
+
+  it('#16: two-factor sign-in: set up from the Account page, log in with password and code, then once with a recovery code', async () => {
+    const username = `twofa-${Date.now() % 100_000}`;
+    await register(username);
+    const context = await newContext();
+    const page = await context.newPage();
+    await logIn(page, username);
+    await page.getByRole('link', { name: 'Account' }).click();
+    await page.getByRole('button', { name: 'Set up two-factor sign-in' }).click();
+    const secret = (await page.getByTestId('totp-secret').textContent()) ?? '';
+    expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+    expect(await page.getByRole('img', { name: 'QR code for your authenticator app' }).getAttribute('src')).toMatch(
+      /^data:image\/svg\+xml;base64,/,
+    );
+    const codeAt = (offset: number) =>
+      TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: Date.now() + offset * 1000 });
+    if (shots)
+      await page
+        .getByRole('region', { name: 'Two-factor sign-in' })
+        .screenshot({ path: join(shots, 'two-factor-setup.png') });
+    await page.getByLabel('The 6-digit code the app shows').fill(codeAt(0));
+    await page.getByRole('button', { name: 'Turn on' }).click();
+    await expect.poll(() => page.getByTestId('recovery-codes').locator('li').count()).toBe(10);
+    const recovery = await page.getByTestId('recovery-codes').locator('code').allTextContents();
+    expect(await page.getByTestId('totp-status').textContent()).toContain('On.');
+    if (shots) await page.screenshot({ path: join(shots, 'two-factor.png'), fullPage: true });
+
+    const signIn = async (code: string) => {
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await expect.poll(() => page.getByRole('heading', { name: 'Log in' }).count()).toBe(1);
+      await page.getByLabel('Username').fill(username);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await expect.poll(() => page.getByRole('heading', { name: 'Enter your code' }).count()).toBe(1);
+      // The password alone made no session: only the step's cookie, which no script can read.
+      const cookies = await context.cookies();
+      expect(cookies.filter((c) => c.name === '__Host-session')).toEqual([]);
+      expect(cookies.find((c) => c.name === '__Host-second-factor')).toMatchObject({
+        httpOnly: true,
+        sameSite: 'Strict',
+      });
+      await page.getByLabel('Code', { exact: true }).fill(code);
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await expect.poll(() => page.getByTestId('username').textContent()).toBe(username);
+    };
+    await signIn(codeAt(30)); // the next step's code: the confirming one is spent
+    await signIn(recovery[0] as string);
+    // The same recovery code a second time is refused.
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByLabel('Code', { exact: true }).fill(recovery[0] as string);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await expect.poll(() => page.getByRole('alert').first().textContent()).toContain('wrong or was already used');
+    expect(violations).toEqual([]);
+    await context.close();
   });
 });

@@ -126,6 +126,14 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (api, opt
     if (!body) return reply;
     const result = await accounts.resetPassword(body);
     if (!result.ok) return sendError(reply, result.error, result.headers);
+    // The mailbox is one factor, not two: an account with two-factor codes still needs a code or a
+    // recovery code, or (everything lost) removes its factors, which mails a notice.
+    if ((await totp.status(result.userId)).enabled) {
+      const { headers } = await step.begin(result.userId, { afterReset: true });
+      reply.headers(headers);
+      logEvent(request, 'password.reset.second-factor', { userId: result.userId });
+      return { secondFactor: 'totp', canRemove: true };
+    }
     return logInByLink(request, reply, result.userId, 'password.reset');
   });
 

@@ -7,11 +7,13 @@
  *   POST   /api/account/totp/recovery-codes     fresh   → {recoveryCodes}        (the old ones stop working)
  *   DELETE /api/account/totp                    fresh   → {ok}
  *   POST   /api/auth/second-factor    {code}    the step's cookie → {user}       (the login's second step)
+ *   POST   /api/auth/second-factor/remove       a reset's step    → {user}       (every factor lost: removes them, mails a notice)
  *
  * The login (routes/auth.ts) starts the second step for an account with the factor on: a cookie of
  * its own and no session, so nothing but this route answers to it (M2).
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { AccountFlows } from 'latchkey/accounts';
 import { type FastifySessions, sendError } from 'latchkey/fastify';
 import type { SecondFactorStep } from 'latchkey/http';
 import type { Totp } from 'latchkey/totp';
@@ -29,14 +31,16 @@ export interface SecondFactorRoutesOptions {
   totp: Totp;
   step: SecondFactorStep;
   notices: NewDeviceNotices;
+  /** For the notice when a reset removes the factors. */
+  accounts: AccountFlows;
 }
 
 /**
  * @example
- * await api.register(secondFactorRoutes, { auth, users, current, totp, step, notices });
+ * await api.register(secondFactorRoutes, { auth, users, current, totp, step, notices, accounts });
  */
 export const secondFactorRoutes: FastifyPluginAsync<SecondFactorRoutesOptions> = async (api, options) => {
-  const { auth, users, current, totp, step, notices } = options;
+  const { auth, users, current, totp, step, notices, accounts } = options;
   const fresh = { preHandler: auth.requireFreshSession };
 
   api.get('/account/totp', { preHandler: auth.requireSession }, async (request, reply) => {
@@ -106,5 +110,21 @@ export const secondFactorRoutes: FastifyPluginAsync<SecondFactorRoutesOptions> =
       user: { id: user.id, username: user.username, avatarUrl: avatarUrl(user) },
       ...(checked.method === 'recovery' ? { recoveryCodesLeft: checked.recoveryCodesLeft } : {}),
     };
+  });
+
+  // Recovery when every factor is lost (no app, no recovery code): only a step that a password
+  // reset began (the mailbox proven) may remove the factors. The owner is told by mail.
+  api.post('/auth/second-factor/remove', async (request, reply) => {
+    const pending = await step.pending(request.headers.cookie);
+    if (!pending || pending.data.afterReset !== true) return sendError(reply, 'SESSION_REQUIRED');
+    const done = await step.complete(request.headers.cookie);
+    const user = done ? users.byId(done.userId) : null;
+    if (!done || !user) return sendError(reply, 'SESSION_REQUIRED');
+    await totp.disable(user.id);
+    await accounts.notifySecondFactorRemoved(user.id);
+    const session = await auth.login(request, reply, user.id);
+    reply.header('set-cookie', done.headers['set-cookie']);
+    logEvent(request, 'totp.removed-by-reset', { userId: user.id, sessionId: session.id });
+    return { user: { id: user.id, username: user.username, avatarUrl: avatarUrl(user) } };
   });
 };

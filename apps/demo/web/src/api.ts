@@ -37,7 +37,10 @@ export interface Me {
   };
 }
 
-export const api = createApiClient<{ credentials: Credentials; login: { user: User }; me: Me }>({
+/** What the login answers: the user, or (two-factor codes on) the second step to take. */
+export type LoginAnswer = { user: User } | { secondFactor: 'totp'; canRemove?: boolean };
+
+export const api = createApiClient<{ credentials: Credentials; login: LoginAnswer; me: Me }>({
   // No register endpoint: signing up logs nobody in (the mailed link does, on the verify page).
   endpoints: { login: '/api/auth/login', logout: '/api/auth/logout', me: '/api/me' },
 });
@@ -59,6 +62,10 @@ const MESSAGES: Record<string, string> = {
   PASSWORD_TOO_LONG: 'The password is too long (1024 characters at most).',
   PASSWORD_TOO_COMMON: 'That password is too common or too easy to guess. Try a few unrelated words.',
   CONFLICT: 'That username is taken.',
+  CODE_INVALID: 'That code is wrong or was already used. Wait for the next one.',
+  TOTP_ALREADY_ENABLED: 'Two-factor sign-in is already on.',
+  TOTP_NOT_ENABLED: 'Two-factor sign-in is off.',
+  ENROLMENT_EXPIRED: 'That took too long. Start again.',
   INVALID_INPUT: 'Check the fields: usernames are 3–32 letters, digits, ".", "_" or "-".',
   REAUTHENTICATION_REQUIRED: 'Confirm your password first.',
   STORE_UNAVAILABLE: 'The server is having trouble. Try again shortly.',

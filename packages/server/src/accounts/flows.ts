@@ -150,6 +150,8 @@ export interface AccountFlows {
   undoEmailChange(token: string): Promise<EmailChangeGrant | null>;
   /** Mails the user that their account signed in on a new device. */
   notifyNewDevice(userId: string, details?: NewDeviceDetails): Promise<void>;
+  /** Mails the user that their second factors were removed (a reset by someone who had none left). */
+  notifySecondFactorRemoved(userId: string): Promise<void>;
 }
 
 const OPTIONS = [

@@ -57,6 +57,8 @@ export interface AccountMessages {
   emailChangeUndone(context: MessageContext & { link: string; validFor: string }): MailContent;
   /** A sign-in from a device the account had not used. */
   newDevice(context: MessageContext & { device: string; ip: string; at: string }): MailContent;
+  /** After a reset by someone who had no second factor left: the factors were removed. */
+  secondFactorRemoved(context: MessageContext & { at: string }): MailContent;
 }
 
 const lines = (...parts: string[]) => `${parts.join('\n')}\n`;
@@ -170,6 +172,16 @@ export const defaultMessages: Readonly<AccountMessages> = Object.freeze({
       `Time: ${at}`,
       '',
       'If it was you, there is nothing to do. If not, change your password now: that logs out every device.',
+    ),
+  }),
+  secondFactorRemoved: ({ appName, at }) => ({
+    subject: `Two-factor sign-in was turned off for ${appName}`,
+    text: lines(
+      `At ${at} your ${appName} password was reset by someone who said they had lost their second factor`,
+      '(authenticator app and recovery codes), so two-factor sign-in was turned off.',
+      '',
+      'If it was you, turn it on again from the security page. If not, someone reads your mail:',
+      'secure your mailbox first, then reset your password again and turn two-factor sign-in back on.',
     ),
   }),
 } satisfies AccountMessages);

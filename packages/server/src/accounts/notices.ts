@@ -125,5 +125,19 @@ export function createNotices(ctx: FlowContext) {
       ctx.deliver('notice', 'newDevice', account.email, content, account.id);
       ctx.emit({ type: 'new-device-mailed', flow: 'notice', userId: account.id });
     },
+
+    async notifySecondFactorRemoved(userId: string): Promise<void> {
+      const account = await ctx.directory.findById(userId);
+      if (!account) return;
+      const at = new Date(ctx.now()).toUTCString();
+      ctx.deliver(
+        'notice',
+        'secondFactorRemoved',
+        account.email,
+        () => ctx.messages.secondFactorRemoved({ appName: ctx.appName, at }),
+        account.id,
+      );
+      ctx.emit({ type: 'second-factor-removed', flow: 'notice', userId: account.id });
+    },
   };
 }

@@ -119,6 +119,7 @@ export type AccountEventType =
   | 'email-changed'
   | 'email-change-undone'
   | 'new-device-mailed'
+  | 'second-factor-removed'
   | 'address-limited'
   | 'client-limited'
   | 'token-refused'

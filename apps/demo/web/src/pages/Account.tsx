@@ -1,5 +1,6 @@
 /**
- * E-mail address, password change and the API key: each change needs a fresh session (step-up).
+ * E-mail address, two-factor sign-in, password change and the API key: each change needs a fresh
+ * session (step-up).
  * The key is shown in the page only, never stored: when the server says the session is not fresh,
  * the page asks for the password, re-authenticates, and asks again. A new address counts once its
  * owner follows the link mailed to it; the old address gets a notice with a link that undoes it.
@@ -7,6 +8,7 @@
 import { ApiError } from '@latchkey/client';
 import { type FormEvent, useEffect, useState } from 'react';
 import { api, messageFor } from '../api.js';
+import { TwoFactor } from './TwoFactor.js';
 
 function StepUp({ onDone, onCancel }: { onDone: () => void; onCancel: () => void }) {
   const [error, setError] = useState('');
@@ -144,6 +146,7 @@ export function Account() {
         <p role="status">{emailSent}</p>
         <button type="submit">Change address</button>
       </form>
+      <TwoFactor stepUp={(retry) => setStepUp(() => retry)} />
       <div className="card">
         <h2>API key</h2>
         <p className="hint">The server keeps this key. It is shown whole only right after you confirm your password.</p>

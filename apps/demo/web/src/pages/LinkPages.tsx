@@ -9,9 +9,10 @@
  */
 import { ApiError } from '@latchkey/client';
 import { type FormEvent, type ReactNode, useState } from 'react';
-import { api, messageFor, type User } from '../api.js';
+import { api, type LoginAnswer, messageFor, type User } from '../api.js';
 import { takeLinkToken } from '../link-token.js';
 import { navigate, type Page } from '../router.js';
+import { SecondFactor } from './SecondFactor.js';
 
 const go = (page: Page, label: string) => (
   <a
@@ -54,18 +55,22 @@ function TokenPasswordForm(props: {
   const [token] = useState(takeLinkToken);
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
+  const [secondFactor, setSecondFactor] = useState<null | { canRemove: boolean }>(null);
+  if (secondFactor) return <SecondFactor onDone={props.onDone} canRemove={secondFactor.canRemove} />;
   if (!token) return <NoToken title={props.title} again={props.again} />;
   const submit = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     setBusy(true);
     setError('');
     try {
-      const { user } = await api.request<{ user: User }>(props.path, {
+      const answer = await api.request<LoginAnswer>(props.path, {
         method: 'POST',
         body: { token, password: String(new FormData(e.currentTarget).get('password')) },
       });
+      // Two-factor codes on: the reset is one factor; the code (or removing the factors) is the other.
+      if (!('user' in answer)) return setSecondFactor({ canRemove: answer.canRemove === true });
       api.assumeLoggedIn(); // the answer set the session cookie
-      props.onDone(user);
+      props.onDone(answer.user);
     } catch (err) {
       setError(err instanceof ApiError && err.code === 'INVALID_CREDENTIALS' ? props.wrongPassword : messageFor(err));
       setBusy(false);

@@ -2,9 +2,11 @@
 import { api, type User } from '../api.js';
 import { navigate } from '../router.js';
 import { useCredentialsForm } from './credentials.js';
+import { SecondFactor } from './SecondFactor.js';
 
 export function Login({ onDone }: { onDone: (user: User) => void }) {
-  const { error, busy, submit } = useCredentialsForm(api.login, onDone);
+  const { error, busy, submit, secondFactor } = useCredentialsForm(api.login, onDone);
+  if (secondFactor) return <SecondFactor onDone={onDone} />;
   return (
     <form className="card" onSubmit={(e) => void submit(e)} aria-labelledby="login-title">
       <h1 id="login-title">Log in</h1>

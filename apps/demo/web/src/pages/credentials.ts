@@ -1,29 +1,34 @@
-/** The login form's submit: send the fields (and the remember-me choice), keep nothing, show the error. */
+/**
+ * The login form's submit: send the fields (and the remember-me choice), keep nothing, show the
+ * error. An account with two-factor codes answers with the second step instead of the user.
+ */
 import { type FormEvent, useState } from 'react';
-import { type Credentials, messageFor, type User } from '../api.js';
+import { type Credentials, type LoginAnswer, messageFor, type User } from '../api.js';
 
 export function useCredentialsForm(
-  send: (credentials: Credentials) => Promise<{ user: User }>,
+  send: (credentials: Credentials) => Promise<LoginAnswer>,
   onDone: (user: User) => void,
 ) {
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
+  const [secondFactor, setSecondFactor] = useState(false);
   const submit = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const form = new FormData(e.currentTarget);
     setBusy(true);
     setError('');
     try {
-      const { user } = await send({
+      const answer = await send({
         username: String(form.get('username')),
         password: String(form.get('password')),
         remember: form.get('remember') === 'on',
       });
-      onDone(user);
+      if ('user' in answer) onDone(answer.user);
+      else setSecondFactor(true);
     } catch (err) {
       setError(messageFor(err));
-      setBusy(false);
     }
+    setBusy(false);
   };
-  return { error, busy, submit };
+  return { error, busy, submit, secondFactor };
 }
