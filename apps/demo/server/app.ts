@@ -239,7 +239,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   // Two-factor codes, and the login's step between the password and the code.
   const totp =
-    options.totp ?? createTotp({ store: createMemoryTotpStore(), keys: [randomBytes(32)], issuer: APP_NAME, throttle });
+    options.totp ??
+    // A throttle of its own: in the login's, a chosen login name could match a code key.
+    createTotp({
+      store: createMemoryTotpStore(),
+      keys: [randomBytes(32)],
+      issuer: APP_NAME,
+      throttle: createLoginThrottle(),
+    });
   const step = createSecondFactorStep(accounts.tokens);
   // Expired links are deleted hourly (a used one is gone at once).
   const sweep = setInterval(() => void accounts.tokens.deleteExpired().catch(() => undefined), 3_600_000);
@@ -285,7 +292,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       });
       await api.register(sessionRoutes, { sessions, auth, current, userTokens });
       await api.register(secondFactorRoutes, {
+        sessions,
         auth,
+        userTokens,
         users,
         current,
         totp,

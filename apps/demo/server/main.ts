@@ -292,7 +292,13 @@ const app = await buildApp({
   logKey: secretFile('log-key'),
   signIns: createSignIns(db, secretFile('sign-in-key')),
   // Two-factor secrets sealed under the session keys, in the same file.
-  totp: createTotp({ store: createSqliteTotpStore(db), keys: sessionKeys(), issuer: APP_NAME, throttle }),
+  totp: createTotp({
+    store: createSqliteTotpStore(db),
+    keys: sessionKeys(),
+    issuer: APP_NAME,
+    // The codes' own count (shared through Redis when instances share it), apart from the logins'.
+    throttle: createLoginThrottle(redis ? { redis, prefix: `${redisPrefix}:totp-throttle` } : {}),
+  }),
   limits: {
     ...(ms('LATCHKEY_REQUEST_TIMEOUT_MS') ? { requestTimeout: ms('LATCHKEY_REQUEST_TIMEOUT_MS') } : {}),
     ...(ms('LATCHKEY_HEADERS_TIMEOUT_MS') ? { headersTimeout: ms('LATCHKEY_HEADERS_TIMEOUT_MS') } : {}),

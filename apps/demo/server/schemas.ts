@@ -31,7 +31,8 @@ export const schemas = {
   /** The sign-up link's page: the token and the password chosen at sign-up again. */
   verify: z.strictObject({ token, password }),
   resetPassword: z.strictObject({ token, password }),
-  reauthenticate: z.strictObject({ password }),
+  /** `code`: required (and checked) when the account has two-factor codes on. */
+  reauthenticate: z.strictObject({ password, code: z.string().min(1).max(64).optional() }),
   changePassword: z.strictObject({ currentPassword: password, newPassword: password }),
   sessionId: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{22}$/) }),
   grantId: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) }),

@@ -46,11 +46,12 @@ const sessions = createSessionManager({
 });
 const users = createUsers(db);
 const throttle = createLoginThrottle();
+// The codes' own throttle, as the server has it: apart from the logins'.
 const totp = createTotp({
   store: createSqliteTotpStore(db),
   keys: [generateSigningKey()],
   issuer: 'latchkey notes',
-  throttle,
+  throttle: createLoginThrottle(),
   now: clock.now,
 });
 const inbox = createDevInbox();
@@ -272,5 +273,70 @@ describe('two-factor codes on the reference server (M1, M2)', () => {
     await expect
       .poll(() => inbox.list().map((m) => m.subject))
       .toContain('Two-factor sign-in was turned off for latchkey notes');
+  });
+
+  /** Turns the factor on through the routes (login, enrol, confirm); the secret and the session. */
+  const enableOverHttp = async (username: string) => {
+    const session = named(await send('POST', '/api/auth/login', { username, password: PASSWORD }), '__Host-session');
+    const started = await json(await send('POST', '/api/account/totp/enrol', undefined, session));
+    const done = await send('POST', '/api/account/totp/confirm', { code: code(started.secret) }, session);
+    expect(done.status).toBe(200);
+    clock.advance(30_000);
+    return { secret: started.secret as string, session };
+  };
+
+  it('step-up of a two-factor account asks for the code too: the password alone does not unlock the factor settings', async () => {
+    await users.upsert('dora', PASSWORD, 'dora@example.org');
+    const { secret, session } = await enableOverHttp('dora');
+    clock.advance(11 * 60_000); // no longer fresh
+    expect((await send('DELETE', '/api/account/totp', undefined, session)).status).toBe(403);
+    const passwordOnly = await send('POST', '/api/auth/reauthenticate', { password: PASSWORD }, session);
+    expect([passwordOnly.status, (await json(passwordOnly)).error.code]).toEqual([401, 'CODE_INVALID']);
+    expect((await send('POST', '/api/account/totp/recovery-codes', undefined, session)).status).toBe(403);
+    const both = await send('POST', '/api/auth/reauthenticate', { password: PASSWORD, code: code(secret) }, session);
+    expect(both.status).toBe(200);
+    expect((await send('DELETE', '/api/account/totp', undefined, named(both, '__Host-session'))).status).toBe(200);
+  });
+
+  it('login attempts for a made-up name such as "totp:<id>" never throttle anyone\'s codes', async () => {
+    const erin = await users.upsert('erin', PASSWORD, 'erin@example.org');
+    const { secret } = await enableOverHttp('erin');
+    for (let i = 0; i < 12; i++) await send('POST', '/api/auth/login', { username: `totp:${erin.id}`, password: 'x' });
+    const pending = named(
+      await send('POST', '/api/auth/login', { username: 'erin', password: PASSWORD }),
+      '__Host-second-factor',
+    );
+    expect((await send('POST', '/api/auth/second-factor', { code: code(secret) }, pending)).status).toBe(200);
+  });
+
+  it('turning the factor on ends what the password alone had got: other sessions and API refresh tokens', async () => {
+    await users.upsert('fay', PASSWORD, 'fay@example.org');
+    const token = (body: unknown) =>
+      fetch(`${base}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const grant = await json(await token({ grant_type: 'password', username: 'fay', password: PASSWORD }));
+    const laptop = named(
+      await send('POST', '/api/auth/login', { username: 'fay', password: PASSWORD }),
+      '__Host-session',
+    );
+    const { session } = await enableOverHttp('fay');
+    expect((await send('GET', '/api/me', undefined, laptop)).status).toBe(401);
+    expect((await send('GET', '/api/me', undefined, session)).status).toBe(200); // the one that turned it on
+    const refreshed = await token({ grant_type: 'refresh_token', refresh_token: grant.refresh_token });
+    expect(refreshed.status).toBe(400);
+  });
+
+  it('logout also ends a second step left half-way', async () => {
+    const pending = named(
+      await send('POST', '/api/auth/login', { username: 'erin', password: PASSWORD }),
+      '__Host-second-factor',
+    );
+    expect(pending).not.toBe('');
+    await send('POST', '/api/auth/logout', undefined, pending);
+    const after = await send('POST', '/api/auth/second-factor', { code: '123456' }, pending);
+    expect((await json(after)).error.code).toBe('SESSION_REQUIRED');
   });
 });

@@ -7,7 +7,7 @@
  *   POST /api/auth/password-reset/confirm {token, password} → {user}       (ends every session; sets the cookie)
  *   POST /api/auth/login           {username, password, remember?} → {user} (username or e-mail address; sets the cookie; remember: 30 days)
  *                                                                  or {secondFactor: 'totp'} (two-factor codes on: no session yet; see second-factor.ts)
- *   POST /api/auth/reauthenticate  {password}  session    → {freshUntil}   (step-up, new cookie)
+ *   POST /api/auth/reauthenticate  {password, code?} session → {freshUntil} (step-up, new cookie; code: two-factor accounts)
  *   POST /api/auth/logout                                 → {ok}           (Clear-Site-Data)
  *   GET  /api/me                               session    → {user, session}
  *
@@ -178,6 +178,15 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (api, opt
       logEvent(request, 'reauthenticate.failure', { userId: me.user.id });
       return reply;
     }
+    // A fresh session unlocks the factor settings (turn it off, new recovery codes) and the
+    // address: for a two-factor account the password alone is one factor, so the code is asked too.
+    if ((await totp.status(me.user.id)).enabled) {
+      const checked = await totp.verify(me.user.id, body.code, request.ip);
+      if (!checked.ok) {
+        logEvent(request, 'reauthenticate.second-factor.failure', { userId: me.user.id, error: checked.error });
+        return sendError(reply, checked.error, checked.headers);
+      }
+    }
     // F1: re-authentication gets a new session id; the old cookie is dead from here on.
     const session = await auth.reauthenticate(request, reply);
     if (!session) return sendError(reply, 'SESSION_REQUIRED');
@@ -187,6 +196,7 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (api, opt
 
   api.post('/auth/logout', async (request, reply) => {
     const session = getSession(request);
+    await step.cancel(request.headers.cookie); // a second step left half-way ends too
     await auth.logout(request, reply);
     if (session) logEvent(request, 'logout', { userId: session.userId, sessionId: session.id });
     return { ok: true };

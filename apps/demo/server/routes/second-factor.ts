@@ -3,7 +3,7 @@
  *
  *   GET    /api/account/totp                    session → {enabled, pending, recoveryCodesLeft}
  *   POST   /api/account/totp/enrol              fresh   → {secret, uri, qrSvg}   (not a factor until confirmed)
- *   POST   /api/account/totp/confirm  {code}    fresh   → {recoveryCodes}        (shown once)
+ *   POST   /api/account/totp/confirm  {code}    fresh   → {recoveryCodes}        (shown once; other sessions and API clients end)
  *   POST   /api/account/totp/recovery-codes     fresh   → {recoveryCodes}        (the old ones stop working)
  *   DELETE /api/account/totp                    fresh   → {ok}
  *   POST   /api/auth/second-factor    {code}    the step's cookie → {user}       (the login's second step)
@@ -13,6 +13,7 @@
  * its own and no session, so nothing but this route answers to it (M2).
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { SessionManager } from 'latchkey';
 import type { AccountFlows } from 'latchkey/accounts';
 import { type FastifySessions, sendError } from 'latchkey/fastify';
 import type { SecondFactorStep } from 'latchkey/http';
@@ -22,10 +23,14 @@ import type { CurrentUser } from '../current-user.js';
 import { logEvent } from '../log.js';
 import type { NewDeviceNotices } from '../new-device.js';
 import { parse, schemas } from '../schemas.js';
+import type { UserTokens } from '../user-tokens.js';
 import type { Users } from '../users.js';
 
 export interface SecondFactorRoutesOptions {
+  sessions: SessionManager;
   auth: FastifySessions;
+  /** Absent when the server issues no tokens. */
+  userTokens: UserTokens | undefined;
   users: Users;
   current: CurrentUser;
   totp: Totp;
@@ -37,10 +42,10 @@ export interface SecondFactorRoutesOptions {
 
 /**
  * @example
- * await api.register(secondFactorRoutes, { auth, users, current, totp, step, notices, accounts });
+ * await api.register(secondFactorRoutes, { sessions, auth, userTokens, users, current, totp, step, notices, accounts });
  */
 export const secondFactorRoutes: FastifyPluginAsync<SecondFactorRoutesOptions> = async (api, options) => {
-  const { auth, users, current, totp, step, notices, accounts } = options;
+  const { sessions, auth, userTokens, users, current, totp, step, notices, accounts } = options;
   const fresh = { preHandler: auth.requireFreshSession };
 
   api.get('/account/totp', { preHandler: auth.requireSession }, async (request, reply) => {
@@ -66,7 +71,11 @@ export const secondFactorRoutes: FastifyPluginAsync<SecondFactorRoutesOptions> =
     if (!body) return reply;
     const done = await totp.confirm(me.user.id, body.code, request.ip);
     if (!done.ok) return sendError(reply, done.error, done.headers);
-    logEvent(request, 'totp.enabled', { userId: me.user.id });
+    // Turning it on is meant to lock out whoever had only the password: what they may already hold
+    // (another session, an API client's refresh family) ends now.
+    const revoked = await sessions.revokeOtherSessions(me.user.id, me.session.id);
+    const grants = userTokens ? await userTokens.revokeAll(me.user.id) : 0;
+    logEvent(request, 'totp.enabled', { userId: me.user.id, revoked, grants });
     return { recoveryCodes: done.recoveryCodes };
   });
 

@@ -11,7 +11,6 @@
  */
 export {
   generateRecoveryCodes,
-  hashRecoveryCode,
   normalizeRecoveryCode,
   RECOVERY_CODE_COUNT,
 } from './recovery-codes.js';

@@ -121,6 +121,25 @@ describe('TOTP second factor (M1)', () => {
     expect(await totp.regenerateRecoveryCodes('nobody')).toBeNull();
   });
 
+  it('recovery codes are kept as keyed hashes bound to the user: a copied database gives nothing to search', async () => {
+    const { totp, store, key, enable, clock } = setup();
+    const { recoveryCodes } = await enable('u1');
+    const stored = (await store.get('u1'))?.recoveryHashes ?? [];
+    const code = (recoveryCodes[0] as string).replace('-', '');
+    const { createHash } = await import('node:crypto');
+    for (const plain of [code, `latchkey recovery ${code}`, `u1\u0000${code}`])
+      expect(stored).not.toContain(createHash('sha256').update(plain).digest('base64url'));
+    // The same code for another user would be stored differently: hashes are bound to the account.
+    await enable('u2');
+    const others = (await store.get('u2'))?.recoveryHashes ?? [];
+    expect(others.some((h) => stored.includes(h))).toBe(false);
+    // A new key first, the old one after: codes made under the old key still work, once.
+    const rotated = createTotp({ store, keys: [generateSigningKey(), key], issuer: 'Acme', now: clock.now });
+    expect((await rotated.verify('u1', recoveryCodes[1], CLIENT)).ok).toBe(true);
+    expect((await rotated.verify('u1', recoveryCodes[1], CLIENT)).ok).toBe(false);
+    expect((await totp.status('u1')).recoveryCodesLeft).toBe(9);
+  });
+
   it('attempts are throttled per account like passwords: after 5 free failures the back-off holds even the right code', async () => {
     const throttle = createLoginThrottle();
     const { totp, codeAt, enable } = setup({ throttle });

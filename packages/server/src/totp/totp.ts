@@ -10,7 +10,7 @@ import { requireOptional } from '../lib/optional.js';
 import { checkFunction, checkNumber, checkOptions, checkString } from '../lib/options.js';
 import { createLoginThrottle, type LoginThrottle } from '../password/throttle.js';
 import type { SigningKey } from '../sessions/key-ring.js';
-import { generateRecoveryCodes, hashRecoveryCode, normalizeRecoveryCode } from './recovery-codes.js';
+import { createRecoveryHashers, generateRecoveryCodes, normalizeRecoveryCode } from './recovery-codes.js';
 import { createSecretBox } from './secret-box.js';
 import type { TotpStore } from './store.js';
 
@@ -22,7 +22,11 @@ export interface TotpOptions {
   keys: readonly (SigningKey | undefined)[];
   /** The name the authenticator app shows ("Acme"). One line, at most 100 characters. */
   issuer: string;
-  /** Counts code attempts per account like password attempts. Default `createLoginThrottle()`; pass your login's. */
+  /**
+   * Counts code attempts per account like password attempts. Default `createLoginThrottle()` in
+   * memory. Give it a throttle of its own (on Redis, another `prefix` than the login's): in one
+   * throttle, a login name could be chosen to match a code key and throttle someone's codes.
+   */
   throttle?: LoginThrottle;
   /** Time steps accepted either side of now, for clock drift. Default 1 (±30 s); at most 2. */
   window?: number;
@@ -104,6 +108,8 @@ export function createTotp(options: TotpOptions): Totp {
   if (store === null || typeof store !== 'object' || typeof (store as TotpStore).useStep !== 'function')
     throw new TypeError('createTotp: store must be a TotpStore (createMemoryTotpStore(), createSqliteTotpStore(db))');
   const box = createSecretBox(o.keys, 'totp');
+  const hashers = createRecoveryHashers(o.keys);
+  const newestHash = hashers[0] as (userId: string, normalized: string) => string;
   const issuer = checkString('issuer', o.issuer, {
     pattern: /^[^\r\n:]+$/,
     expected: 'one line without ":"',
@@ -128,9 +134,14 @@ export function createTotp(options: TotpOptions): Totp {
       ? refuse('TOO_MANY_ATTEMPTS', { 'retry-after': String(result.retryAfter) })
       : refuse('CODE_INVALID');
   };
-  const newCodes = () => {
+  const newCodes = (userId: string) => {
     const codes = generateRecoveryCodes();
-    return { codes, hashes: codes.map((c) => hashRecoveryCode(normalizeRecoveryCode(c) as string)) };
+    return { codes, hashes: codes.map((c) => newestHash(userId, normalizeRecoveryCode(c) as string)) };
+  };
+  /** Uses a recovery code, made under any key of the ring. */
+  const useRecovery = async (userId: string, normalized: string) => {
+    for (const hash of hashers) if (await store.useRecoveryCode(userId, hash(userId, normalized))) return true;
+    return false;
   };
 
   return {
@@ -159,7 +170,7 @@ export function createTotp(options: TotpOptions): Totp {
       if (record.confirmedAt !== null) return refuse('TOTP_ALREADY_ENABLED');
       if (now() - record.createdAt > ttl * 1000) return refuse('ENROLMENT_EXPIRED');
       const secret = box.open(record.sealedSecret, userId);
-      const { codes, hashes } = newCodes();
+      const { codes, hashes } = newCodes(userId);
       const result = await attempt(userId, client, async () => {
         const step = secret === null || typeof code !== 'string' ? null : stepOf(secret, code.replace(/\s/g, ''));
         return step !== null && (await store.confirm(userId, now(), step, hashes));
@@ -179,11 +190,7 @@ export function createTotp(options: TotpOptions): Totp {
           return step !== null && (await store.useStep(userId, step)) && ('totp' as const);
         }
         const recovery = normalizeRecoveryCode(typed);
-        return (
-          recovery !== null &&
-          (await store.useRecoveryCode(userId, hashRecoveryCode(recovery))) &&
-          ('recovery' as const)
-        );
+        return recovery !== null && (await useRecovery(userId, recovery)) && ('recovery' as const);
       });
       if (!result.ok) return result;
       const left = (await store.get(userId))?.recoveryHashes.length ?? 0;
@@ -200,7 +207,7 @@ export function createTotp(options: TotpOptions): Totp {
     },
 
     async regenerateRecoveryCodes(userId) {
-      const { codes, hashes } = newCodes();
+      const { codes, hashes } = newCodes(userId);
       return (await store.setRecoveryCodes(userId, hashes)) ? codes : null;
     },
 

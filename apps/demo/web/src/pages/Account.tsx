@@ -12,12 +12,24 @@ import { TwoFactor } from './TwoFactor.js';
 
 function StepUp({ onDone, onCancel }: { onDone: () => void; onCancel: () => void }) {
   const [error, setError] = useState('');
+  // A two-factor account proves both again: the password and a code.
+  const [withCode, setWithCode] = useState(false);
+  useEffect(() => {
+    api
+      .request<{ enabled: boolean }>('/api/account/totp')
+      .then((s) => setWithCode(s.enabled))
+      .catch(() => undefined);
+  }, []);
   const submit = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
+    const form = new FormData(e.currentTarget);
     try {
       await api.request('/api/auth/reauthenticate', {
         method: 'POST',
-        body: { password: String(new FormData(e.currentTarget).get('password')) },
+        body: {
+          password: String(form.get('password')),
+          ...(withCode ? { code: String(form.get('code')).trim() } : {}),
+        },
       });
       onDone();
     } catch (err) {
@@ -32,6 +44,12 @@ function StepUp({ onDone, onCancel }: { onDone: () => void; onCancel: () => void
         Password
         <input name="password" type="password" autoComplete="current-password" required />
       </label>
+      {withCode ? (
+        <label>
+          Code from your authenticator app (or a recovery code)
+          <input name="code" autoComplete="one-time-code" required maxLength={20} />
+        </label>
+      ) : null}
       <p className="error" role="alert">
         {error}
       </p>
