@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Secret, TOTP } from 'otpauth';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigurationError } from '../errors.js';
 import { createLoginThrottle } from '../password/throttle.js';
 import { generateSigningKey } from '../sessions/key-ring.js';
 import { MINUTE, manualClock, SECOND } from '../test/clock.js';
@@ -218,6 +219,7 @@ describe('TOTP second factor (M1)', () => {
     expect(() => createTotp({ store, keys, issuer: 'A:B' })).toThrow(/issuer/);
     expect(() => createTotp({ store, keys, issuer: 'Acme', window: 5 })).toThrow(/window/);
     expect(() => createTotp({ store, keys: [], issuer: 'Acme' })).toThrow(/signing key/);
+    expect(() => createTotp({ store: {} as never, keys, issuer: 'Acme' })).toThrow(ConfigurationError);
     expect(() => createTotp({ store: {} as never, keys, issuer: 'Acme' })).toThrow(/TotpStore/);
     expect(() => createTotp({ store, keys, issuer: 'Acme', windw: 1 } as never)).toThrow(/did you mean "window"/);
   });

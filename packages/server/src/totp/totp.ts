@@ -5,6 +5,7 @@
  * around them are ours.
  */
 import { Secret, TOTP } from 'otpauth';
+import { ConfigurationError } from '../errors.js';
 import type { HttpErrorCode } from '../http/error-codes.js';
 import { requireOptional } from '../lib/optional.js';
 import { checkFunction, checkNumber, checkOptions, checkString } from '../lib/options.js';
@@ -106,7 +107,9 @@ export function createTotp(options: TotpOptions): Totp {
   ]);
   const store = o.store;
   if (store === null || typeof store !== 'object' || typeof (store as TotpStore).useStep !== 'function')
-    throw new TypeError('createTotp: store must be a TotpStore (createMemoryTotpStore(), createSqliteTotpStore(db))');
+    throw new ConfigurationError(
+      'createTotp: store must be a TotpStore (createMemoryTotpStore(), createSqliteTotpStore(db))',
+    );
   const box = createSecretBox(o.keys, 'totp');
   const hashers = createRecoveryHashers(o.keys);
   const newestHash = hashers[0] as (userId: string, normalized: string) => string;
