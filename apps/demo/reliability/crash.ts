@@ -46,12 +46,12 @@ export async function runCrashCycles(
     ...options.env,
   };
   const cycles: CycleStats[] = [];
-  let port: number | undefined;
   let n = 0;
 
   for (let cycle = 0; cycle < options.cycles; cycle++) {
-    const server: ServerProcess = await startServerProcess(env, port);
-    port = server.port;
+    // A new port each time: the one the killed process held is an ephemeral port that a client
+    // socket of a parallel test may have taken meanwhile (EADDRINUSE on restart).
+    const server: ServerProcess = await startServerProcess(env);
     const origin = server.base;
     const stats: CycleStats = {
       loginsAcked: 0,
@@ -129,7 +129,7 @@ export async function runCrashCycles(
   }
 
   // A last restart checks the final cycle's acknowledgements.
-  const server = await startServerProcess(env, port);
+  const server = await startServerProcess(env);
   let lostSessions = cycles.reduce((s, c) => s + c.lostSessions, 0);
   let undoneLogouts = cycles.reduce((s, c) => s + c.undoneLogouts, 0);
   for (const cookie of live.keys())

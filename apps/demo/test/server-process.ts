@@ -33,16 +33,25 @@ export async function startServerProcess(env: Record<string, string>, port?: num
     ['--import', 'tsx', ...(env.NODE_FLAGS ?? '').split(' ').filter(Boolean), main],
     {
       env: { ...process.env, PORT: String(chosen), HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  // stderr still reaches the test's output, and its last lines go into the error when start-up
+  // fails, so a CI log says why (a port taken, a store refused) without a rerun.
+  let errTail = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    process.stderr.write(c);
+    errTail = (errTail + c).slice(-2000);
+  });
   await new Promise<void>((resolve, reject) => {
     let out = '';
     child.stdout?.on('data', (c) => {
       out += c;
       if (out.includes('demo account:')) resolve();
     });
-    child.once('exit', (code) => reject(new Error(`server exited ${code} before it started`)));
+    child.once('exit', (code) =>
+      reject(new Error(`server exited ${code} before it started; its stderr ended with:\n${errTail || '(nothing)'}`)),
+    );
   });
   child.stdout?.resume();
   return {
