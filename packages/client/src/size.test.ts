@@ -25,3 +25,24 @@ it(`bundles to under ${BUDGET_GZIP_BYTES} bytes gzipped`, async () => {
   expect(gzipped).toBeLessThan(BUDGET_GZIP_BYTES);
   expect(gzipped).toBeGreaterThan(1000); // the bundle really holds the client and idb
 });
+
+it('the passkeys entry (with @simplewebauthn/browser) bundles to under the same budget, and is not in the main one', async () => {
+  const bundle = async (entry: string) =>
+    (
+      await build({
+        entryPoints: [new URL(entry, import.meta.url).pathname],
+        bundle: true,
+        minify: true,
+        format: 'esm',
+        platform: 'browser',
+        target: 'es2022',
+        write: false,
+        logLevel: 'silent',
+      })
+    ).outputFiles[0]?.contents ?? new Uint8Array();
+  const passkeys = await bundle('./passkeys.ts');
+  const gzipped = gzipSync(passkeys, { level: 9 }).length;
+  console.log(`@latchkey/client/passkeys: ${passkeys.length} bytes minified, ${gzipped} bytes gzipped`);
+  expect(gzipped).toBeLessThan(BUDGET_GZIP_BYTES);
+  expect(new TextDecoder().decode(await bundle('./index.ts'))).not.toContain('navigator.credentials');
+});

@@ -3,7 +3,8 @@
  * answers itself, and those its documented recipes send (`INVALID_CREDENTIALS` and
  * `TOO_MANY_ATTEMPTS` from the login with `latchkey/password`'s throttle, `PASSWORD_TOO_*` from its
  * policy, `EMAIL_INVALID` and `TOKEN_INVALID` from `latchkey/accounts`, `CODE_INVALID`, `TOTP_*` and
- * `ENROLMENT_EXPIRED` from `latchkey/totp`). Bodies look like
+ * `ENROLMENT_EXPIRED` from `latchkey/totp`, `PASSKEY_*`, `NO_PASSKEY` and `LAST_SIGN_IN_METHOD`
+ * from `latchkey/passkeys`). Bodies look like
  * `{"error":{"code":"SESSION_REQUIRED","message":"..."}}`; clients branch on `code`, never on `message`. An app's own codes are `ErrorAnswer`s. docs/errors.md documents
  * each; a test keeps it complete.
  */
@@ -31,6 +32,12 @@ export const httpErrors = {
   TOTP_NOT_ENABLED: { status: 409, message: 'Two-factor codes are not set up for this account.' },
   TOTP_ALREADY_ENABLED: { status: 409, message: 'Two-factor codes are already set up; turn them off first.' },
   ENROLMENT_EXPIRED: { status: 400, message: 'This set-up took too long; start again.' },
+  PASSKEY_INVALID: { status: 401, message: 'That passkey could not be verified.' },
+  PASSKEY_CHALLENGE_EXPIRED: { status: 400, message: 'This passkey request expired or was used; try again.' },
+  PASSKEY_ALREADY_REGISTERED: { status: 409, message: 'This passkey is registered already.' },
+  PASSKEY_LIMIT: { status: 409, message: 'This account has as many passkeys as it may hold; remove one first.' },
+  NO_PASSKEY: { status: 409, message: 'This account has no passkey.' },
+  LAST_SIGN_IN_METHOD: { status: 409, message: 'This is the last way to sign in to this account; add another first.' },
   CSRF_REJECTED: { status: 403, message: 'Cross-site request refused.' },
   REAUTHENTICATION_REQUIRED: { status: 403, message: 'Enter your password again to continue.' },
   NOT_FOUND: { status: 404, message: 'No such resource.' },
