@@ -45,6 +45,7 @@ import {
 } from 'latchkey/http';
 import type { DevInbox, Mailer } from 'latchkey/mail';
 import type { OneTimeTokenStore } from 'latchkey/one-time';
+import type { Passkeys } from 'latchkey/passkeys';
 import {
   createLoginThrottle,
   createPasswordPolicy,
@@ -69,6 +70,7 @@ import { bffRoutes } from './routes/bff.js';
 import { devMailRoutes } from './routes/dev-mail.js';
 import { loginPageRoutes } from './routes/login-page.js';
 import { noteRoutes } from './routes/notes.js';
+import { passkeyRoutes } from './routes/passkeys.js';
 import { secondFactorRoutes } from './routes/second-factor.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -120,6 +122,10 @@ export interface AppOptions {
   signIns?: SignIns;
   /** Two-factor codes (latchkey/totp). Default: in memory, sealed with a per-process key. */
   totp?: Totp;
+  /** Passkeys (latchkey/passkeys). Default: none (the routes answer `methods: {passkeys: false}`). */
+  passkeys?: Passkeys;
+  /** Passkey sign-in answers per client. Default 30 a minute. */
+  passkeyLimit?: RateLimit;
   /** Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For/-Proto are believed. */
   trustedProxies?: readonly string[];
   /** PEM certificate and key: serve HTTPS (and send HSTS). */
@@ -301,6 +307,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         step,
         notices,
         accounts: accounts.flows,
+      });
+      await api.register(passkeyRoutes, {
+        sessions,
+        auth,
+        users,
+        current,
+        passkeys: options.passkeys,
+        notices,
+        limit:
+          options.passkeyLimit ??
+          createRateLimit({
+            name: 'passkey',
+            perClient: { points: 30, duration: 60 },
+            global: { points: 3000, duration: 60 },
+          }),
       });
       await api.register(noteRoutes, { auth, current, notes: options.notes });
       await api.register(accountRoutes, {

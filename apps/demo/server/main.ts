@@ -27,6 +27,9 @@
  *   LATCHKEY_PUBLIC_URL: the origin the links point to (default: the first of the origins).
  *   LATCHKEY_MAILS_PER_ADDRESS: mails one address may get per 10 minutes, whatever the flow (default 1).
  * LATCHKEY_LOGIN_IN_FLIGHT: lifts the throttle's in-flight caps (load and reliability runs only).
+ * Passkeys: on when the public URL (or the first origin) has a domain name, `localhost` included;
+ *   the relying party id is that name (LATCHKEY_PASSKEY_RP_ID overrides it), and every origin on it
+ *   is accepted. Reached only by IP address, the server offers no passkeys (WebAuthn needs a name).
  */
 import { fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -40,6 +43,8 @@ import { createSessionManager, generateSigningKey } from 'latchkey';
 import { createHttpsRedirect } from 'latchkey/http';
 import { createDevInbox, createSmtpMailer, type DevInbox, type SmtpMailer } from 'latchkey/mail';
 import { createSqliteOneTimeStore } from 'latchkey/one-time/sqlite';
+import { createPasskeys } from 'latchkey/passkeys';
+import { createSqlitePasskeyStore } from 'latchkey/passkeys/sqlite';
 import { createLoginThrottle, createRateLimit } from 'latchkey/password';
 import { createSqliteStore } from 'latchkey/sqlite';
 import {
@@ -245,6 +250,19 @@ async function resolvePort(wanted: number): Promise<number> {
 const scheme = tls ? 'https' : 'http';
 const appPort = await resolvePort(tls ? httpsPort : port);
 const origins = list(env.LATCHKEY_ORIGINS);
+const appOrigins =
+  origins.length > 0 ? origins : [`${scheme}://localhost:${appPort}`, `${scheme}://127.0.0.1:${appPort}`];
+
+/** Passkeys on the public URL's domain name, for the origins on it; none when it is an IP address. */
+function passkeysFor(db: Database.Database) {
+  const rpId = env.LATCHKEY_PASSKEY_RP_ID ?? new URL(env.LATCHKEY_PUBLIC_URL ?? appOrigins[0] ?? '').hostname;
+  if (/^[\d.]+$|^\[|:/.test(rpId)) return undefined;
+  const on = appOrigins.filter((o) => {
+    const h = new URL(o).hostname;
+    return h === rpId || h.endsWith(`.${rpId}`);
+  });
+  return createPasskeys({ store: createSqlitePasskeyStore(db), rpId, rpName: APP_NAME, origins: on });
+}
 
 /**
  * The downstream API for the BFF: LATCHKEY_DOWNSTREAM_URL, or the demo's own service started here
@@ -278,6 +296,7 @@ const lab = env.LATCHKEY_LAB === '1' ? await startStandInCdn(Number(env.LAB_CDN_
 mailTo.inbox?.onMessage((m) =>
   process.stdout.write(`mail to ${m.to}: ${m.subject}\n${m.links.map((link) => `  ${link}\n`).join('')}`),
 );
+const passkeys = passkeysFor(db);
 const app = await buildApp({
   sessions,
   users,
@@ -299,6 +318,7 @@ const app = await buildApp({
     // The codes' own count (shared through Redis when instances share it), apart from the logins'.
     throttle: createLoginThrottle(redis ? { redis, prefix: `${redisPrefix}:totp-throttle` } : {}),
   }),
+  ...(passkeys ? { passkeys } : {}),
   limits: {
     ...(ms('LATCHKEY_REQUEST_TIMEOUT_MS') ? { requestTimeout: ms('LATCHKEY_REQUEST_TIMEOUT_MS') } : {}),
     ...(ms('LATCHKEY_HEADERS_TIMEOUT_MS') ? { headersTimeout: ms('LATCHKEY_HEADERS_TIMEOUT_MS') } : {}),
@@ -312,7 +332,7 @@ const app = await buildApp({
   ...(lab ? { lab: { cdn: lab, selfUrl: () => `${scheme}://127.0.0.1:${appPort}` } } : {}),
   ...(webRoot ? { webRoot } : {}),
   killServiceWorker: env.LATCHKEY_SW_KILL === '1',
-  origins: origins.length > 0 ? origins : [`${scheme}://localhost:${appPort}`, `${scheme}://127.0.0.1:${appPort}`],
+  origins: appOrigins,
   trustedProxies: list(env.LATCHKEY_TRUSTED_PROXIES),
   ...(tls ? { https: tls } : {}),
   logger: { level: env.LOG_LEVEL ?? 'info' },

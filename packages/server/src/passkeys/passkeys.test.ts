@@ -1,10 +1,10 @@
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../errors.js';
-import { createSoftAuthenticator } from '../test/soft-authenticator.js';
 import { runPasskeyStoreConformance } from './conformance.js';
 import { createMemoryPasskeyStore, createPasskeys, type PasskeyOptionsJSON, type Passkeys } from './index.js';
 import { createSqlitePasskeyStore } from './sqlite.js';
+import { createSoftAuthenticator } from './testing.js';
 
 runPasskeyStoreConformance({
   name: 'memory',

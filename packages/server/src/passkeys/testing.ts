@@ -1,8 +1,14 @@
 /**
- * A software WebAuthn authenticator for Node tests: real P-256 keys, real CBOR authenticator data,
- * real signatures, with knobs a hardware one does not have (the origin it claims, the counter it
- * sends, its flags), so each check of `latchkey/passkeys` can be attacked. The browser tests use
- * Chromium's virtual authenticator instead.
+ * `latchkey/passkeys/testing`: a software WebAuthn authenticator for an app's Node tests: real P-256
+ * keys, real CBOR authenticator data, real signatures, with knobs a hardware one does not have (the
+ * origin it claims, the counter it sends, its flags), so passkey routes can be tested, and
+ * attacked, over HTTP without a browser. For a real browser, Chromium's virtual authenticator
+ * (the DevTools protocol's WebAuthn domain) does the same. Never use it outside tests.
+ *
+ * @example
+ * const phone = createSoftAuthenticator({ origin: 'https://example.com' });
+ * const { options } = await post('/api/account/passkeys/options');
+ * await post('/api/account/passkeys', { response: phone.register(options) });
  */
 import { createHash, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
 import { isoCBOR } from '@simplewebauthn/server/helpers';
@@ -17,6 +23,7 @@ export interface WebAuthnOptions {
   [key: string]: unknown;
 }
 
+/** A credential the software authenticator made: its private key stays here, as on a device. */
 export interface SoftCredential {
   id: string;
   privateKey: KeyObject;
@@ -26,6 +33,7 @@ export interface SoftCredential {
   counter: number;
 }
 
+/** Options of `createSoftAuthenticator`. */
 export interface SoftAuthenticatorOptions {
   /** The origin the "browser" puts in clientDataJSON. */
   origin: string;
@@ -38,7 +46,21 @@ export interface SoftAuthenticatorOptions {
   userVerified?: boolean;
 }
 
-export function createSoftAuthenticator(o: SoftAuthenticatorOptions) {
+/** A software authenticator, from `createSoftAuthenticator`. */
+export interface SoftAuthenticator {
+  /** What it holds, oldest first. */
+  credentials: SoftCredential[];
+  /** Answers `navigator.credentials.create(options)`; with `reuse`, presents that credential again. */
+  register(options: WebAuthnOptions, reuse?: SoftCredential): Record<string, unknown> & { id: string };
+  /** Answers `navigator.credentials.get(options)` with `cred` (default: the first it made). */
+  authenticate(options: WebAuthnOptions, cred?: SoftCredential): Record<string, unknown> & { id: string };
+}
+
+/**
+ * @example
+ * const key = createSoftAuthenticator({ origin: 'https://example.com', backupEligible: true });
+ */
+export function createSoftAuthenticator(o: SoftAuthenticatorOptions): SoftAuthenticator {
   const credentials: SoftCredential[] = [];
   const step = o.counterStep ?? 1;
   const flags = (extra: number) =>
