@@ -163,6 +163,8 @@ const sessions = createSessionManager({
   keys: sessionKeys(),
   // LATCHKEY_VERIFIED_TOKENS: size of the verified-token cache (default 10,000; 0 turns it off).
   ...(env.LATCHKEY_VERIFIED_TOKENS ? { verifiedTokens: Number(env.LATCHKEY_VERIFIED_TOKENS) } : {}),
+  // LATCHKEY_FRESH_FOR: seconds a proof keeps a session fresh for step-up (default 600; tests shorten it).
+  ...(env.LATCHKEY_FRESH_FOR ? { freshFor: Number(env.LATCHKEY_FRESH_FOR) } : {}),
 });
 const users = createUsers(db, { apiKeySecret: secretFile('api-key-secret') });
 

@@ -17,7 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSmtpServer, type TestSmtpServer } from '../../../packages/server/src/test/smtp.js';
 import { type MailLike, waitForLink } from '../test/accounts.js';
 import { chromiumAvailable, launchChromium } from '../test/browser.js';
-import { freePort } from '../test/server-process.js';
+import { freePort, type ServerProcess, startServerProcess } from '../test/server-process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const hasChromium = chromiumAvailable();
@@ -822,5 +822,111 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
     await expect.poll(() => page.getByRole('alert').first().textContent()).toContain('wrong or was already used');
     expect(violations).toEqual([]);
     await context.close();
+  });
+  it('#16: passkeys in Chromium (virtual authenticator): add one after step-up, sign in with it alone from autofill, step up with it, remove it', {
+    timeout: 150_000,
+  }, async () => {
+    // WebAuthn needs a domain name: a server of its own, reached at http://localhost (the suite's is at 127.0.0.1).
+    const port2 = await freePort();
+    const site = `http://localhost:${port2}`;
+    const fresh = 8; // seconds a proof keeps the session fresh, so the test can let it go stale
+    const passkeyServer: ServerProcess = await startServerProcess(
+      {
+        LATCHKEY_DATA_DIR: join(dir, 'data-passkeys'),
+        LATCHKEY_WEB_ROOT: webRoot,
+        LATCHKEY_DEMO_PASSWORD: PASSWORD,
+        LATCHKEY_PUBLIC_URL: site,
+        LATCHKEY_FRESH_FOR: String(fresh),
+      },
+      port2,
+    );
+    const context = await newContext();
+    const page = await context.newPage();
+    try {
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('WebAuthn.enable');
+      const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+        options: {
+          protocol: 'ctap2',
+          transport: 'internal',
+          hasResidentKey: true,
+          hasUserVerification: true,
+          isUserVerified: true,
+          automaticPresenceSimulation: true,
+        },
+      });
+      const stale = () => new Promise((r) => setTimeout(r, (fresh + 1) * 1000));
+      const signedIn = () => expect.poll(() => page.getByTestId('username').textContent()).toBe('demo');
+
+      await page.goto(`${site}/login`);
+      await page.getByLabel('Username').fill('demo');
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Log in', exact: true }).click();
+      await signedIn();
+
+      // Adding a passkey needs a fresh session: once stale, the page asks for the password first.
+      await stale();
+      await page.getByRole('link', { name: 'Account' }).click();
+      const card = page.getByRole('region', { name: 'Passkeys' });
+      await expect.poll(() => card.getByTestId('passkeys-status').textContent()).toBe('No passkeys yet.');
+      await card.getByLabel('Name (so you can tell them apart)').fill('Test laptop');
+      await card.getByRole('button', { name: 'Add a passkey' }).click();
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByRole('button', { name: 'Confirm' }).click();
+      await expect.poll(() => card.getByTestId('passkeys').textContent()).toContain('Test laptop');
+      const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+      expect(credentials).toHaveLength(1);
+      expect(credentials[0]).toMatchObject({ isResidentCredential: true, rpId: 'localhost' });
+      await card.getByRole('button', { name: 'Rename' }).click();
+      await card.getByLabel('New name').fill('Work laptop');
+      await card.getByRole('button', { name: 'Save' }).click();
+      await expect.poll(() => card.getByTestId('passkeys').textContent()).toContain('Work laptop');
+      if (shots) await card.screenshot({ path: join(shots, 'passkeys.png') });
+
+      // Out, and back in with the passkey alone, from the username field's autofill (conditional
+      // UI): the virtual authenticator picks the passkey as a user would; no name, no password.
+      const verified = page.waitForResponse(
+        (r) => r.url().endsWith('/api/auth/passkey') && r.request().method() === 'POST',
+      );
+      await page.getByRole('button', { name: 'Log out' }).click();
+      expect((await verified).status()).toBe(200);
+      await signedIn();
+      const cookies = await context.cookies(site);
+      expect(cookies.find((c) => c.name === '__Host-session')).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+      // Nothing of the session where a script could read it (the notes' owner key is not a secret).
+      const readable = await page.evaluate(() =>
+        JSON.stringify([document.cookie, { ...localStorage }, { ...sessionStorage }]),
+      );
+      expect(readable.startsWith('["",')).toBe(true);
+      expect(readable).not.toContain(cookies.find((c) => c.name === '__Host-session')?.value ?? '');
+      // The assertion the browser sent, replayed (a thief with a copy of the request): refused.
+      const sent = (await verified).request();
+      const replay = await context.request.post(`${site}/api/auth/passkey`, {
+        headers: { 'content-type': 'application/json', origin: site },
+        data: sent.postData() ?? '',
+      });
+      expect(replay.status()).toBe(400);
+      expect((await replay.json()).error.code).toBe('PASSKEY_CHALLENGE_EXPIRED');
+
+      // Step-up with the passkey: once stale, removing it asks for proof, and the passkey is enough.
+      await stale();
+      await page.getByRole('link', { name: 'Account' }).click();
+      await card.getByRole('button', { name: 'Remove Work laptop' }).click();
+      await page.getByRole('button', { name: 'Use a passkey instead' }).click();
+      await expect.poll(() => card.getByTestId('passkeys-status').textContent()).toBe('No passkeys yet.');
+
+      // The authenticator still holds the key, but the server forgot it: it signs nobody in, from
+      // the autofill (which fails quietly) or from the button.
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await expect.poll(() => page.getByRole('heading', { name: 'Log in' }).count()).toBe(1);
+      if (shots) await page.screenshot({ path: join(shots, 'login-passkey.png') });
+      await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+      await expect.poll(() => page.getByRole('alert').filter({ hasText: 'could not be verified' }).count()).toBe(1);
+      expect((await context.cookies(site)).filter((c) => c.name === '__Host-session')).toEqual([]);
+      expect(violations).toEqual([]);
+    } finally {
+      await context.close();
+      await passkeyServer.kill();
+    }
   });
 });

@@ -45,11 +45,32 @@ export const api = createApiClient<{ credentials: Credentials; login: LoginAnswe
   endpoints: { login: '/api/auth/login', logout: '/api/auth/logout', me: '/api/me' },
 });
 
-/** The error code of a failed call, for messages: `OFFLINE`, or the server's code. */
-export const codeOf = (error: unknown): string =>
-  typeof error === 'object' && error !== null && 'code' in error
-    ? String((error as { code: unknown }).code)
-    : 'UNKNOWN';
+/** The error code of a failed call, for messages: `OFFLINE`, the server's code, or the browser's error name (WebAuthn). */
+export const codeOf = (error: unknown): string => {
+  if (typeof error !== 'object' || error === null) return 'UNKNOWN';
+  const { code, name, cause } = error as { code?: unknown; name?: unknown; cause?: { name?: unknown } };
+  // @simplewebauthn/browser wraps the browser's DOMException: its name says what happened.
+  if (typeof cause?.name === 'string' && /^(NotAllowedError|InvalidStateError)$/.test(cause.name)) return cause.name;
+  if (typeof name === 'string' && /^(NotAllowedError|InvalidStateError)$/.test(name)) return name;
+  return typeof code === 'string' ? code : 'UNKNOWN';
+};
+
+/** The passkey routes of the demo server, for @latchkey/client/passkeys. */
+export const passkeyRoutes = {
+  register: { options: '/api/account/passkeys/options', verify: '/api/account/passkeys' },
+  signIn: { options: '/api/auth/passkey/options', verify: '/api/auth/passkey' },
+  stepUp: { options: '/api/auth/reauthenticate/passkey/options', verify: '/api/auth/reauthenticate/passkey' },
+} as const;
+
+/** Whether this server offers passkeys (it does on a domain name, not on an IP address) and this browser can use them. */
+export async function passkeysAvailable(): Promise<boolean> {
+  const { passkeysSupported } = await import('@latchkey/client/passkeys');
+  if (!passkeysSupported()) return false;
+  return api
+    .request<{ passkeys: boolean }>('/api/auth/methods')
+    .then((m) => m.passkeys)
+    .catch(() => false);
+}
 
 const MESSAGES: Record<string, string> = {
   OFFLINE: 'The server cannot be reached. Check your connection.',
@@ -68,6 +89,13 @@ const MESSAGES: Record<string, string> = {
   ENROLMENT_EXPIRED: 'That took too long. Start again.',
   INVALID_INPUT: 'Check the fields: usernames are 3–32 letters, digits, ".", "_" or "-".',
   REAUTHENTICATION_REQUIRED: 'Confirm your password first.',
+  PASSKEY_INVALID: 'That passkey could not be verified. Try again, or use your password.',
+  PASSKEY_CHALLENGE_EXPIRED: 'That took too long. Try again.',
+  PASSKEY_ALREADY_REGISTERED: 'This passkey is already registered.',
+  PASSKEY_LIMIT: 'You have as many passkeys as an account may hold. Remove one first.',
+  NO_PASSKEY: 'This account has no passkey.',
+  NotAllowedError: 'The passkey request was cancelled or timed out.',
+  InvalidStateError: 'This device already holds a passkey for this account.',
   STORE_UNAVAILABLE: 'The server is having trouble. Try again shortly.',
 };
 

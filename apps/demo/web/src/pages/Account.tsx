@@ -7,19 +7,37 @@
  */
 import { ApiError } from '@latchkey/client';
 import { type FormEvent, useEffect, useState } from 'react';
-import { api, messageFor } from '../api.js';
+import { api, messageFor, passkeyRoutes, passkeysAvailable } from '../api.js';
+import { Passkeys } from './Passkeys.js';
 import { TwoFactor } from './TwoFactor.js';
 
 function StepUp({ onDone, onCancel }: { onDone: () => void; onCancel: () => void }) {
   const [error, setError] = useState('');
   // A two-factor account proves both again: the password and a code.
   const [withCode, setWithCode] = useState(false);
+  // A passkey (with user verification) proves both factors at once: it may stand in for all of it.
+  const [withPasskey, setWithPasskey] = useState(false);
   useEffect(() => {
     api
       .request<{ enabled: boolean }>('/api/account/totp')
       .then((s) => setWithCode(s.enabled))
       .catch(() => undefined);
+    void passkeysAvailable().then(async (on) => {
+      if (!on) return;
+      const mine = await api.request<{ passkeys: unknown[] }>('/api/account/passkeys').catch(() => ({ passkeys: [] }));
+      setWithPasskey(mine.passkeys.length > 0);
+    });
   }, []);
+  const proveByPasskey = async () => {
+    setError('');
+    try {
+      const { proveWithPasskey } = await import('@latchkey/client/passkeys');
+      await proveWithPasskey(api, passkeyRoutes.stepUp);
+      onDone();
+    } catch (err) {
+      setError(messageFor(err));
+    }
+  };
   const submit = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const form = new FormData(e.currentTarget);
@@ -54,6 +72,13 @@ function StepUp({ onDone, onCancel }: { onDone: () => void; onCancel: () => void
         {error}
       </p>
       <button type="submit">Confirm</button>{' '}
+      {withPasskey ? (
+        <>
+          <button type="button" onClick={() => void proveByPasskey()}>
+            Use a passkey instead
+          </button>{' '}
+        </>
+      ) : null}
       <button type="button" className="quiet" onClick={onCancel}>
         Cancel
       </button>
@@ -71,6 +96,7 @@ export function Account() {
   const [email, setEmail] = useState('');
   const [emailError, setEmailError] = useState('');
   const [emailSent, setEmailSent] = useState('');
+  const [passkeys, setPasskeys] = useState(false);
 
   useEffect(() => {
     api
@@ -81,6 +107,7 @@ export function Account() {
       .me()
       .then((me) => setEmail(me?.user.email ?? ''))
       .catch(() => undefined);
+    void passkeysAvailable().then(setPasskeys);
   }, []);
 
   const changeEmail = async (form: HTMLFormElement) => {
@@ -164,6 +191,7 @@ export function Account() {
         <p role="status">{emailSent}</p>
         <button type="submit">Change address</button>
       </form>
+      {passkeys ? <Passkeys stepUp={(retry) => setStepUp(() => retry)} /> : null}
       <TwoFactor stepUp={(retry) => setStepUp(() => retry)} />
       <div className="card">
         <h2>API key</h2>

@@ -1,11 +1,46 @@
 /** The article's Login.js, done right: POST the credentials, store nothing; the cookie is HttpOnly. */
-import { api, type User } from '../api.js';
+import { useEffect, useState } from 'react';
+import { api, messageFor, passkeyRoutes, passkeysAvailable, type User } from '../api.js';
 import { navigate } from '../router.js';
 import { useCredentialsForm } from './credentials.js';
 import { SecondFactor } from './SecondFactor.js';
 
 export function Login({ onDone }: { onDone: (user: User) => void }) {
   const { error, busy, submit, secondFactor } = useCredentialsForm(api.login, onDone);
+  const [passkeys, setPasskeys] = useState(false);
+  const [passkeyError, setPasskeyError] = useState('');
+  // Passkeys offered in the username field's autofill (conditional UI): picking one signs in.
+  useEffect(() => {
+    let live = true;
+    let cleanup = () => {};
+    void (async () => {
+      if (!(await passkeysAvailable()) || !live) return;
+      setPasskeys(true);
+      const { passkeyAutofillSupported, signInWithPasskey, cancelPasskeyRequest } = await import(
+        '@latchkey/client/passkeys'
+      );
+      if (!live || !(await passkeyAutofillSupported())) return;
+      signInWithPasskey<{ user: User }>(api, passkeyRoutes.signIn, { autofill: true }).then(
+        (answer) => live && onDone(answer.user),
+        () => undefined, // cancelled, or the button took over
+      );
+      cleanup = cancelPasskeyRequest;
+    })();
+    return () => {
+      live = false;
+      cleanup();
+    };
+  }, [onDone]);
+  const withPasskey = async () => {
+    setPasskeyError('');
+    try {
+      const { signInWithPasskey } = await import('@latchkey/client/passkeys');
+      const answer = await signInWithPasskey<{ user: User }>(api, passkeyRoutes.signIn);
+      onDone(answer.user);
+    } catch (err) {
+      setPasskeyError(messageFor(err));
+    }
+  };
   if (secondFactor) return <SecondFactor onDone={onDone} />;
   return (
     <form className="card" onSubmit={(e) => void submit(e)} aria-labelledby="login-title">
@@ -15,7 +50,7 @@ export function Login({ onDone }: { onDone: (user: User) => void }) {
       </p>
       <label>
         Username or e-mail
-        <input name="username" autoComplete="username" required maxLength={254} />
+        <input name="username" autoComplete="username webauthn" required maxLength={254} />
       </label>
       <label>
         Password
@@ -31,6 +66,17 @@ export function Login({ onDone }: { onDone: (user: User) => void }) {
       <button type="submit" disabled={busy}>
         {busy ? 'Logging in…' : 'Log in'}
       </button>
+      {passkeys ? (
+        <>
+          {' '}
+          <button type="button" className="quiet" onClick={() => void withPasskey()}>
+            Sign in with a passkey
+          </button>
+          <p className="error" role="alert">
+            {passkeyError}
+          </p>
+        </>
+      ) : null}
       <p>
         <a
           href="/forgot"
