@@ -119,7 +119,7 @@ describe('createPasskeys', () => {
     expect(JSON.stringify(await passkeys.list('u1'))).not.toContain((await store.list('u1'))[0]?.publicKey);
   });
 
-  it('a challenge answers once: the same answer again, or a second answer, is refused', async () => {
+  it('M2: a challenge answers once: the same answer again, or a second answer, is refused', async () => {
     const { passkeys } = setup();
     const auth = createSoftAuthenticator({ origin: ORIGIN });
     await register(passkeys, auth);
@@ -207,7 +207,7 @@ describe('createPasskeys', () => {
     expect(await passkeys.stepUpOptions('nobody', 's')).toEqual({ ok: false, error: 'NO_PASSKEY' });
   });
 
-  it('answers made for another origin or relying party are refused, at registration and at sign-in', async () => {
+  it('M2: answers made for another origin or relying party are refused, at registration and at sign-in', async () => {
     const { passkeys } = setup();
     const phish = createSoftAuthenticator({ origin: 'https://app.example.com.evil.test' });
     expect(await register(passkeys, phish)).toEqual({ ok: false, error: 'PASSKEY_INVALID' });
@@ -226,7 +226,7 @@ describe('createPasskeys', () => {
     expect((await signIn(passkeys, good)).ok).toBe(true);
   });
 
-  it('a counter that does not move forward is refused (a cloned authenticator); one that keeps none is fine', async () => {
+  it('M2: a counter that does not move forward is refused (a cloned authenticator); one that keeps none is fine', async () => {
     const { passkeys, store } = setup();
     const auth = createSoftAuthenticator({ origin: ORIGIN });
     await register(passkeys, auth);
@@ -242,7 +242,7 @@ describe('createPasskeys', () => {
     for (let i = 0; i < 3; i++) expect((await signIn(passkeys, synced)).ok).toBe(true);
   });
 
-  it('the backup-eligible flag is held to what was registered', async () => {
+  it('M2: the backup-eligible flag is held to what was registered', async () => {
     const { passkeys } = setup();
     const device = createSoftAuthenticator({ origin: ORIGIN, backupEligible: false });
     await register(passkeys, device);
