@@ -73,32 +73,64 @@ export function runTotpStoreConformance(options: TotpStoreConformanceOptions): v
       assert.equal(await store.get(pending().userId), null);
     });
 
-    it('put replaces the record and its recovery codes', async () => {
+    it('put replaces a pending record and its recovery codes', async () => {
       const first = pending({ recoveryHashes: [hash(), hash()] });
-      await store.put(first);
+      assert.equal(await store.put(first), true);
       const second = { ...first, sealedSecret: 'v1.test.other', recoveryHashes: [hash()] };
-      await store.put(second);
+      assert.equal(await store.put(second), true);
       assert.deepEqual(await store.get(first.userId), second);
+    });
+
+    it('put never replaces a confirmed record (an enrolment racing the confirmation cannot turn the factor off)', async () => {
+      const record = pending();
+      await store.put(record);
+      await store.confirm(record.userId, record.sealedSecret, T0, 5, [hash()]);
+      const before = await store.get(record.userId);
+      assert.equal(await peer.put(pending({ userId: record.userId })), false);
+      assert.deepEqual(await store.get(record.userId), before);
+    });
+
+    it('confirm lands only on the secret the code was checked against', async () => {
+      const record = pending();
+      await store.put(record);
+      // A re-enrolment replaced the secret between the check and the write.
+      await peer.put({ ...record, sealedSecret: 'v1.test.newer' });
+      assert.equal(await store.confirm(record.userId, record.sealedSecret, T0, 5, [hash()]), false);
+      assert.equal((await store.get(record.userId))?.confirmedAt, null);
+      assert.equal(await store.confirm(record.userId, 'v1.test.newer', T0, 5, []), true);
+    });
+
+    it('reseal swaps the sealed secret only while it is the one given', async () => {
+      const record = pending();
+      await store.put(record);
+      await store.confirm(record.userId, record.sealedSecret, T0, 5, [hash()]);
+      assert.equal(await store.reseal(record.userId, 'v1.test.stale', 'v1.test.x'), false);
+      assert.equal(await store.reseal(record.userId, record.sealedSecret, 'v1.test.resealed'), true);
+      const got = await store.get(record.userId);
+      assert.equal(got?.sealedSecret, 'v1.test.resealed');
+      assert.equal(got?.lastStep, 5); // nothing else moved
+      assert.equal(got?.recoveryHashes.length, 1);
+      assert.equal(await store.reseal(pending().userId, 'a', 'b'), false);
     });
 
     it('confirm turns a pending record on once, with its step and codes', async () => {
       const record = pending();
       await store.put(record);
       const codes = [hash(), hash(), hash()];
-      assert.equal(await store.confirm(record.userId, T0 + 5, 100, codes), true);
+      assert.equal(await store.confirm(record.userId, record.sealedSecret, T0 + 5, 100, codes), true);
       const got = await store.get(record.userId);
       assert.equal(got?.confirmedAt, T0 + 5);
       assert.equal(got?.lastStep, 100);
       assert.deepEqual([...(got?.recoveryHashes ?? [])].sort(), [...codes].sort());
-      assert.equal(await store.confirm(record.userId, T0 + 6, 101, []), false); // already on
-      assert.equal(await store.confirm(pending().userId, T0, 1, []), false); // no record
+      assert.equal(await store.confirm(record.userId, record.sealedSecret, T0 + 6, 101, []), false); // already on
+      assert.equal(await store.confirm(pending().userId, 'v1.test.none', T0, 1, []), false); // no record
     });
 
     it('useStep accepts only a later step, on a confirmed record', async () => {
       const record = pending();
       await store.put(record);
       assert.equal(await store.useStep(record.userId, 5), false); // not confirmed yet
-      await store.confirm(record.userId, T0, 10, []);
+      await store.confirm(record.userId, record.sealedSecret, T0, 10, []);
       assert.equal(await store.useStep(record.userId, 10), false); // the confirming code's step is spent
       assert.equal(await store.useStep(record.userId, 9), false);
       assert.equal(await store.useStep(record.userId, 11), true);
@@ -109,7 +141,7 @@ export function runTotpStoreConformance(options: TotpStoreConformanceOptions): v
     it('of concurrent uses of one step, exactly one wins, across connections', async () => {
       const record = pending();
       await store.put(record);
-      await store.confirm(record.userId, T0, 10, []);
+      await store.confirm(record.userId, record.sealedSecret, T0, 10, []);
       const results = await Promise.all(
         Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? store : peer).useStep(record.userId, 11)),
       );
@@ -121,7 +153,7 @@ export function runTotpStoreConformance(options: TotpStoreConformanceOptions): v
       const codes = [hash(), hash()];
       await store.put(record);
       assert.equal(await store.useRecoveryCode(record.userId, codes[0] as string), false);
-      await store.confirm(record.userId, T0, 1, codes);
+      await store.confirm(record.userId, record.sealedSecret, T0, 1, codes);
       const results = await Promise.all(
         Array.from({ length: 6 }, (_, i) =>
           (i % 2 === 0 ? store : peer).useRecoveryCode(record.userId, codes[0] as string),
@@ -133,7 +165,7 @@ export function runTotpStoreConformance(options: TotpStoreConformanceOptions): v
       // Another user's code is not this user's.
       const other = pending();
       await store.put(other);
-      await store.confirm(other.userId, T0, 1, [codes[1] as string]);
+      await store.confirm(other.userId, other.sealedSecret, T0, 1, [codes[1] as string]);
       assert.equal(await store.useRecoveryCode(other.userId, codes[1] as string), true);
       assert.deepEqual((await store.get(record.userId))?.recoveryHashes, [codes[1]]);
     });
@@ -142,7 +174,7 @@ export function runTotpStoreConformance(options: TotpStoreConformanceOptions): v
       const record = pending();
       await store.put(record);
       assert.equal(await store.setRecoveryCodes(record.userId, [hash()]), false);
-      await store.confirm(record.userId, T0, 1, [hash(), hash()]);
+      await store.confirm(record.userId, record.sealedSecret, T0, 1, [hash(), hash()]);
       const fresh = [hash(), hash(), hash()];
       assert.equal(await store.setRecoveryCodes(record.userId, fresh), true);
       assert.deepEqual([...((await store.get(record.userId))?.recoveryHashes ?? [])].sort(), [...fresh].sort());
@@ -151,7 +183,7 @@ export function runTotpStoreConformance(options: TotpStoreConformanceOptions): v
     it('delete removes the record and its codes', async () => {
       const record = pending();
       await store.put(record);
-      await store.confirm(record.userId, T0, 1, [hash()]);
+      await store.confirm(record.userId, record.sealedSecret, T0, 1, [hash()]);
       assert.equal(await store.delete(record.userId), true);
       assert.equal(await store.get(record.userId), null);
       assert.equal(await store.delete(record.userId), false);

@@ -21,6 +21,8 @@ export interface SecretBox {
   seal(plaintext: string, context: string): string;
   /** The sealed text, or null when the value, the context or the key is not the one it was sealed with. */
   open(sealed: string, context: string): string | null;
+  /** Whether `sealed` names the newest key: if not, seal it again once opened, so old keys can leave the ring. */
+  isNewest(sealed: string): boolean;
 }
 
 /**
@@ -56,5 +58,6 @@ export function createSecretBox(keys: readonly (SigningKey | undefined)[], purpo
         return null; // altered, or sealed for another context: fail closed
       }
     },
+    isNewest: (sealed) => typeof sealed === 'string' && sealed.startsWith(`v1.${newest.id}.`),
   };
 }

@@ -74,11 +74,14 @@ export function createSqliteTotpStore(db: BetterSqlite3.Database, options?: Sqli
       `INSERT INTO ${t}factors (user_id, sealed_secret, created_at, confirmed_at, last_step)
        VALUES (@userId, @sealedSecret, @createdAt, @confirmedAt, @lastStep)
        ON CONFLICT (user_id) DO UPDATE SET sealed_secret = excluded.sealed_secret, created_at = excluded.created_at,
-         confirmed_at = excluded.confirmed_at, last_step = excluded.last_step`,
+         confirmed_at = excluded.confirmed_at, last_step = excluded.last_step
+       WHERE ${t}factors.confirmed_at IS NULL`,
     ),
     confirm: db.prepare(
-      `UPDATE ${t}factors SET confirmed_at = ?, last_step = ? WHERE user_id = ? AND confirmed_at IS NULL`,
+      `UPDATE ${t}factors SET confirmed_at = ?, last_step = ?
+       WHERE user_id = ? AND confirmed_at IS NULL AND sealed_secret = ?`,
     ),
+    reseal: db.prepare(`UPDATE ${t}factors SET sealed_secret = ? WHERE user_id = ? AND sealed_secret = ?`),
     useStep: db.prepare(
       `UPDATE ${t}factors SET last_step = ? WHERE user_id = ? AND confirmed_at IS NOT NULL AND last_step < ?`,
     ),
@@ -99,11 +102,12 @@ export function createSqliteTotpStore(db: BetterSqlite3.Database, options?: Sqli
   };
   const tx = {
     put: db.transaction((r: TotpRecord) => {
-      s.put.run(r);
+      if (s.put.run(r).changes !== 1) return false;
       setCodes(r.userId, r.recoveryHashes);
+      return true;
     }),
-    confirm: db.transaction((userId: string, at: number, step: number, hashes: readonly string[]) => {
-      if (s.confirm.run(at, step, userId).changes !== 1) return false;
+    confirm: db.transaction((userId: string, sealed: string, at: number, step: number, hashes: readonly string[]) => {
+      if (s.confirm.run(at, step, userId, sealed).changes !== 1) return false;
       setCodes(userId, hashes);
       return true;
     }),
@@ -142,8 +146,9 @@ export function createSqliteTotpStore(db: BetterSqlite3.Database, options?: Sqli
           recoveryHashes: s.codes.all(userId).map((c) => c.code_hash),
         };
       }),
-    put: (record) => guard(() => void tx.put(record)),
-    confirm: (userId, at, step, hashes) => guard(() => tx.confirm(userId, at, step, hashes)),
+    put: (record) => guard(() => tx.put(record)),
+    confirm: (userId, sealed, at, step, hashes) => guard(() => tx.confirm(userId, sealed, at, step, hashes)),
+    reseal: (userId, from, to) => guard(() => s.reseal.run(to, userId, from).changes === 1),
     useStep: (userId, step) => guard(() => s.useStep.run(step, userId, step).changes === 1),
     useRecoveryCode: (userId, hash) => guard(() => s.useCode.run(userId, hash, userId).changes === 1),
     setRecoveryCodes: (userId, hashes) => guard(() => tx.setCodes(userId, hashes)),

@@ -26,13 +26,26 @@ export interface TotpRecord {
 export interface TotpStore {
   /** The user's record, or null. */
   get(userId: string): Promise<TotpRecord | null>;
-  /** Writes the record, replacing any the user had. */
-  put(record: TotpRecord): Promise<void>;
   /**
-   * Atomically: if the user's record is unconfirmed, sets `confirmedAt`, `lastStep` and the
-   * recovery hashes, and resolves true; otherwise changes nothing and resolves false.
+   * Writes a pending record, replacing a pending one, and resolves true. Atomically: a confirmed
+   * record is never replaced (false, no change), so an enrolment racing a confirmation cannot
+   * switch the factor off or swap its secret.
    */
-  confirm(userId: string, at: number, step: number, recoveryHashes: readonly string[]): Promise<boolean>;
+  put(record: TotpRecord): Promise<boolean>;
+  /**
+   * Atomically: if the user's record is unconfirmed and still holds `sealedSecret` (the secret the
+   * code was checked against), sets `confirmedAt`, `lastStep` and the recovery hashes, and resolves
+   * true; otherwise changes nothing and resolves false.
+   */
+  confirm(
+    userId: string,
+    sealedSecret: string,
+    at: number,
+    step: number,
+    recoveryHashes: readonly string[],
+  ): Promise<boolean>;
+  /** Atomically: replaces the sealed secret with `to` if it is still `from` (re-sealing under a newer key); nothing else changes. */
+  reseal(userId: string, from: string, to: string): Promise<boolean>;
   /** Atomically: if the record is confirmed and `step` > `lastStep`, sets `lastStep` and resolves true. */
   useStep(userId: string, step: number): Promise<boolean>;
   /** Atomically: removes `hash` from the confirmed record's recovery hashes; true if it was there. */
@@ -58,10 +71,14 @@ export function createMemoryTotpStore(): TotpStore {
       const r = records.get(userId);
       return r === undefined ? null : copy(r);
     },
-    put: async (record) => void records.set(record.userId, copy(record)),
-    async confirm(userId, at, step, hashes) {
+    async put(record) {
+      if (records.get(record.userId)?.confirmedAt != null) return false;
+      records.set(record.userId, copy(record));
+      return true;
+    },
+    async confirm(userId, sealedSecret, at, step, hashes) {
       const r = records.get(userId);
-      if (r === undefined || r.confirmedAt !== null) return false;
+      if (r === undefined || r.confirmedAt !== null || r.sealedSecret !== sealedSecret) return false;
       Object.assign(r, { confirmedAt: at, lastStep: step, recoveryHashes: [...hashes] });
       return true;
     },
@@ -82,6 +99,12 @@ export function createMemoryTotpStore(): TotpStore {
       const r = records.get(userId);
       if (r === undefined || r.confirmedAt === null) return false;
       r.recoveryHashes = [...hashes];
+      return true;
+    },
+    async reseal(userId, from, to) {
+      const r = records.get(userId);
+      if (r === undefined || r.sealedSecret !== from) return false;
+      r.sealedSecret = to;
       return true;
     },
     delete: async (userId) => records.delete(userId),

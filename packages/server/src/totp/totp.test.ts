@@ -16,8 +16,8 @@ import { MINUTE, manualClock, SECOND } from '../test/clock.js';
 import { runTotpStoreConformance } from './conformance.js';
 import { createSecretBox } from './secret-box.js';
 import { createSqliteTotpStore } from './sqlite.js';
-import { createMemoryTotpStore, type TotpRecord, type TotpStore } from './store.js';
-import { createTotp, type TotpOptions } from './totp.js';
+import { createMemoryTotpStore, type TotpStore } from './store.js';
+import { createTotp, type Totp, type TotpOptions } from './totp.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'latchkey-totp-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -183,17 +183,46 @@ describe('TOTP second factor (M1)', () => {
     // A row copied onto another user's (an attacker with write access to one column) does not open.
     const u1 = await store.get('u1');
     const u2 = await store.get('u2');
-    await store.put({ ...(u2 as TotpRecord), sealedSecret: u1?.sealedSecret as string });
+    await store.reseal('u2', u2?.sealedSecret as string, u1?.sealedSecret as string);
     expect((await totp.verify('u2', codeAt(secret), CLIENT)).ok).toBe(false);
-    // A new key first, the old one after: old secrets still open. Without the old key they do not.
-    const rotated = createTotp({ store, keys: [generateSigningKey(), key], issuer: 'Acme', now: clock.now });
+    // A new key first, the old one after: old secrets still open, and a good code re-seals the
+    // secret under the new key, so the old key can leave the ring. Without any key of it, nothing opens.
+    const newKey = generateSigningKey();
+    const rotated = createTotp({ store, keys: [newKey, key], issuer: 'Acme', now: clock.now });
     expect((await rotated.verify('u1', codeAt(secret), CLIENT)).ok).toBe(true);
+    expect((await store.get('u1'))?.sealedSecret).not.toBe(u1?.sealedSecret);
+    clock.advance(30 * SECOND);
+    const newOnly = createTotp({ store, keys: [newKey], issuer: 'Acme', now: clock.now });
+    expect((await newOnly.verify('u1', codeAt(secret), CLIENT)).ok).toBe(true);
     clock.advance(30 * SECOND);
     const lost = createTotp({ store, keys: [generateSigningKey()], issuer: 'Acme', now: clock.now });
     expect((await lost.verify('u1', codeAt(secret), CLIENT)).ok).toBe(false);
     const box = createSecretBox([key], 'totp');
     expect(box.open(u1?.sealedSecret as string, 'u1')).toBe(secret);
+    expect(box.isNewest(u1?.sealedSecret as string)).toBe(true);
+    expect(createSecretBox([newKey, key], 'totp').isNewest(u1?.sealedSecret as string)).toBe(false);
     expect(createSecretBox([key], 'other purpose').open(u1?.sealedSecret as string, 'u1')).toBeNull();
+  });
+
+  it('a re-enrolment landing between the check of the confirming code and its write does not turn on a secret the app does not hold', async () => {
+    const clock = { t: 1_800_000_000_000 };
+    const inner = createMemoryTotpStore();
+    let totp: Totp | undefined;
+    // The store as a racing request sees it: right before the confirmation is written, another
+    // request (a double click on "set up") starts a new enrolment with a new secret.
+    const racing: TotpStore = {
+      ...inner,
+      confirm: async (...args) => {
+        await totp?.enrol('u1', 'ann@example.org');
+        return inner.confirm(...args);
+      },
+    };
+    totp = createTotp({ store: racing, keys: [generateSigningKey()], issuer: 'Acme', now: () => clock.t });
+    const first = (await totp.enrol('u1', 'ann@example.org')) as { secret: string };
+    const code = TOTP.generate({ secret: Secret.fromBase32(first.secret), timestamp: clock.t });
+    const done = await totp.confirm('u1', code, CLIENT);
+    expect(done.ok).toBe(false);
+    expect((await totp.status('u1')).enabled).toBe(false);
   });
 
   it('disable forgets the secret and the codes', async () => {

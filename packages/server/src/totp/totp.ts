@@ -156,7 +156,7 @@ export function createTotp(options: TotpOptions): Totp {
         .replace(/[\r\n:]/g, ' ')
         .slice(0, 200);
       const uri = new TOTP({ issuer, label, secret, period: PERIOD }).toString();
-      await store.put({
+      const written = await store.put({
         userId,
         sealedSecret: box.seal(secret, userId),
         createdAt: now(),
@@ -164,6 +164,8 @@ export function createTotp(options: TotpOptions): Totp {
         lastStep: 0,
         recoveryHashes: [],
       });
+      // A confirmation landed since the read above: the factor is on, and stays as it is.
+      if (!written) return refuse('TOTP_ALREADY_ENABLED');
       return { ok: true, secret, uri };
     },
 
@@ -176,7 +178,8 @@ export function createTotp(options: TotpOptions): Totp {
       const { codes, hashes } = newCodes(userId);
       const result = await attempt(userId, client, async () => {
         const step = secret === null || typeof code !== 'string' ? null : stepOf(secret, code.replace(/\s/g, ''));
-        return step !== null && (await store.confirm(userId, now(), step, hashes));
+        // Written only onto the secret the code was checked against: a re-enrolment in between wins.
+        return step !== null && (await store.confirm(userId, record.sealedSecret, now(), step, hashes));
       });
       return result.ok ? { ok: true, recoveryCodes: codes } : result;
     },
@@ -190,7 +193,11 @@ export function createTotp(options: TotpOptions): Totp {
           const secret = box.open(record.sealedSecret, userId);
           const step = secret === null ? null : stepOf(secret, typed);
           // A code is good once: its step must be later than the last one accepted (RFC 6238 §5.2).
-          return step !== null && (await store.useStep(userId, step)) && ('totp' as const);
+          if (step === null || !(await store.useStep(userId, step))) return false;
+          // Sealed under an older key: seal it under the newest now, so the old key can be retired.
+          if (secret !== null && !box.isNewest(record.sealedSecret))
+            await store.reseal(userId, record.sealedSecret, box.seal(secret, userId));
+          return 'totp' as const;
         }
         const recovery = normalizeRecoveryCode(typed);
         return recovery !== null && (await useRecovery(userId, recovery)) && ('recovery' as const);
