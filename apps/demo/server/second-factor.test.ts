@@ -189,10 +189,13 @@ describe('two-factor codes on the reference server (M1, M2)', () => {
     const used = recoveryCodes[0] as string;
     const done = await send('POST', '/api/auth/second-factor', { code: used.toLowerCase() }, pending);
     expect(await json(done)).toMatchObject({ user: { username: 'ann' }, recoveryCodesLeft: 9 });
+    const knows = () => mail().filter((m) => m.subject.startsWith('Someone knows')).length;
+    expect(knows()).toBe(0); // two wrong codes so far: a typo or two is nothing to mail about
     const next = named(await login(), '__Host-second-factor');
     expect((await json(await send('POST', '/api/auth/second-factor', { code: used }, next))).error.code).toBe(
       'CODE_INVALID',
     );
+    await expect.poll(knows).toBe(1); // the third
   });
 
   it('the password grant of the token endpoint is no way around the second factor', async () => {
@@ -227,6 +230,11 @@ describe('two-factor codes on the reference server (M1, M2)', () => {
     const right = await send('POST', '/api/auth/second-factor', { code: code(secret) }, pending);
     expect(right.status).toBe(429);
     expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(0);
+    // The password is known to whoever tries codes: the owner was told, once (the third wrong code
+    // of the hour, in the tests above), however many came after.
+    const told = () => mail().filter((m) => m.to === 'ann@example.org' && m.subject.startsWith('Someone knows'));
+    await expect.poll(() => told().length).toBe(1);
+    expect(told()[0]?.text).toContain('then gave wrong two-factor codes');
   });
 
   it('a password reset is one factor, not two: it ends in the code step; with every factor lost, removal mails a notice', async () => {

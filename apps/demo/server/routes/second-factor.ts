@@ -105,6 +105,7 @@ export const secondFactorRoutes: FastifyPluginAsync<SecondFactorRoutesOptions> =
     const checked = await totp.verify(pending.userId, body.code, request.ip);
     if (!checked.ok) {
       logEvent(request, 'login.second-factor.failure', { userId: pending.userId, error: checked.error });
+      await notices.secondFactorFailed(request, pending.userId);
       return sendError(reply, checked.error, checked.headers);
     }
     // Single use: of two requests with the right code, one logs in; the other finds no step.

@@ -1,5 +1,6 @@
 /** The app's one API client, with the demo server's routes and types. It holds no token; see @latchkey/client. */
 import { createApiClient } from '@latchkey/client';
+import { passkeysSupported } from '@latchkey/client/passkeys';
 
 /** An account as the demo server sends it (login, verify, reset, me). */
 export interface User {
@@ -64,7 +65,6 @@ export const passkeyRoutes = {
 
 /** Whether this server offers passkeys (it does on a domain name, not on an IP address) and this browser can use them. */
 export async function passkeysAvailable(): Promise<boolean> {
-  const { passkeysSupported } = await import('@latchkey/client/passkeys');
   if (!passkeysSupported()) return false;
   return api
     .request<{ passkeys: boolean }>('/api/auth/methods')

@@ -331,6 +331,25 @@ describe('notices', () => {
     await accounts.notifyNewDevice('nobody', {});
     expect(mailer.sent).toHaveLength(count);
   });
+
+  it('right password, wrong codes: the owner learns the password is known, with the device in fixed words', async () => {
+    const { accounts, mailer, signUp } = setupAccounts();
+    const id = await signUp('bo@example.com');
+    await accounts.notifySecondFactorFailures(id, {
+      userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0 Safari/537.36 CALL +1-555 NOW',
+      ip: '198.51.100.7',
+      at: Date.UTC(2026, 11, 1, 9, 0),
+    });
+    const mail = mailer.sent.at(-1);
+    expect(mail).toMatchObject({ to: 'bo@example.com', subject: 'Someone knows your Acme password' });
+    expect(mail?.text).toContain('then gave wrong two-factor codes');
+    expect(mail?.text).toContain('Device: Chrome on Linux');
+    expect(mail?.text).toContain('Address: 198.51.100.7');
+    expect(mail?.text).not.toMatch(/CALL|555/);
+    const count = mailer.sent.length;
+    await accounts.notifySecondFactorFailures('nobody');
+    expect(mailer.sent).toHaveLength(count);
+  });
 });
 
 describe('mail and events', () => {

@@ -152,6 +152,11 @@ export interface AccountFlows {
   notifyNewDevice(userId: string, details?: NewDeviceDetails): Promise<void>;
   /** Mails the user that their second factors were removed (a reset by someone who had none left). */
   notifySecondFactorRemoved(userId: string): Promise<void>;
+  /**
+   * Mails the user that someone gave the right password and then wrong second-factor codes: the
+   * password is known. Rate-limit the calls (once an hour per account is plenty).
+   */
+  notifySecondFactorFailures(userId: string, details?: NewDeviceDetails): Promise<void>;
 }
 
 const OPTIONS = [

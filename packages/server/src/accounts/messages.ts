@@ -59,6 +59,8 @@ export interface AccountMessages {
   newDevice(context: MessageContext & { device: string; ip: string; at: string }): MailContent;
   /** After a reset by someone who had no second factor left: the factors were removed. */
   secondFactorRemoved(context: MessageContext & { at: string }): MailContent;
+  /** The right password, then wrong second-factor codes: the password is known to someone. */
+  secondFactorFailures(context: MessageContext & { device: string; ip: string; at: string }): MailContent;
 }
 
 const lines = (...parts: string[]) => `${parts.join('\n')}\n`;
@@ -182,6 +184,17 @@ export const defaultMessages: Readonly<AccountMessages> = Object.freeze({
       '',
       'If it was you, turn it on again from the security page. If not, someone reads your mail:',
       'secure your mailbox first, then reset your password again and turn two-factor sign-in back on.',
+    ),
+  }),
+  secondFactorFailures: ({ appName, device, ip, at }) => ({
+    subject: `Someone knows your ${appName} password`,
+    text: lines(
+      `At ${at} someone signed in to ${appName} with your password, then gave wrong two-factor codes.`,
+      `Device: ${device}`,
+      `Address: ${ip}`,
+      '',
+      'Your account stayed closed: the code stopped them. But your password is known to someone.',
+      'If it was not you, change your password now (that logs out every device), and anywhere else you use it.',
     ),
   }),
 } satisfies AccountMessages);

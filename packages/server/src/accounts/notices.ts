@@ -104,26 +104,37 @@ export function deviceKey(details: Pick<NewDeviceDetails, 'userAgent' | 'ip'>): 
   return `${describeDevice(details.userAgent)}|${networkOf(details.ip)}`;
 }
 
-/** `notifyNewDevice` over the shared context. */
+/** The device, address and time for a notice, each checked: a header never reaches a mail raw. */
+function where(details: NewDeviceDetails, now: number): { device: string; ip: string; at: string } {
+  const ip =
+    typeof details.ip === 'string' && /^[\da-f:.]+$/i.test(details.ip) && isIP(details.ip) !== 0
+      ? details.ip
+      : 'unknown';
+  const at = new Date(details.at ?? now);
+  return {
+    device: describeDevice(details.userAgent),
+    ip,
+    at: Number.isNaN(at.getTime()) ? 'unknown' : at.toUTCString(),
+  };
+}
+
+/** The notices (`notifyNewDevice`, …) over the shared context. */
 export function createNotices(ctx: FlowContext) {
   return {
     async notifyNewDevice(userId: string, details: NewDeviceDetails = {}): Promise<void> {
       const account = await ctx.directory.findById(userId);
       if (!account) return;
-      const ip =
-        typeof details.ip === 'string' && /^[\da-f:.]+$/i.test(details.ip) && isIP(details.ip) !== 0
-          ? details.ip
-          : 'unknown';
-      const at = new Date(details.at ?? ctx.now());
-      const content = () =>
-        ctx.messages.newDevice({
-          appName: ctx.appName,
-          device: describeDevice(details.userAgent),
-          ip,
-          at: Number.isNaN(at.getTime()) ? 'unknown' : at.toUTCString(),
-        });
+      const content = () => ctx.messages.newDevice({ appName: ctx.appName, ...where(details, ctx.now()) });
       ctx.deliver('notice', 'newDevice', account.email, content, account.id);
       ctx.emit({ type: 'new-device-mailed', flow: 'notice', userId: account.id });
+    },
+
+    async notifySecondFactorFailures(userId: string, details: NewDeviceDetails = {}): Promise<void> {
+      const account = await ctx.directory.findById(userId);
+      if (!account) return;
+      const content = () => ctx.messages.secondFactorFailures({ appName: ctx.appName, ...where(details, ctx.now()) });
+      ctx.deliver('notice', 'secondFactorFailures', account.email, content, account.id);
+      ctx.emit({ type: 'second-factor-failures-mailed', flow: 'notice', userId: account.id });
     },
 
     async notifySecondFactorRemoved(userId: string): Promise<void> {

@@ -120,6 +120,7 @@ export type AccountEventType =
   | 'email-change-undone'
   | 'new-device-mailed'
   | 'second-factor-removed'
+  | 'second-factor-failures-mailed'
   | 'address-limited'
   | 'client-limited'
   | 'token-refused'

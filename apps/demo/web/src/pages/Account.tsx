@@ -6,6 +6,7 @@
  * owner follows the link mailed to it; the old address gets a notice with a link that undoes it.
  */
 import { ApiError } from '@latchkey/client';
+import { proveWithPasskey } from '@latchkey/client/passkeys';
 import { type FormEvent, useEffect, useState } from 'react';
 import { api, messageFor, passkeyRoutes, passkeysAvailable } from '../api.js';
 import { Passkeys } from './Passkeys.js';
@@ -31,7 +32,6 @@ function StepUp({ onDone, onCancel }: { onDone: () => void; onCancel: () => void
   const proveByPasskey = async () => {
     setError('');
     try {
-      const { proveWithPasskey } = await import('@latchkey/client/passkeys');
       await proveWithPasskey(api, passkeyRoutes.stepUp);
       onDone();
     } catch (err) {

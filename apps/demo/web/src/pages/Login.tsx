@@ -1,4 +1,5 @@
 /** The article's Login.js, done right: POST the credentials, store nothing; the cookie is HttpOnly. */
+import { cancelPasskeyRequest, passkeyAutofillSupported, signInWithPasskey } from '@latchkey/client/passkeys';
 import { useEffect, useState } from 'react';
 import { api, messageFor, passkeyRoutes, passkeysAvailable, type User } from '../api.js';
 import { navigate } from '../router.js';
@@ -16,9 +17,6 @@ export function Login({ onDone }: { onDone: (user: User) => void }) {
     void (async () => {
       if (!(await passkeysAvailable()) || !live) return;
       setPasskeys(true);
-      const { passkeyAutofillSupported, signInWithPasskey, cancelPasskeyRequest } = await import(
-        '@latchkey/client/passkeys'
-      );
       if (!live || !(await passkeyAutofillSupported())) return;
       signInWithPasskey<{ user: User }>(api, passkeyRoutes.signIn, { autofill: true }).then(
         (answer) => live && onDone(answer.user),
@@ -34,7 +32,6 @@ export function Login({ onDone }: { onDone: (user: User) => void }) {
   const withPasskey = async () => {
     setPasskeyError('');
     try {
-      const { signInWithPasskey } = await import('@latchkey/client/passkeys');
       const answer = await signInWithPasskey<{ user: User }>(api, passkeyRoutes.signIn);
       onDone(answer.user);
     } catch (err) {
