@@ -124,7 +124,7 @@ export interface AppOptions {
   totp?: Totp;
   /** Passkeys (latchkey/passkeys). Default: none (the routes answer `methods: {passkeys: false}`). */
   passkeys?: Passkeys;
-  /** Passkey sign-in answers per client. Default 30 a minute. */
+  /** Passkey sign-in requests (options and answers) per client. Default 60 a minute. */
   passkeyLimit?: RateLimit;
   /** Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For/-Proto are believed. */
   trustedProxies?: readonly string[];
@@ -315,12 +315,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         current,
         passkeys: options.passkeys,
         notices,
+        accounts: accounts.flows,
+        totp,
+        step,
         limit:
           options.passkeyLimit ??
           createRateLimit({
             name: 'passkey',
-            perClient: { points: 30, duration: 60 },
-            global: { points: 3000, duration: 60 },
+            perClient: { points: 60, duration: 60 },
+            global: { points: 6000, duration: 60 },
           }),
       });
       await api.register(noteRoutes, { auth, current, notes: options.notes });

@@ -44,6 +44,7 @@ const totp = createTotp({
   throttle: createLoginThrottle(),
   now,
 });
+const inbox = createDevInbox();
 const passkeys = createPasskeys({
   store: createSqlitePasskeyStore(db),
   rpId: 'notes.test',
@@ -67,7 +68,7 @@ beforeAll(async () => {
     totp,
     passkeys,
     passkeyLimit: createRateLimit({ name: 'passkey', perClient: { points: 40, duration: 60 } }),
-    devInbox: createDevInbox(),
+    devInbox: inbox,
     logger: false,
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -131,6 +132,11 @@ describe('passkeys on the reference server', () => {
     );
     expect(added.status).toBe(200);
     expect((await json(added)).passkey).toMatchObject({ name: 'Phone', syncable: true, backedUp: true });
+    // The owner is told (a passkey planted from a borrowed browser would outlive a password reset).
+    await expect
+      .poll(() => inbox.list().filter((m) => m.subject === 'A passkey was added to your latchkey notes account'))
+      .toHaveLength(1);
+    expect(inbox.list()[0]?.text).toContain('a passkey named "Phone" was added');
     const listed = (await json(await send('GET', '/api/account/passkeys', undefined, fresh))).passkeys;
     expect(listed.map((p: { name: string }) => p.name)).toEqual(['Phone']);
     expect(JSON.stringify(listed)).not.toMatch(/publicKey|counter/);

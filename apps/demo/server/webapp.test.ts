@@ -925,6 +925,67 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
       expect(replay.status()).toBe(400);
       expect((await replay.json()).error.code).toBe('PASSKEY_CHALLENGE_EXPIRED');
 
+      // The same passkey used from another origin on the same rp id (a page on another port of
+      // localhost, as a look-alike site on a sibling subdomain would be): the browser signs, since
+      // the rp id matches, but the server refuses an answer made for an origin it was not given.
+      const foreign = await context.newPage();
+      const otherCdp = await context.newCDPSession(foreign);
+      await otherCdp.send('WebAuthn.enable');
+      const other = await otherCdp.send('WebAuthn.addVirtualAuthenticator', {
+        options: {
+          protocol: 'ctap2',
+          transport: 'internal',
+          hasResidentKey: true,
+          hasUserVerification: true,
+          isUserVerified: true,
+        },
+      });
+      await otherCdp.send('WebAuthn.addCredential', {
+        authenticatorId: other.authenticatorId,
+        credential: credentials[0] as never,
+      });
+      const started = await context.request.post(`${site}/api/auth/passkey/options`, {
+        headers: { 'content-type': 'application/json', origin: site },
+        data: '{}',
+      });
+      const { options: challenge } = await started.json();
+      await foreign.goto(`http://localhost:${port}/login`); // the suite's server: another origin
+      const answer = await foreign.evaluate(async (o: { challenge: string }) => {
+        const bytes = (b64: string) =>
+          Uint8Array.from(atob(b64.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+        const text = (buf: ArrayBuffer) =>
+          btoa(String.fromCharCode(...new Uint8Array(buf)))
+            .replace(/\+/g, '-')
+            .replace(/\//g, '_')
+            .replace(/=+$/, '');
+        const cred = (await navigator.credentials.get({
+          publicKey: { challenge: bytes(o.challenge), rpId: 'localhost', userVerification: 'required' },
+        })) as PublicKeyCredential;
+        const r = cred.response as AuthenticatorAssertionResponse;
+        return {
+          id: cred.id,
+          rawId: cred.id,
+          type: 'public-key',
+          response: {
+            clientDataJSON: text(r.clientDataJSON),
+            authenticatorData: text(r.authenticatorData),
+            signature: text(r.signature),
+            ...(r.userHandle ? { userHandle: text(r.userHandle) } : {}),
+          },
+          clientExtensionResults: {},
+        };
+      }, challenge);
+      expect(JSON.parse(Buffer.from(answer.response.clientDataJSON, 'base64url').toString()).origin).toBe(
+        `http://localhost:${port}`,
+      );
+      const phished = await context.request.post(`${site}/api/auth/passkey`, {
+        headers: { 'content-type': 'application/json', origin: site },
+        data: JSON.stringify({ response: answer }),
+      });
+      expect(phished.status()).toBe(401);
+      expect((await phished.json()).error.code).toBe('PASSKEY_INVALID');
+      await foreign.close();
+
       // Two-factor codes on, while the passkey sign-in is fresh.
       await page.getByRole('link', { name: 'Account' }).click();
       await page.getByRole('button', { name: 'Set up two-factor sign-in' }).click();

@@ -15,11 +15,14 @@
  * Passkeys need a domain name (WebAuthn has no rp id for an IP address): on a server reached at
  * http://127.0.0.1 only, `methods` says `passkeys: false` and the routes below it are not there.
  */
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { SessionManager } from 'latchkey';
+import type { AccountFlows } from 'latchkey/accounts';
 import { type FastifySessions, sendError } from 'latchkey/fastify';
+import type { SecondFactorStep } from 'latchkey/http';
 import type { Passkeys } from 'latchkey/passkeys';
 import type { RateLimit } from 'latchkey/password';
+import type { Totp } from 'latchkey/totp';
 import { z } from 'zod';
 import { avatarUrl } from '../avatar.js';
 import type { CurrentUser } from '../current-user.js';
@@ -36,8 +39,13 @@ export interface PasskeyRoutesOptions {
   /** Absent: this server does not offer passkeys. */
   passkeys: Passkeys | undefined;
   notices: NewDeviceNotices;
-  /** Counts passkey sign-in answers per client: each costs a signature check. */
+  /** Counts passkey sign-in requests per client: each writes a challenge or checks a signature. */
   limit: RateLimit;
+  /** Mails the owner when a passkey is added. */
+  accounts: AccountFlows;
+  /** A passkey without user verification is one factor: a two-factor account still owes its code. */
+  totp: Totp;
+  step: SecondFactorStep;
 }
 
 // The authenticator's answer is checked field by field by latchkey/passkeys; here it is only bounded.
@@ -47,7 +55,7 @@ const bodies = {
   signIn: z.strictObject({ response: answer, remember: z.boolean().optional() }),
   proof: z.strictObject({ response: answer }),
   rename: z.strictObject({ name: z.string().min(1).max(64) }),
-  id: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,1366}$/) }),
+  id: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,1364}$/) }),
   empty: z.strictObject({}),
 };
 
@@ -56,7 +64,14 @@ const bodies = {
  * await api.register(passkeyRoutes, { sessions, auth, users, current, passkeys, notices, limit });
  */
 export const passkeyRoutes: FastifyPluginAsync<PasskeyRoutesOptions> = async (api, options) => {
-  const { sessions, auth, users, current, passkeys, notices, limit } = options;
+  const { sessions, auth, users, current, passkeys, notices, limit, accounts, totp, step } = options;
+  /** The per-client limit, or a 429 sent. */
+  const allowed = async (ip: string, reply: FastifyReply) => {
+    const taken = await limit.take(ip);
+    if (taken.allowed) return true;
+    void sendError(reply, 'TOO_MANY_ATTEMPTS', { 'retry-after': String(taken.retryAfter) });
+    return false;
+  };
   api.get('/auth/methods', async () => ({ passkeys: passkeys !== undefined }));
   if (!passkeys) return;
   const fresh = { preHandler: auth.requireFreshSession };
@@ -92,6 +107,14 @@ export const passkeyRoutes: FastifyPluginAsync<PasskeyRoutesOptions> = async (ap
       return sendError(reply, added.error);
     }
     logEvent(request, 'passkey.registered', { userId: me.user.id });
+    // A passkey planted from a borrowed, signed-in browser would outlive a password reset: the owner hears of it.
+    void accounts
+      .notifyPasskeyAdded(me.user.id, {
+        name: added.passkey.name,
+        userAgent: request.headers['user-agent'],
+        ip: request.ip,
+      })
+      .catch((error: unknown) => request.log.error({ err: error }, 'passkey notice failed'));
     return { passkey: added.passkey };
   });
 
@@ -119,8 +142,9 @@ export const passkeyRoutes: FastifyPluginAsync<PasskeyRoutesOptions> = async (ap
     return { ok: true };
   });
 
+  // Each call writes a challenge, and it needs no account: limited per client like the answers.
   api.post('/auth/passkey/options', async (request, reply) => {
-    if (!parse(bodies.empty, request.body, reply)) return reply;
+    if (!parse(bodies.empty, request.body, reply) || !(await allowed(request.ip, reply))) return reply;
     const started = await passkeys.signInOptions();
     reply.headers(started.headers);
     return { options: started.options };
@@ -128,9 +152,7 @@ export const passkeyRoutes: FastifyPluginAsync<PasskeyRoutesOptions> = async (ap
 
   api.post('/auth/passkey', async (request, reply) => {
     const body = parse(bodies.signIn, request.body, reply);
-    if (!body) return reply;
-    const allowed = await limit.take(request.ip);
-    if (!allowed.allowed) return sendError(reply, 'TOO_MANY_ATTEMPTS', { 'retry-after': String(allowed.retryAfter) });
+    if (!body || !(await allowed(request.ip, reply))) return reply;
     const proof = await passkeys.verifySignIn(request.headers.cookie, body.response);
     reply.headers(proof.headers);
     // A disabled or deleted account's passkey signs nobody in (byId is null for those).
@@ -139,7 +161,13 @@ export const passkeyRoutes: FastifyPluginAsync<PasskeyRoutesOptions> = async (ap
       logEvent(request, 'login.passkey.failure', { error: proof.ok ? 'account-unavailable' : proof.error });
       return sendError(reply, proof.ok ? 'PASSKEY_INVALID' : proof.error);
     }
-    // A passkey with user verification is both factors: no two-factor code is asked after it.
+    // A passkey with user verification (latchkey/passkeys' default) is both factors. Without it,
+    // it is possession only: a two-factor account still owes its code, as after a password.
+    if (!proof.userVerified && (await totp.status(user.id)).enabled) {
+      const { headers } = await step.begin(user.id, { remember: body.remember === true });
+      reply.headers(headers);
+      return { secondFactor: 'totp' };
+    }
     const session = await auth.login(request, reply, user.id, { remember: body.remember === true });
     await notices.signedIn(request, user.id, true);
     logEvent(request, 'login.success', { userId: user.id, sessionId: session.id, factor: 'passkey' });

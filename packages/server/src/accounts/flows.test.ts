@@ -350,6 +350,16 @@ describe('notices', () => {
     await accounts.notifySecondFactorFailures('nobody');
     expect(mailer.sent).toHaveLength(count);
   });
+
+  it('a passkey added is mailed with its name made safe: one line, no quotes, short', async () => {
+    const { accounts, mailer, signUp } = setupAccounts();
+    const id = await signUp('cy@example.com');
+    await accounts.notifyPasskeyAdded(id, { name: 'Laptop"\r\nBcc: x@evil.example\u202E', ip: '192.0.2.4' });
+    const mail = mailer.sent.at(-1);
+    expect(mail).toMatchObject({ to: 'cy@example.com', subject: 'A passkey was added to your Acme account' });
+    expect(mail?.text).toMatch(/a passkey named "Laptop {3}Bcc: x@evil.example " was added/);
+    expect(mail?.text).toContain('Address: 192.0.2.4');
+  });
 });
 
 describe('mail and events', () => {

@@ -157,6 +157,8 @@ export interface AccountFlows {
    * password is known. Rate-limit the calls (once an hour per account is plenty).
    */
   notifySecondFactorFailures(userId: string, details?: NewDeviceDetails): Promise<void>;
+  /** Mails the user that a passkey was added (a planted passkey would outlive a password reset). */
+  notifyPasskeyAdded(userId: string, details?: NewDeviceDetails & { name?: string }): Promise<void>;
 }
 
 const OPTIONS = [

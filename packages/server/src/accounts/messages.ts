@@ -59,6 +59,8 @@ export interface AccountMessages {
   newDevice(context: MessageContext & { device: string; ip: string; at: string }): MailContent;
   /** After a reset by someone who had no second factor left: the factors were removed. */
   secondFactorRemoved(context: MessageContext & { at: string }): MailContent;
+  /** A passkey was added to the account: if it was not the owner, someone holds a way in. */
+  passkeyAdded(context: MessageContext & { name: string; device: string; ip: string; at: string }): MailContent;
   /** The right password, then wrong second-factor codes: the password is known to someone. */
   secondFactorFailures(context: MessageContext & { device: string; ip: string; at: string }): MailContent;
 }
@@ -184,6 +186,17 @@ export const defaultMessages: Readonly<AccountMessages> = Object.freeze({
       '',
       'If it was you, turn it on again from the security page. If not, someone reads your mail:',
       'secure your mailbox first, then reset your password again and turn two-factor sign-in back on.',
+    ),
+  }),
+  passkeyAdded: ({ appName, name, device, ip, at }) => ({
+    subject: `A passkey was added to your ${appName} account`,
+    text: lines(
+      `At ${at} a passkey named "${name}" was added to your ${appName} account.`,
+      `Device: ${device}`,
+      `Address: ${ip}`,
+      '',
+      'If it was you, there is nothing to do. If not, someone can sign in as you with it:',
+      'remove it from the security page, then change your password (that logs out every device).',
     ),
   }),
   secondFactorFailures: ({ appName, device, ip, at }) => ({

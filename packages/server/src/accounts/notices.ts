@@ -129,6 +129,18 @@ export function createNotices(ctx: FlowContext) {
       ctx.emit({ type: 'new-device-mailed', flow: 'notice', userId: account.id });
     },
 
+    async notifyPasskeyAdded(userId: string, details: NewDeviceDetails & { name?: string } = {}): Promise<void> {
+      const account = await ctx.directory.findById(userId);
+      if (!account) return;
+      // The name is the user's own text: one visible line, cut short, before it goes into a mail.
+      const name = String(details.name ?? 'Passkey')
+        .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}"]/gu, ' ')
+        .slice(0, 64);
+      const content = () => ctx.messages.passkeyAdded({ appName: ctx.appName, name, ...where(details, ctx.now()) });
+      ctx.deliver('notice', 'passkeyAdded', account.email, content, account.id);
+      ctx.emit({ type: 'passkey-added-mailed', flow: 'notice', userId: account.id });
+    },
+
     async notifySecondFactorFailures(userId: string, details: NewDeviceDetails = {}): Promise<void> {
       const account = await ctx.directory.findById(userId);
       if (!account) return;

@@ -121,6 +121,7 @@ export type AccountEventType =
   | 'new-device-mailed'
   | 'second-factor-removed'
   | 'second-factor-failures-mailed'
+  | 'passkey-added-mailed'
   | 'address-limited'
   | 'client-limited'
   | 'token-refused'

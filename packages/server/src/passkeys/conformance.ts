@@ -72,24 +72,24 @@ export function runPasskeyStoreConformance(options: PasskeyStoreConformanceOptio
 
     it('adds and reads a passkey back field by field; an unknown id is null', async () => {
       const r = passkey({ counter: 7, backedUp: true, lastUsedAt: T0 + 5, name: 'Téléphone 📱' });
-      assert.equal(await store.add(r), true);
+      assert.equal(await store.add(r, 20), true);
       assert.deepEqual(await store.get(r.id), r);
       assert.equal(await store.get(rand(32)), null);
     });
 
     it('registers a credential id once, to anyone: a second add changes nothing', async () => {
       const r = passkey();
-      assert.equal(await store.add(r), true);
-      assert.equal(await store.add({ ...r, userId: 'someone-else', publicKey: rand(77) }), false);
+      assert.equal(await store.add(r, 20), true);
+      assert.equal(await store.add({ ...r, userId: 'someone-else', publicKey: rand(77) }, 20), false);
       assert.deepEqual(await store.get(r.id), r);
     });
 
     it("lists a user's passkeys oldest first, and nobody else's", async () => {
       const a = passkey({ createdAt: T0 + 2 });
       const b = passkey({ userId: a.userId, createdAt: T0 + 1 });
-      await store.add(a);
-      await store.add(b);
-      await store.add(passkey());
+      await store.add(a, 20);
+      await store.add(b, 20);
+      await store.add(passkey(), 20);
       assert.deepEqual(
         (await store.list(a.userId)).map((r) => r.id),
         [b.id, a.id],
@@ -100,8 +100,8 @@ export function runPasskeyStoreConformance(options: PasskeyStoreConformanceOptio
     it("renames and deletes only the owner's passkey", async () => {
       const r = passkey();
       const other = passkey({ userId: r.userId });
-      await store.add(r);
-      await store.add(other);
+      await store.add(r, 20);
+      await store.add(other, 20);
       assert.equal(await store.rename('intruder', r.id, 'Mine'), false);
       assert.equal(await store.rename(r.userId, r.id, 'Work laptop'), true);
       assert.equal((await store.get(r.id))?.name, 'Work laptop');
@@ -115,8 +115,8 @@ export function runPasskeyStoreConformance(options: PasskeyStoreConformanceOptio
     it('keepOne refuses to delete the only passkey, and two racing removals leave one', async () => {
       const a = passkey();
       const b = passkey({ userId: a.userId });
-      await store.add(a);
-      await store.add(b);
+      await store.add(a, 20);
+      await store.add(b, 20);
       const results = await Promise.all([store.delete(a.userId, a.id, true), peer.delete(a.userId, b.id, true)]);
       assert.equal(results.filter(Boolean).length, 1);
       assert.equal((await store.list(a.userId)).length, 1);
@@ -125,12 +125,31 @@ export function runPasskeyStoreConformance(options: PasskeyStoreConformanceOptio
       assert.equal(await store.delete(a.userId, last.id, false), true);
     });
 
+    it('add holds a user to maxPerUser; of racing adds of the last place, exactly one lands', async () => {
+      const first = passkey();
+      assert.equal(await store.add(first, 2), true);
+      assert.equal(await store.add(passkey({ userId: first.userId }), 2), true);
+      const over = passkey({ userId: first.userId });
+      assert.equal(await store.add(over, 2), false);
+      assert.equal(await store.get(over.id), null);
+      assert.equal(await store.add(passkey(), 2), true); // another user has places of their own
+      await store.delete(first.userId, first.id);
+      const racing = [
+        passkey({ userId: first.userId }),
+        passkey({ userId: first.userId }),
+        passkey({ userId: first.userId }),
+      ];
+      const landed = await Promise.all(racing.map((r, i) => (i % 2 === 0 ? store : peer).add(r, 2)));
+      assert.equal(landed.filter(Boolean).length, 1);
+      assert.equal((await store.list(first.userId)).length, 2);
+    });
+
     it('deleteAll removes every passkey of the user and says how many', async () => {
       const a = passkey();
-      await store.add(a);
-      await store.add(passkey({ userId: a.userId }));
+      await store.add(a, 20);
+      await store.add(passkey({ userId: a.userId }), 20);
       const kept = passkey();
-      await store.add(kept);
+      await store.add(kept, 20);
       assert.equal(await store.deleteAll(a.userId), 2);
       assert.deepEqual(await store.list(a.userId), []);
       assert.notEqual(await store.get(kept.id), null);
@@ -139,7 +158,7 @@ export function runPasskeyStoreConformance(options: PasskeyStoreConformanceOptio
 
     it('recordUse lands only on the counter it was checked against; of two racing uses, one lands', async () => {
       const r = passkey({ counter: 4 });
-      await store.add(r);
+      await store.add(r, 20);
       assert.equal(await store.recordUse(r.id, { previousCounter: 3, counter: 9, backedUp: true, at: T0 + 1 }), false);
       assert.equal((await store.get(r.id))?.counter, 4);
       const uses = await Promise.all([
@@ -156,7 +175,7 @@ export function runPasskeyStoreConformance(options: PasskeyStoreConformanceOptio
 
     it('a counter of 0 (no counter kept) records each use', async () => {
       const r = passkey();
-      await store.add(r);
+      await store.add(r, 20);
       for (let i = 1; i <= 3; i++)
         assert.equal(
           await store.recordUse(r.id, { previousCounter: 0, counter: 0, backedUp: false, at: T0 + i }),

@@ -7,7 +7,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { parseCookie, stringifySetCookie } from 'cookie';
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError, InvalidArgumentError } from '../errors.js';
 import type { HttpErrorCode } from '../http/error-codes.js';
 import { requireOptional } from '../lib/optional.js';
 import { checkFunction, checkNumber, checkOneOf, checkOptions, checkString, describe } from '../lib/options.js';
@@ -163,12 +163,41 @@ function flowFrom(header: string | undefined): string | null {
   const value = parseCookie(header, { decode: (v) => v })[PASSKEY_FLOW_COOKIE];
   return typeof value === 'string' && /^[A-Za-z0-9_-]{16,64}$/.test(value) ? value : null;
 }
-const MAX_ID = 1366; // base64url of the 1,023 bytes WebAuthn allows a credential id
-const NAME = /^[^\p{Cc}]{1,64}$/u;
+const MAX_ID = 1364; // base64url of the 1,023 bytes WebAuthn allows a credential id
+// One visible line: no controls, no format characters (bidi overrides, zero-width), no line or paragraph separators.
+const NAME = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]{1,64}$/u;
+/** AuthenticatorTransport values (WebAuthn L3): only these are stored and sent back as hints. */
+const TRANSPORTS = new Set(['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb']);
 
-/** The challenge's key in the store: a digest, so a stolen store holds no live flow id or session id. */
+/**
+ * The challenge's key in the store: a digest, so a stolen store holds no live flow id or session id.
+ * The parts are JSON-encoded: no (user, binding) pair can be spelled as another.
+ */
 const challengeKey = (purpose: string, ...parts: string[]) =>
-  `${purpose}:${createHash('sha256').update(parts.join('\0')).digest('base64url')}`;
+  `${purpose}:${createHash('sha256').update(JSON.stringify(parts)).digest('base64url')}`;
+
+/** A binding is the caller's session id (or similar): a missing one would be shared by every caller. */
+function checkBinding(where: string, binding: unknown): string {
+  if (typeof binding === 'string' && binding.length > 0 && binding.length <= 512) return binding;
+  throw new InvalidArgumentError(
+    `${where}: binding must be the session's id (a non-empty string), got ${describe(binding)}`,
+  );
+}
+
+/**
+ * The answer's client data, if it is from a top-level page: an answer made in a cross-origin iframe
+ * (`crossOrigin: true`, a `topOrigin`) is refused, as frame-ancestors refuses the page itself.
+ */
+function topLevel(response: unknown): boolean {
+  const encoded = (response as { response?: { clientDataJSON?: unknown } }).response?.clientDataJSON;
+  if (typeof encoded !== 'string' || encoded.length > 4096) return false;
+  try {
+    const data = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')) as Record<string, unknown>;
+    return data !== null && typeof data === 'object' && data.crossOrigin !== true && data.topOrigin === undefined;
+  } catch {
+    return false;
+  }
+}
 
 const summary = (r: PasskeyRecord): PasskeySummary => ({
   id: r.id,
@@ -238,7 +267,11 @@ export function createPasskeys(options: PasskeysOptions): Passkeys {
     expected: "the site's domain in lower case, without scheme or port (e.g. 'example.com' or 'localhost')",
     maxLength: 253,
   });
-  const rpName = checkString('rpName', o.rpName, { pattern: /^[^\p{Cc}]+$/u, expected: 'one line', maxLength: 100 });
+  const rpName = checkString('rpName', o.rpName, {
+    pattern: /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u,
+    expected: 'one line of visible text',
+    maxLength: 100,
+  });
   const origins = checkOrigins(rpId, o.origins);
   const ttl = checkNumber('challengeTtl', o.challengeTtl, { default: 300, min: 30, max: 600, unit: 'seconds' });
   const verification = checkOneOf('userVerification', o.userVerification, ['required', 'preferred'], 'required');
@@ -272,9 +305,12 @@ export function createPasskeys(options: PasskeysOptions): Passkeys {
     const record = id === null ? null : await store.get(id);
     // An unknown credential and another user's are the same answer: the response names no account.
     if (record === null || (owner !== null && record.userId !== owner)) return refuse('PASSKEY_INVALID');
+    // The user handle names the account the authenticator holds the key for: it must be this one,
+    // and a discoverable sign-in must carry it (WebAuthn §7.2 step 6).
     const handle = (response as { response: { userHandle?: unknown } }).response.userHandle;
-    if (handle !== undefined && handle !== userHandle(record.userId).toString('base64url'))
+    if ((handle !== undefined || owner === null) && handle !== userHandle(record.userId).toString('base64url'))
       return refuse('PASSKEY_INVALID');
+    if (!topLevel(response)) return refuse('PASSKEY_INVALID');
     let info: Awaited<ReturnType<SimpleWebAuthn['verifyAuthenticationResponse']>>['authenticationInfo'];
     try {
       const result = await webauthn.verifyAuthenticationResponse({
@@ -317,9 +353,10 @@ export function createPasskeys(options: PasskeysOptions): Passkeys {
   return {
     async registrationOptions(user, binding) {
       const userId = checkString('user.id', user?.id, { maxLength: 256 });
+      checkBinding('registrationOptions', binding);
       const existing = await store.list(userId);
       if (existing.length >= maxPerUser) return refuse('PASSKEY_LIMIT');
-      const challenge = await newChallenge(challengeKey('register', userId, String(binding)));
+      const challenge = await newChallenge(challengeKey('register', userId, binding));
       const options = await webauthn.generateRegistrationOptions({
         rpName,
         rpID: rpId,
@@ -337,9 +374,10 @@ export function createPasskeys(options: PasskeysOptions): Passkeys {
     },
 
     async verifyRegistration(userId, binding, response, extra) {
-      const challenge = await store.takeChallenge(challengeKey('register', userId, String(binding)), now());
+      const key = challengeKey('register', userId, checkBinding('verifyRegistration', binding));
+      const challenge = await store.takeChallenge(key, now());
       if (challenge === null) return refuse('PASSKEY_CHALLENGE_EXPIRED');
-      if (credentialIdOf(response) === null) return refuse('PASSKEY_INVALID');
+      if (credentialIdOf(response) === null || !topLevel(response)) return refuse('PASSKEY_INVALID');
       const name = typeof extra?.name === 'string' && NAME.test(extra.name.trim()) ? extra.name.trim() : 'Passkey';
       let info: NonNullable<Awaited<ReturnType<SimpleWebAuthn['verifyRegistrationResponse']>>['registrationInfo']>;
       try {
@@ -358,14 +396,16 @@ export function createPasskeys(options: PasskeysOptions): Passkeys {
       // The id the answer names must be the one inside the signed authenticator data.
       if (info.credential.id !== credentialIdOf(response) || info.credential.id.length > MAX_ID)
         return refuse('PASSKEY_INVALID');
-      if ((await store.list(userId)).length >= maxPerUser) return refuse('PASSKEY_LIMIT');
       const at = now();
       const record: PasskeyRecord = {
         id: info.credential.id,
         userId,
         publicKey: Buffer.from(info.credential.publicKey).toString('base64url'),
         counter: info.credential.counter,
-        transports: (info.credential.transports ?? []).filter((t) => typeof t === 'string').slice(0, 8),
+        // The browser's hints, unchecked by the verifier: known values only, or a string here is a 500.
+        transports: [...new Set(Array.isArray(info.credential.transports) ? info.credential.transports : [])].filter(
+          (t) => typeof t === 'string' && TRANSPORTS.has(t),
+        ),
         backupEligible: info.credentialDeviceType === 'multiDevice',
         backedUp: info.credentialBackedUp,
         name,
@@ -373,7 +413,9 @@ export function createPasskeys(options: PasskeysOptions): Passkeys {
         lastUsedAt: null,
       };
       // A credential id is one account's: registering it again (to anyone) is refused, never moved.
-      if (!(await store.add(record))) return refuse('PASSKEY_ALREADY_REGISTERED');
+      // The limit is counted in the same atomic step, so racing registrations cannot pass it.
+      if (!(await store.add(record, maxPerUser)))
+        return refuse((await store.get(record.id)) === null ? 'PASSKEY_LIMIT' : 'PASSKEY_ALREADY_REGISTERED');
       return { ok: true, passkey: summary(record) };
     },
 
@@ -410,9 +452,10 @@ export function createPasskeys(options: PasskeysOptions): Passkeys {
     },
 
     async stepUpOptions(userId, binding) {
+      checkBinding('stepUpOptions', binding);
       const existing = await store.list(userId);
       if (existing.length === 0) return refuse('NO_PASSKEY');
-      const challenge = await newChallenge(challengeKey('step-up', userId, String(binding)));
+      const challenge = await newChallenge(challengeKey('step-up', userId, binding));
       const options = await webauthn.generateAuthenticationOptions({
         rpID: rpId,
         challenge,
@@ -424,7 +467,7 @@ export function createPasskeys(options: PasskeysOptions): Passkeys {
     },
 
     verifyStepUp: (userId, binding, response) =>
-      verifyAssertion(challengeKey('step-up', userId, String(binding)), response, userId),
+      verifyAssertion(challengeKey('step-up', userId, checkBinding('verifyStepUp', binding)), response, userId),
 
     list: async (userId) => (await store.list(userId)).map(summary),
 

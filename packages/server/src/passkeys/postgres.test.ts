@@ -56,18 +56,21 @@ describe.runIf(hasPostgres)('postgres passkey store', () => {
       for (let round = 0; round < 5; round++) {
         const ids = Array.from({ length: 6 }, () => randomBytes(16).toString('base64url'));
         for (const [i, id] of ids.entries())
-          await stores[0]?.add({
-            id,
-            userId: `u${round}`,
-            publicKey: 'pk',
-            counter: 0,
-            transports: [],
-            backupEligible: false,
-            backedUp: false,
-            name: 'k',
-            createdAt: i,
-            lastUsedAt: null,
-          });
+          await stores[0]?.add(
+            {
+              id,
+              userId: `u${round}`,
+              publicKey: 'pk',
+              counter: 0,
+              transports: [],
+              backupEligible: false,
+              backedUp: false,
+              name: 'k',
+              createdAt: i,
+              lastUsedAt: null,
+            },
+            20,
+          );
         await Promise.all(ids.map((id, i) => stores[i % 3]?.delete(`u${round}`, id, true)));
         expect((await stores[1]?.list(`u${round}`))?.length).toBe(1);
       }

@@ -24,6 +24,7 @@ const migrations = (t: string): string[] => [
   `CREATE TABLE ${t}credentials (
      id text PRIMARY KEY,
      user_id text NOT NULL,
+     slot int NOT NULL,
      public_key text NOT NULL,
      counter bigint NOT NULL,
      transports text NOT NULL,
@@ -34,6 +35,7 @@ const migrations = (t: string): string[] => [
      last_used_at bigint
    );
    CREATE INDEX ${t}credentials_user ON ${t}credentials (user_id, created_at);
+   CREATE UNIQUE INDEX ${t}credentials_slot ON ${t}credentials (user_id, slot);
    CREATE TABLE ${t}challenges (
      key text PRIMARY KEY,
      challenge text NOT NULL,
@@ -103,25 +105,43 @@ export async function createPostgresPasskeyStore(
   let puts = 0;
 
   return {
-    add: (r) =>
-      run('add', async () =>
-        count(
-          `INSERT INTO ${t}credentials (id, user_id, public_key, counter, transports, backup_eligible, backed_up, name, created_at, last_used_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING RETURNING 1`,
-          [
-            r.id,
-            r.userId,
-            r.publicKey,
-            r.counter,
-            JSON.stringify(r.transports),
-            r.backupEligible,
-            r.backedUp,
-            r.name,
-            r.createdAt,
-            r.lastUsedAt,
-          ],
-        ).then((n) => n === 1),
-      ),
+    add: (r, maxPerUser) =>
+      run('add', async () => {
+        // The limit as slots: a passkey takes the lowest free slot below maxPerUser, and a unique
+        // index on (user, slot) makes two racing inserts of the last slot a conflict one of them
+        // loses, which a count in one statement's snapshot could not. A loser retries while a slot
+        // is free (another one than the winner's may be).
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const [row] = await rows<{ outcome: string }>(
+            `WITH free AS (SELECT min(s) AS s FROM generate_series(0, $11::int - 1) s
+                           WHERE s NOT IN (SELECT slot FROM ${t}credentials WHERE user_id = $2)),
+                  added AS (INSERT INTO ${t}credentials (id, user_id, slot, public_key, counter, transports, backup_eligible,
+                              backed_up, name, created_at, last_used_at)
+                            SELECT $1, $2, free.s, $3, $4, $5, $6, $7, $8, $9, $10 FROM free WHERE free.s IS NOT NULL
+                            ON CONFLICT DO NOTHING RETURNING 1)
+             SELECT CASE WHEN EXISTS (SELECT 1 FROM added) THEN 'added'
+                         WHEN (SELECT s FROM free) IS NULL THEN 'full' ELSE 'conflict' END AS outcome`,
+            [
+              r.id,
+              r.userId,
+              r.publicKey,
+              r.counter,
+              JSON.stringify(r.transports),
+              r.backupEligible,
+              r.backedUp,
+              r.name,
+              r.createdAt,
+              r.lastUsedAt,
+              maxPerUser,
+            ],
+          );
+          if (row?.outcome === 'added') return true;
+          if (row?.outcome === 'full') return false;
+          // A conflict: the id is taken (final), or another insert took the slot (try again).
+          if ((await rows(`SELECT 1 FROM ${t}credentials WHERE id = $1`, [r.id])).length > 0) return false;
+        }
+        return false;
+      }),
     get: (id) =>
       run('get', async () => {
         const [row] = await rows<Row>(`SELECT ${FIELDS} FROM ${t}credentials WHERE id = $1`, [id]);

@@ -93,9 +93,11 @@ export function createSqlitePasskeyStore(
   migrateSqlite(db, t, migrations(t), 'latchkey passkeys');
 
   const s = {
+    // One statement: the count and the insert cannot be split by another writer (SQLite has one).
     add: db.prepare(
       `INSERT INTO ${t}credentials (id, user_id, public_key, counter, transports, backup_eligible, backed_up, name, created_at, last_used_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE (SELECT COUNT(*) FROM ${t}credentials WHERE user_id = ?) < ?
+       ON CONFLICT (id) DO NOTHING`,
     ),
     get: db.prepare<[string], Row>(`SELECT * FROM ${t}credentials WHERE id = ?`),
     list: db.prepare<[string], Row>(`SELECT * FROM ${t}credentials WHERE user_id = ? ORDER BY created_at, id`),
@@ -130,7 +132,7 @@ export function createSqlitePasskeyStore(
   };
 
   return {
-    add: (r) =>
+    add: (r, maxPerUser) =>
       guard(
         () =>
           s.add.run(
@@ -144,6 +146,8 @@ export function createSqlitePasskeyStore(
             r.name,
             r.createdAt,
             r.lastUsedAt,
+            r.userId,
+            maxPerUser,
           ).changes === 1,
       ),
     get: (id) =>

@@ -7,7 +7,7 @@
 
 /** A registered passkey as stored. Public data only (nothing here signs anything). Times are ms since the epoch. */
 export interface PasskeyRecord {
-  /** The credential id, base64url (at most 1,366 characters: 1,023 bytes). */
+  /** The credential id, base64url (at most 1,364 characters: 1,023 bytes). */
   id: string;
   userId: string;
   /** The COSE public key, base64url. */
@@ -41,8 +41,12 @@ export interface PasskeyUse {
  * runPasskeyStoreConformance({ name: 'my store', createStore, describe, it, beforeEach, afterEach });
  */
 export interface PasskeyStore {
-  /** Adds a passkey; false (and no change) when the credential id is registered already, to anyone. */
-  add(record: PasskeyRecord): Promise<boolean>;
+  /**
+   * Adds a passkey; false (and no change) when the credential id is registered already, to anyone,
+   * or when the user holds `maxPerUser` passkeys already: counted in the same atomic step, so of
+   * racing adds no more than the limit land.
+   */
+  add(record: PasskeyRecord, maxPerUser: number): Promise<boolean>;
   /** The passkey with this credential id, or null. */
   get(id: string): Promise<PasskeyRecord | null>;
   /** The user's passkeys, oldest first. */
@@ -87,8 +91,9 @@ export function createMemoryPasskeyStore(): PasskeyStore {
     return r !== undefined && r.userId === userId ? r : undefined;
   };
   return {
-    async add(record) {
+    async add(record, maxPerUser) {
       if (keys.has(record.id)) return false;
+      if ([...keys.values()].filter((r) => r.userId === record.userId).length >= maxPerUser) return false;
       keys.set(record.id, copy(record));
       return true;
     },
