@@ -928,8 +928,11 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
       // The same passkey used from another origin on the same rp id (a page on another port of
       // localhost, as a look-alike site on a sibling subdomain would be): the browser signs, since
       // the rp id matches, but the server refuses an answer made for an origin it was not given.
-      const foreign = await context.newPage();
-      const otherCdp = await context.newCDPSession(foreign);
+      // Its own context: a page of another port on localhost shares the cookie jar (cookies are per
+      // host), and the other server would clear this one's session cookie.
+      const otherContext = await newContext();
+      const foreign = await otherContext.newPage();
+      const otherCdp = await otherContext.newCDPSession(foreign);
       await otherCdp.send('WebAuthn.enable');
       const other = await otherCdp.send('WebAuthn.addVirtualAuthenticator', {
         options: {
@@ -944,7 +947,7 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
         authenticatorId: other.authenticatorId,
         credential: credentials[0] as never,
       });
-      const started = await context.request.post(`${site}/api/auth/passkey/options`, {
+      const started = await otherContext.request.post(`${site}/api/auth/passkey/options`, {
         headers: { 'content-type': 'application/json', origin: site },
         data: '{}',
       });
@@ -978,13 +981,13 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
       expect(JSON.parse(Buffer.from(answer.response.clientDataJSON, 'base64url').toString()).origin).toBe(
         `http://localhost:${port}`,
       );
-      const phished = await context.request.post(`${site}/api/auth/passkey`, {
+      const phished = await otherContext.request.post(`${site}/api/auth/passkey`, {
         headers: { 'content-type': 'application/json', origin: site },
         data: JSON.stringify({ response: answer }),
       });
       expect(phished.status()).toBe(401);
       expect((await phished.json()).error.code).toBe('PASSKEY_INVALID');
-      await foreign.close();
+      await otherContext.close();
 
       // Two-factor codes on, while the passkey sign-in is fresh.
       await page.getByRole('link', { name: 'Account' }).click();
