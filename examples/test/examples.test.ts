@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, chromiumAvailable, launchChromium } from '../../apps/demo/test/browser.js';
 import { cookiePair, send } from '../../packages/server/src/test/http.js';
@@ -33,9 +34,14 @@ interface Running {
 }
 
 /** Starts `<dir>/<script>` with tsx, as `npm run <name>` would; resolves once it listens. */
-async function start(dir: string, script: string, env: Record<string, string> = {}): Promise<Running> {
+async function start(
+  dir: string,
+  script: string,
+  env: Record<string, string> = {},
+  host = '127.0.0.1',
+): Promise<Running> {
   const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
+  const origin = `http://${host}:${port}`;
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: dir,
     env: {
@@ -194,6 +200,54 @@ describe('examples, installed from packed tarballs', () => {
       expect(app.output()).not.toContain(KEY);
     });
   }
+
+  it('passkeys: register one after a fresh login, sign in with it alone, step up with it (driven by the packed latchkey/passkeys/testing)', async () => {
+    // WebAuthn needs a domain name: the app's origin is localhost; requests go to 127.0.0.1.
+    const app = await start(installed.dir, 'passkeys/server.ts', {}, 'localhost');
+    try {
+      const testing = join(installed.dir, 'node_modules/latchkey/dist/passkeys/testing.js');
+      const { createSoftAuthenticator } = (await import(
+        pathToFileURL(testing).href
+      )) as typeof import('latchkey/passkeys/testing');
+      const key = createSoftAuthenticator({ origin: app.origin });
+      const base = app.origin.replace('localhost', '127.0.0.1');
+      const post = (path: string, body: unknown, cookie?: string) =>
+        send(`${base}${path}`, {
+          method: 'POST',
+          body,
+          headers: { origin: app.origin, ...(cookie ? { cookie } : {}) },
+        });
+
+      const loggedIn = await post('/api/login', { username: 'demo', password: PASSWORD });
+      const cookie = cookiePair(loggedIn.setCookie[0]);
+      const options = (await post('/api/passkeys/options', {}, cookie)).json.options;
+      const added = await post('/api/passkeys', { response: key.register(options), name: 'Laptop' }, cookie);
+      expect([added.status, added.json.passkey.name]).toEqual([200, 'Laptop']);
+
+      const started = await post('/api/passkey-login/options', {});
+      const flow = cookiePair(started.setCookie[0]);
+      expect(flow).toMatch(/^__Host-passkey-flow=/);
+      const signedIn = await post('/api/passkey-login', { response: key.authenticate(started.json.options) }, flow);
+      expect([signedIn.status, signedIn.json]).toEqual([200, { user: { id: 'u_1', name: 'demo' } }]);
+      expect(signedIn.setCookie[0]).toMatch(/^__Host-session=/);
+      expect(signedIn.setCookie[1]).toMatch(/^__Host-passkey-flow=; Max-Age=0/);
+      const session = cookiePair(signedIn.setCookie[0]);
+      expect((await send(`${base}/api/me`, { headers: { cookie: session } })).status).toBe(200);
+      const replay = await post('/api/passkey-login', { response: key.authenticate(started.json.options) }, flow);
+      expect([replay.status, replay.json.error.code]).toEqual([400, 'PASSKEY_CHALLENGE_EXPIRED']);
+
+      const step = await post('/api/reauthenticate/passkey/options', {}, session);
+      const fresh = await post(
+        '/api/reauthenticate/passkey',
+        { response: key.authenticate(step.json.options) },
+        session,
+      );
+      expect(fresh.status).toBe(200);
+      expect(cookiePair(fresh.setCookie[0])).not.toBe(session); // a new session id
+    } finally {
+      await app.stop();
+    }
+  });
 
   it('a missing SESSION_KEY stops the server at start-up with the code and the fix', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'express/server.ts'], {
