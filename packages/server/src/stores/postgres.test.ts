@@ -48,6 +48,47 @@ describe.runIf(hasPostgres)('postgres store on a pg.Pool', () => {
     await dropPostgresSchema(pool, prefix);
   });
 
+  it('moves a version-1 database with live sessions to version 2 in place: old sessions read as not remembered', async () => {
+    const prefix = `lk_${randomBytes(4).toString('hex')}_`;
+    try {
+      // A version-1 database, as 0.1 left it: no remembered column, the 12-argument create function.
+      await createPostgresStore(pool, { tablePrefix: prefix });
+      await pool.query(
+        `DROP FUNCTION ${prefix}create_session(text, text, text, bigint, bigint, bigint, bigint, bigint, text, text, jsonb, int, boolean)`,
+      );
+      await pool.query(`ALTER TABLE ${prefix}sessions DROP COLUMN remembered`);
+      await pool.query(
+        `CREATE FUNCTION ${prefix}create_session(text, text, text, bigint, bigint, bigint, bigint, bigint, text, text, jsonb, int)
+         RETURNS SETOF text LANGUAGE sql AS 'SELECT NULL::text WHERE false'`,
+      );
+      await pool.query(`DELETE FROM ${prefix}schema_version WHERE version > 1`);
+      const old = sampleRecord();
+      await pool.query(`INSERT INTO ${prefix}sessions VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)`, [
+        old.id,
+        old.secretHash,
+        old.userId,
+        old.createdAt,
+        old.lastSeenAt,
+        old.expiresAt,
+        old.absoluteExpiresAt,
+        old.authenticatedAt,
+        old.userAgent,
+        old.ip,
+        JSON.stringify(old.data),
+      ]);
+
+      const store = await createPostgresStore(pool, { tablePrefix: prefix });
+      const { rows } = await pool.query(`SELECT version FROM ${prefix}schema_version ORDER BY version`);
+      expect(rows.map((r) => r.version)).toEqual([1, 2]);
+      expect(await store.get(old.id)).toMatchObject({ id: old.id, userId: old.userId, remembered: false });
+      const fresh = sampleRecord({ remembered: true });
+      await store.create(fresh, 10);
+      expect((await store.get(fresh.id))?.remembered).toBe(true);
+    } finally {
+      await dropPostgresSchema(pool, prefix);
+    }
+  });
+
   it('the cap holds when two pools create sessions for one user at once', async () => {
     const other = new pg.Pool({ connectionString: POSTGRES_URL, max: 4 });
     const prefix = `lk_${randomBytes(4).toString('hex')}_`;
