@@ -290,6 +290,26 @@ describe('createHardening (the policy under every adapter)', () => {
     expect(seen).toHaveLength(1);
   });
 
+  it('a flood of reports reaches onReport at most maxPerMinute times; the rest are answered and dropped', async () => {
+    let calls = 0;
+    const hardening = createHardening({ csrf: false, cspReport: { onReport: () => calls++, maxPerMinute: 5 } });
+    const body = JSON.stringify([
+      { type: 'csp-violation', body: { effectiveDirective: 'img-src', blockedURL: 'https://x/' } },
+    ]);
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        hardening.receiveReport(
+          request({ method: 'POST', headers: { 'content-type': 'application/reports+json' } }),
+          Readable.from([Buffer.from(body)]),
+          undefined,
+        ),
+      ),
+    );
+    expect(answers.every((a) => a === null)).toBe(true);
+    expect(calls).toBe(5);
+    expect(() => createHardening({ csrf: false, cspReport: { maxPerMinute: 0 } })).toThrow(/maxPerMinute/);
+  });
+
   it('headers: the nonce policy, Vary on every answer, no-store under the prefixes, HSTS by isHttps', () => {
     const hardening = createHardening<{ tls: boolean }>({
       csrf: false,

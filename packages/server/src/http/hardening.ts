@@ -18,7 +18,7 @@
  * `application/reports+json` too; any other method there is guarded like every other route.
  */
 import { ConfigurationError } from '../errors.js';
-import { checkBoolean, checkFunction, checkOptions, describe } from '../lib/options.js';
+import { checkBoolean, checkFunction, checkNumber, checkOptions, describe } from '../lib/options.js';
 import { announcedOver, readAtMost } from '../lib/read-body.js';
 import { CSRF_VARY, type CsrfGuard, type CsrfRequest, createCsrfGuard } from './csrf.js';
 import type { HttpErrorCode } from './error-codes.js';
@@ -46,9 +46,10 @@ export interface HardeningOptions<R = unknown> {
    * The CSP report route, answered by the hook (`POST` to the headers' `reportPath`, 204). Default
    * on; `onReport` gets the violations, safe to log. `false` when your app answers that path itself:
    * either way a `POST` to the report path is exempt from the CSRF guard and takes the report types
-   * under `jsonOnly`.
+   * under `jsonOnly`. `maxPerMinute` (default 120) caps the reports handed to `onReport`: the route
+   * takes anonymous posts, and a flood must not flood the log; the excess is answered 204 and dropped.
    */
-  cspReport?: { onReport?: (violations: CspViolation[], request: R) => void } | false;
+  cspReport?: { onReport?: (violations: CspViolation[], request: R) => void; maxPerMinute?: number } | false;
   /** Refuse unsafe requests whose body is not `application/json` (or `application/*+json`) with 415. Default false. */
   jsonOnly?: boolean;
   /**
@@ -197,11 +198,20 @@ export function createHardening<R>(input: HardeningOptions<R>, where = 'createHa
   else throw new ConfigurationError(`${where}: csrf is ${describe(options.csrf)} without origins; ${CSRF_FIX}`);
 
   let onReport: ((violations: CspViolation[], request: R) => void) | undefined;
+  let reportBudget = 120;
+  /** Reports handed on in the current minute: a fixed window, enough to keep a flood out of the log. */
+  const window = { start: 0, count: 0 };
   /** The route the hook answers; `false` when `cspReport: false` (the app answers it) or none. */
   let reportPath: string | false = false;
   if (options.cspReport !== false) {
-    const report = checkOptions('cspReport', options.cspReport, ['onReport']);
+    const report = checkOptions('cspReport', options.cspReport, ['onReport', 'maxPerMinute']);
     if (report.onReport !== undefined) onReport = checkFunction('cspReport.onReport', report.onReport);
+    reportBudget = checkNumber('cspReport.maxPerMinute', report.maxPerMinute, {
+      default: 120,
+      min: 1,
+      max: 100_000,
+      integer: true,
+    });
     if (policy.reportPath === false && options.cspReport !== undefined)
       throw new ConfigurationError(
         `${where}: cspReport needs a report path, but the headers policy has reportPath: false; drop cspReport or set a reportPath`,
@@ -263,7 +273,10 @@ export function createHardening<R>(input: HardeningOptions<R>, where = 'createHa
         return 'INVALID_JSON';
       }
       const violations = parseCspReport(parsed);
-      if (violations.length > 0) onReport?.(violations, native);
+      if (violations.length === 0 || onReport === undefined) return null;
+      const now = Date.now();
+      if (now - window.start >= 60_000) Object.assign(window, { start: now, count: 0 });
+      if (++window.count <= reportBudget) onReport(violations, native);
       return null;
     },
   };
