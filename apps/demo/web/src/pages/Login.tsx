@@ -1,6 +1,6 @@
 /** The article's Login.js, done right: POST the credentials, store nothing; the cookie is HttpOnly. */
 import { cancelPasskeyRequest, passkeyAutofillSupported, signInWithPasskey } from '@latchkey/client/passkeys';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { api, messageFor, passkeyRoutes, passkeysAvailable, type User } from '../api.js';
 import { navigate } from '../router.js';
 import { useCredentialsForm } from './credentials.js';
@@ -10,6 +10,10 @@ export function Login({ onDone }: { onDone: (user: User) => void }) {
   const { error, busy, submit, secondFactor } = useCredentialsForm(api.login, onDone);
   const [passkeys, setPasskeys] = useState(false);
   const [passkeyError, setPasskeyError] = useState('');
+  // The latest onDone, so the autofill request below starts once per visit of the page, not again
+  // on every render of the parent (each restart would cancel it and fetch a new challenge).
+  const done = useRef(onDone);
+  done.current = onDone;
   // Passkeys offered in the username field's autofill (conditional UI): picking one signs in.
   useEffect(() => {
     let live = true;
@@ -19,7 +23,7 @@ export function Login({ onDone }: { onDone: (user: User) => void }) {
       setPasskeys(true);
       if (!live || !(await passkeyAutofillSupported())) return;
       signInWithPasskey<{ user: User }>(api, passkeyRoutes.signIn, { autofill: true }).then(
-        (answer) => live && onDone(answer.user),
+        (answer) => live && done.current(answer.user),
         () => undefined, // cancelled, or the button took over
       );
       cleanup = cancelPasskeyRequest;
@@ -28,7 +32,7 @@ export function Login({ onDone }: { onDone: (user: User) => void }) {
       live = false;
       cleanup();
     };
-  }, [onDone]);
+  }, []);
   const withPasskey = async () => {
     setPasskeyError('');
     try {
