@@ -272,3 +272,106 @@ describe('passkeys on the reference server', () => {
     expect(cross.status).toBe(403);
   });
 });
+
+describe('a passkey without user verification (an app on userVerification: preferred)', () => {
+  // A passkey the authenticator did not verify the user for is possession only: a two-factor
+  // account still owes its code after it, as after a password; an account without codes signs in.
+  const db2 = new Database(join(dir, 'preferred.db'));
+  const users2 = createUsers(db2);
+  const totp2 = createTotp({
+    store: createSqliteTotpStore(db2),
+    keys: [generateSigningKey()],
+    issuer: 'latchkey notes',
+    throttle: createLoginThrottle(),
+    now,
+  });
+  let app2: Awaited<ReturnType<typeof buildApp>>;
+  let base2 = '';
+  const post = (path: string, body: unknown, cookie?: string) =>
+    fetch(`${base2}${path}`, {
+      method: 'POST',
+      headers: { origin: ORIGIN, 'content-type': 'application/json', ...(cookie ? { cookie } : {}) },
+      body: JSON.stringify(body),
+    });
+
+  beforeAll(async () => {
+    await users2.upsert('dee', PASSWORD, 'dee@example.org');
+    await users2.upsert('eve', PASSWORD, 'eve@example.org');
+    app2 = await buildApp({
+      sessions: createSessionManager({
+        store: createSqliteStore(db2),
+        keys: [generateSigningKey()],
+        sweepInterval: 0,
+        now,
+      }),
+      users: users2,
+      notes: createNotes(db2),
+      origins: [ORIGIN],
+      publicUrl: ORIGIN,
+      throttle: createLoginThrottle(),
+      totp: totp2,
+      passkeys: createPasskeys({
+        store: createSqlitePasskeyStore(db2),
+        rpId: 'notes.test',
+        rpName: 'latchkey notes',
+        origins: [ORIGIN],
+        userVerification: 'preferred',
+        now,
+      }),
+      devInbox: createDevInbox(),
+      logger: false,
+    });
+    await app2.listen({ port: 0, host: '127.0.0.1' });
+    const address = app2.server.address();
+    base2 = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  });
+  afterAll(async () => {
+    await app2.close();
+    db2.close();
+  });
+
+  /** Registers a passkey of `key` for `username` through the routes, after a password login. */
+  async function register(username: string, key: ReturnType<typeof createSoftAuthenticator>) {
+    const session = named(await post('/api/auth/login', { username, password: PASSWORD }), '__Host-session');
+    const started = await post('/api/account/passkeys/options', {}, session);
+    const added = await post('/api/account/passkeys', { response: key.register(await options(started)) }, session);
+    expect(added.status).toBe(200);
+  }
+  /** Signs in with the passkey alone; the answer. */
+  async function passkeySignIn(key: ReturnType<typeof createSoftAuthenticator>) {
+    const flowStart = await post('/api/auth/passkey/options', {});
+    const flow = named(flowStart, '__Host-passkey-flow');
+    return post('/api/auth/passkey', { response: key.authenticate(await options(flowStart)) }, flow);
+  }
+
+  it('an account without two-factor codes is signed in by it', async () => {
+    const key = createSoftAuthenticator({ origin: ORIGIN, userVerified: false });
+    await register('eve', key);
+    const res = await passkeySignIn(key);
+    expect(res.status).toBe(200);
+    expect((await json(res)).user.username).toBe('eve');
+    expect(named(res, '__Host-session')).not.toBe('');
+  });
+
+  it('an account with two-factor codes gets the code step, not a session, and the code finishes it', async () => {
+    const key = createSoftAuthenticator({ origin: ORIGIN, userVerified: false });
+    await register('dee', key);
+    const dee = users2.find('dee');
+    const started = await totp2.enrol(dee?.id ?? '', 'dee@example.org');
+    if (!started.ok) throw new Error(started.error);
+    const code = () => TOTP.generate({ secret: Secret.fromBase32(started.secret), timestamp: t });
+    expect((await totp2.confirm(dee?.id ?? '', code(), '192.0.2.1')).ok).toBe(true);
+    t += 30_000;
+    // Her password login now stops at the code step; the passkey without verification must too.
+    const res = await passkeySignIn(key);
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({ secondFactor: 'totp' });
+    expect(named(res, '__Host-session')).toBe('');
+    const step = named(res, '__Host-second-factor');
+    expect(step).not.toBe('');
+    t += 30_000;
+    const done = await post('/api/auth/second-factor', { code: code() }, step);
+    expect(done.status).toBe(200);
+    expect((await json(done)).user.username).toBe('dee');
+  });
+});
