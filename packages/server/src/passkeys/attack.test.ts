@@ -8,65 +8,15 @@
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import {
-  createMemoryPasskeyStore,
-  createPasskeys,
-  type PasskeyOptionsJSON,
-  type PasskeyRecord,
-  type Passkeys,
-} from './index.js';
+import { type Answer, cookieOf, ORIGIN, RP, register, regOptions, setup, signIn } from '../test/passkeys.js';
+import { createMemoryPasskeyStore, createPasskeys, type PasskeyOptionsJSON, type PasskeyRecord } from './index.js';
 import { createSqlitePasskeyStore } from './sqlite.js';
 import { createSoftAuthenticator, type SoftCredential } from './testing.js';
 
-const ORIGIN = 'https://app.example.com';
-const RP = 'example.com';
 type Opts = PasskeyOptionsJSON;
-type Soft = ReturnType<typeof createSoftAuthenticator>;
-// biome-ignore lint/suspicious/noExplicitAny: answers are mutated field by field on purpose
-type Answer = Record<string, any>;
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest();
 const b64 = (b: Buffer) => b.toString('base64url');
-
-function setup(overrides: Partial<Parameters<typeof createPasskeys>[0]> = {}) {
-  let clock = 1_800_000_000_000;
-  const store = createSqlitePasskeyStore(new Database(':memory:'));
-  const passkeys = createPasskeys({
-    store,
-    rpId: RP,
-    rpName: 'Acme',
-    origins: [ORIGIN],
-    now: () => clock,
-    ...overrides,
-  });
-  const tick = (ms: number) => {
-    clock += ms;
-  };
-  return { passkeys, store, tick };
-}
-
-async function regOptions(passkeys: Passkeys, userId = 'u1', binding = 's1') {
-  const started = await passkeys.registrationOptions({ id: userId, name: `${userId}@example.org` }, binding);
-  if (!started.ok) throw new Error(started.error);
-  return started.options;
-}
-
-async function register(passkeys: Passkeys, auth: Soft, userId = 'u1', binding = 's1') {
-  const answer = auth.register(await regOptions(passkeys, userId, binding));
-  return passkeys.verifyRegistration(userId, binding, answer, { name: 'Laptop' });
-}
-
-const cookieOf = (headers: { 'set-cookie': string }) => headers['set-cookie'].split(';')[0] as string;
-
-/** A sign-in whose answer is first passed through `tamper`. */
-async function signIn(passkeys: Passkeys, auth: Soft, tamper: (a: Answer) => Answer = (a) => a, cred?: SoftCredential) {
-  const { headers, options } = await passkeys.signInOptions();
-  const { headers: _, ...result } = await passkeys.verifySignIn(
-    cookieOf(headers),
-    tamper(auth.authenticate(options, cred)),
-  );
-  return result;
-}
 
 /** Re-signs an assertion after changing its flags byte and/or its clientDataJSON, as a malicious authenticator could. */
 function resign(answer: Answer, cred: SoftCredential, change: { flags?: number; clientData?: object }): Answer {

@@ -1,8 +1,9 @@
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../errors.js';
+import { cookieOf, ORIGIN, RP, register, setup, signIn } from '../test/passkeys.js';
 import { runPasskeyStoreConformance } from './conformance.js';
-import { createMemoryPasskeyStore, createPasskeys, type PasskeyOptionsJSON, type Passkeys } from './index.js';
+import { createMemoryPasskeyStore, createPasskeys, type PasskeyOptionsJSON } from './index.js';
 import { createSqlitePasskeyStore } from './sqlite.js';
 import { createSoftAuthenticator } from './testing.js';
 
@@ -31,48 +32,7 @@ runPasskeyStoreConformance({
   afterEach,
 });
 
-const ORIGIN = 'https://app.example.com';
-const RP = 'example.com';
 type Opts = PasskeyOptionsJSON;
-
-function setup(overrides: Partial<Parameters<typeof createPasskeys>[0]> = {}) {
-  let clock = 1_800_000_000_000;
-  const store = createSqlitePasskeyStore(new Database(':memory:'));
-  const passkeys = createPasskeys({
-    store,
-    rpId: RP,
-    rpName: 'Acme',
-    origins: [ORIGIN],
-    now: () => clock,
-    ...overrides,
-  });
-  const tick = (ms: number) => {
-    clock += ms;
-  };
-  return { passkeys, store, tick };
-}
-
-async function register(
-  passkeys: Passkeys,
-  auth: ReturnType<typeof createSoftAuthenticator>,
-  userId = 'u1',
-  binding = 's1',
-) {
-  const started = await passkeys.registrationOptions({ id: userId, name: `${userId}@example.org` }, binding);
-  if (!started.ok) throw new Error(started.error);
-  return passkeys.verifyRegistration(userId, binding, auth.register(started.options as unknown as Opts), {
-    name: 'Laptop',
-  });
-}
-
-/** The Cookie header a browser would send back for the flow cookie in `headers`. */
-const cookieOf = (headers: { 'set-cookie': string }) => headers['set-cookie'].split(';')[0] as string;
-
-async function signIn(passkeys: Passkeys, auth: ReturnType<typeof createSoftAuthenticator>) {
-  const { headers, options } = await passkeys.signInOptions();
-  const { headers: _, ...result } = await passkeys.verifySignIn(cookieOf(headers), auth.authenticate(options));
-  return result;
-}
 
 describe('createPasskeys', () => {
   it('registers a discoverable passkey, signs in with it alone, steps up with it, renames it', async () => {

@@ -8,10 +8,10 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigurationError, StoreUnavailableError } from '../errors.js';
 import type { PgQueryable } from '../stores/postgres.js';
+import { postgresIsolated } from '../test/postgres-isolated.js';
 import { POSTGRES_URL, serviceAvailable } from '../test/services.js';
 import { runPasskeyStoreConformance } from './conformance.js';
 import { createPostgresPasskeyStore, dropPostgresPasskeySchema } from './postgres.js';
-import type { PasskeyStore } from './store.js';
 
 const hasPostgres = await serviceAvailable('postgres', 5432);
 const newPrefix = () => `lk_pk_${randomBytes(4).toString('hex')}_`;
@@ -19,29 +19,13 @@ const newPrefix = () => `lk_pk_${randomBytes(4).toString('hex')}_`;
 describe.runIf(hasPostgres)('postgres passkey store', () => {
   const admin = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
   afterAll(() => admin.end());
-  const opened = new Map<PasskeyStore, { prefix: string; pools: pg.Pool[] }>();
   runPasskeyStoreConformance({
     name: 'postgres (two pg.Pools)',
-    async createStore() {
-      const prefix = newPrefix();
-      const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 4 });
-      const store = await createPostgresPasskeyStore(pool, { tablePrefix: prefix });
-      opened.set(store, { prefix, pools: [pool] });
-      return store;
-    },
-    async createPeer(store) {
-      const entry = opened.get(store);
-      const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 4 });
-      entry?.pools.push(pool);
-      return createPostgresPasskeyStore(pool, { tablePrefix: entry?.prefix });
-    },
-    async destroyStore(store) {
-      const entry = opened.get(store);
-      opened.delete(store);
-      if (entry === undefined) return;
-      await dropPostgresPasskeySchema(admin, entry.prefix);
-      await Promise.all(entry.pools.map((pool) => (pool.ended ? undefined : pool.end())));
-    },
+    ...postgresIsolated(
+      admin,
+      (db, tablePrefix) => createPostgresPasskeyStore(db, { tablePrefix }),
+      dropPostgresPasskeySchema,
+    ),
     describe,
     it,
     beforeEach,

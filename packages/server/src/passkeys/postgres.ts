@@ -9,7 +9,8 @@ import { checkDeadline, guarded } from '../lib/deadline.js';
 import { checkOptions, checkString } from '../lib/options.js';
 import { checkPgQueryable, migratePostgresSchema } from '../lib/schema.js';
 import type { PgQueryable } from '../stores/postgres.js';
-import type { PasskeyRecord, PasskeyStore } from './store.js';
+import { columnsOf, fromRow, type PasskeyRow } from './row.js';
+import type { PasskeyStore } from './store.js';
 
 /** Options of `createPostgresPasskeyStore`. */
 export interface PostgresPasskeyStoreOptions {
@@ -49,32 +50,6 @@ export const POSTGRES_PASSKEY_SCHEMA_VERSION = 1;
 
 const FIELDS = `id, user_id, public_key, counter::float8 AS counter, transports, backup_eligible, backed_up, name,
   created_at::float8 AS created_at, last_used_at::float8 AS last_used_at`;
-
-interface Row {
-  id: string;
-  user_id: string;
-  public_key: string;
-  counter: number;
-  transports: string;
-  backup_eligible: boolean;
-  backed_up: boolean;
-  name: string;
-  created_at: number;
-  last_used_at: number | null;
-}
-
-const fromRow = (r: Row): PasskeyRecord => ({
-  id: r.id,
-  userId: r.user_id,
-  publicKey: r.public_key,
-  counter: r.counter,
-  transports: JSON.parse(r.transports) as string[],
-  backupEligible: r.backup_eligible,
-  backedUp: r.backed_up,
-  name: r.name,
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at,
-});
 
 /**
  * A passkey store in PostgreSQL; resolves once its tables are created or migrated.
@@ -121,19 +96,7 @@ export async function createPostgresPasskeyStore(
                             ON CONFLICT DO NOTHING RETURNING 1)
              SELECT CASE WHEN EXISTS (SELECT 1 FROM added) THEN 'added'
                          WHEN (SELECT s FROM free) IS NULL THEN 'full' ELSE 'conflict' END AS outcome`,
-            [
-              r.id,
-              r.userId,
-              r.publicKey,
-              r.counter,
-              JSON.stringify(r.transports),
-              r.backupEligible,
-              r.backedUp,
-              r.name,
-              r.createdAt,
-              r.lastUsedAt,
-              maxPerUser,
-            ],
+            [...columnsOf(r, (b) => b), maxPerUser],
           );
           if (row?.outcome === 'added') return true;
           if (row?.outcome === 'full') return false;
@@ -144,13 +107,15 @@ export async function createPostgresPasskeyStore(
       }),
     get: (id) =>
       run('get', async () => {
-        const [row] = await rows<Row>(`SELECT ${FIELDS} FROM ${t}credentials WHERE id = $1`, [id]);
+        const [row] = await rows<PasskeyRow>(`SELECT ${FIELDS} FROM ${t}credentials WHERE id = $1`, [id]);
         return row === undefined ? null : fromRow(row);
       }),
     list: (userId) =>
       run('list', async () =>
         (
-          await rows<Row>(`SELECT ${FIELDS} FROM ${t}credentials WHERE user_id = $1 ORDER BY created_at, id`, [userId])
+          await rows<PasskeyRow>(`SELECT ${FIELDS} FROM ${t}credentials WHERE user_id = $1 ORDER BY created_at, id`, [
+            userId,
+          ])
         ).map(fromRow),
       ),
     rename: (userId, id, name) =>

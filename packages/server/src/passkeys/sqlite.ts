@@ -8,7 +8,8 @@ import { StoreUnavailableError } from '../errors.js';
 import { checkOptions, checkString } from '../lib/options.js';
 import { migrateSqlite } from '../lib/schema.js';
 import { checkSqliteDatabase } from '../tokens/sqlite-database.js';
-import type { PasskeyRecord, PasskeyStore } from './store.js';
+import { columnsOf, fromRow, type PasskeyRow } from './row.js';
+import type { PasskeyStore } from './store.js';
 
 /** Options of `createSqlitePasskeyStore`. */
 export interface SqlitePasskeyStoreOptions {
@@ -42,32 +43,6 @@ const migrations = (t: string): string[] => [
 /** The schema version this build of latchkey writes. */
 export const SQLITE_PASSKEY_SCHEMA_VERSION = 1;
 
-interface Row {
-  id: string;
-  user_id: string;
-  public_key: string;
-  counter: number;
-  transports: string;
-  backup_eligible: number;
-  backed_up: number;
-  name: string;
-  created_at: number;
-  last_used_at: number | null;
-}
-
-const fromRow = (r: Row): PasskeyRecord => ({
-  id: r.id,
-  userId: r.user_id,
-  publicKey: r.public_key,
-  counter: r.counter,
-  transports: JSON.parse(r.transports) as string[],
-  backupEligible: r.backup_eligible === 1,
-  backedUp: r.backed_up === 1,
-  name: r.name,
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at,
-});
-
 /**
  * A passkey store in a better-sqlite3 Database; creates or migrates its tables at once.
  *
@@ -99,8 +74,8 @@ export function createSqlitePasskeyStore(
        SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE (SELECT COUNT(*) FROM ${t}credentials WHERE user_id = ?) < ?
        ON CONFLICT (id) DO NOTHING`,
     ),
-    get: db.prepare<[string], Row>(`SELECT * FROM ${t}credentials WHERE id = ?`),
-    list: db.prepare<[string], Row>(`SELECT * FROM ${t}credentials WHERE user_id = ? ORDER BY created_at, id`),
+    get: db.prepare<[string], PasskeyRow>(`SELECT * FROM ${t}credentials WHERE id = ?`),
+    list: db.prepare<[string], PasskeyRow>(`SELECT * FROM ${t}credentials WHERE user_id = ? ORDER BY created_at, id`),
     rename: db.prepare(`UPDATE ${t}credentials SET name = ? WHERE user_id = ? AND id = ?`),
     delete: db.prepare(
       `DELETE FROM ${t}credentials WHERE user_id = ? AND id = ?
@@ -133,23 +108,7 @@ export function createSqlitePasskeyStore(
 
   return {
     add: (r, maxPerUser) =>
-      guard(
-        () =>
-          s.add.run(
-            r.id,
-            r.userId,
-            r.publicKey,
-            r.counter,
-            JSON.stringify(r.transports),
-            r.backupEligible ? 1 : 0,
-            r.backedUp ? 1 : 0,
-            r.name,
-            r.createdAt,
-            r.lastUsedAt,
-            r.userId,
-            maxPerUser,
-          ).changes === 1,
-      ),
+      guard(() => s.add.run(...columnsOf(r, (b) => (b ? 1 : 0)), r.userId, maxPerUser).changes === 1),
     get: (id) =>
       guard(() => {
         const row = s.get.get(id);
