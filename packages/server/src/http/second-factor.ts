@@ -6,7 +6,7 @@
  * reference names a one-time token (`latchkey/one-time`, purpose `second-factor`), stored hashed;
  * only the right code turns it into a session, once.
  */
-import { parseCookie, stringifySetCookie } from 'cookie';
+import { expiredFlowCookie, flowCookie, readFlowCookie } from '../cookie/flow-cookie.js';
 import { ConfigurationError } from '../errors.js';
 import type { OneTimeTokenData } from '../one-time/store.js';
 import type { OneTimeTokens } from '../one-time/tokens.js';
@@ -19,7 +19,6 @@ export const SECOND_FACTOR_PURPOSE = 'second-factor';
 export const SECOND_FACTOR_PURPOSES = Object.freeze({ [SECOND_FACTOR_PURPOSE]: Object.freeze({ ttl: 300 }) });
 
 const COOKIE = '__Host-second-factor';
-const identity = (value: string) => value;
 
 /** Who the pending step is for, and what the login asked for (`{ remember: true }`, say). */
 export interface PendingSecondFactor {
@@ -67,30 +66,12 @@ export function createSecondFactorStep(tokens: OneTimeTokens): SecondFactorStep 
     throw new ConfigurationError(
       `createSecondFactorStep: a second-factor step of ${ttl} s is too long; 300 (5 min) is the default, 900 the most`,
     );
-  const expire = stringifySetCookie(COOKIE, '', {
-    path: '/',
-    httpOnly: true,
-    secure: true,
-    sameSite: 'strict',
-    maxAge: 0,
-    expires: new Date(0),
-  });
-  const read = (header: string | undefined): string | null => {
-    if (typeof header !== 'string' || !header.includes(COOKIE)) return null;
-    const value = parseCookie(header, { decode: identity })[COOKIE];
-    return typeof value === 'string' && value.length > 0 && value.length < 200 ? value : null;
-  };
+  const expire = expiredFlowCookie(COOKIE);
+  const read = (header: string | undefined) => readFlowCookie(header, COOKIE, (v) => v.length > 0 && v.length < 200);
   return {
     async begin(userId, data = {}) {
       const { token } = await tokens.issue(userId, SECOND_FACTOR_PURPOSE, { data });
-      const cookie = stringifySetCookie(COOKIE, token, {
-        path: '/',
-        httpOnly: true, // no script reads it
-        secure: true,
-        sameSite: 'strict', // no cross-site request carries it
-        maxAge: ttl,
-      });
-      return { headers: { 'set-cookie': cookie, 'cache-control': 'no-store' } };
+      return { headers: { 'set-cookie': flowCookie(COOKIE, token, ttl), 'cache-control': 'no-store' } };
     },
     async pending(cookieHeader) {
       const token = read(cookieHeader);

@@ -6,7 +6,7 @@
  * compared and written atomically, the backup-eligible flag held to what was registered.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { parseCookie, stringifySetCookie } from 'cookie';
+import { expiredFlowCookie, flowCookie, readFlowCookie } from '../cookie/flow-cookie.js';
 import { ConfigurationError, InvalidArgumentError } from '../errors.js';
 import type { HttpErrorCode } from '../http/error-codes.js';
 import { requireOptional } from '../lib/optional.js';
@@ -146,23 +146,13 @@ export interface Passkeys {
 
 const refuse = (error: PasskeyRefusal['error']): PasskeyRefusal => ({ ok: false, error });
 const EXPIRE_FLOW: PasskeyFlowHeaders = Object.freeze({
-  'set-cookie': stringifySetCookie(PASSKEY_FLOW_COOKIE, '', {
-    path: '/',
-    httpOnly: true,
-    secure: true,
-    sameSite: 'strict',
-    maxAge: 0,
-    expires: new Date(0),
-  }),
+  'set-cookie': expiredFlowCookie(PASSKEY_FLOW_COOKIE),
   'cache-control': 'no-store',
 });
 
 /** The flow id in a Cookie header, if there is one of a sane size. */
-function flowFrom(header: string | undefined): string | null {
-  if (typeof header !== 'string' || !header.includes(PASSKEY_FLOW_COOKIE)) return null;
-  const value = parseCookie(header, { decode: (v) => v })[PASSKEY_FLOW_COOKIE];
-  return typeof value === 'string' && /^[A-Za-z0-9_-]{16,64}$/.test(value) ? value : null;
-}
+const flowFrom = (header: string | undefined) =>
+  readFlowCookie(header, PASSKEY_FLOW_COOKIE, (v) => /^[A-Za-z0-9_-]{16,64}$/.test(v));
 const MAX_ID = 1364; // base64url of the 1,023 bytes WebAuthn allows a credential id
 // One visible line: no controls, no format characters (bidi overrides, zero-width), no line or paragraph separators.
 const NAME = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]{1,64}$/u;
@@ -428,17 +418,11 @@ export function createPasskeys(options: PasskeysOptions): Passkeys {
         timeout: ttl * 1000,
         userVerification: verification,
       });
-      const cookie = stringifySetCookie(PASSKEY_FLOW_COOKIE, flow, {
-        path: '/',
-        httpOnly: true,
-        secure: true,
-        sameSite: 'strict', // a cross-site page cannot finish a sign-in this browser began
-        maxAge: ttl,
-      });
       return {
         ok: true,
         options: options as unknown as PasskeyOptionsJSON,
-        headers: { 'set-cookie': cookie, 'cache-control': 'no-store' },
+        // SameSite=Strict: a cross-site page cannot finish a sign-in this browser began.
+        headers: { 'set-cookie': flowCookie(PASSKEY_FLOW_COOKIE, flow, ttl), 'cache-control': 'no-store' },
       };
     },
 
