@@ -4,7 +4,7 @@
  * `TOO_MANY_ATTEMPTS` from the login with `latchkey/password`'s throttle, `PASSWORD_TOO_*` from its
  * policy, `EMAIL_INVALID` and `TOKEN_INVALID` from `latchkey/accounts`, `CODE_INVALID`, `TOTP_*` and
  * `ENROLMENT_EXPIRED` from `latchkey/totp`, `PASSKEY_*`, `NO_PASSKEY` and `LAST_SIGN_IN_METHOD`
- * from `latchkey/passkeys`). Bodies look like
+ * from `latchkey/passkeys`, `DEVICE_*` from `latchkey/dbsc`). Bodies look like
  * `{"error":{"code":"SESSION_REQUIRED","message":"..."}}`; clients branch on `code`, never on `message`. An app's own codes are `ErrorAnswer`s. docs/errors.md documents
  * each; a test keeps it complete.
  */
@@ -38,6 +38,8 @@ export const httpErrors = {
   PASSKEY_LIMIT: { status: 409, message: 'This account has as many passkeys as it may hold; remove one first.' },
   NO_PASSKEY: { status: 409, message: 'This account has no passkey.' },
   LAST_SIGN_IN_METHOD: { status: 409, message: 'This is the last way to sign in to this account; add another first.' },
+  DEVICE_PROOF_INVALID: { status: 400, message: 'The device proof could not be verified.' },
+  DEVICE_CHALLENGE_EXPIRED: { status: 403, message: 'This device challenge expired or was used; sign the new one.' },
   CSRF_REJECTED: { status: 403, message: 'Cross-site request refused.' },
   REAUTHENTICATION_REQUIRED: { status: 403, message: 'Enter your password again to continue.' },
   NOT_FOUND: { status: 404, message: 'No such resource.' },

@@ -8,7 +8,8 @@ import {
   serializeExpiredSessionCookie,
   serializeSessionCookie,
 } from '../cookie/session-cookie.js';
-import { InvalidArgumentError } from '../errors.js';
+import type { DeviceBinding } from '../dbsc/binding.js';
+import { ConfigurationError, InvalidArgumentError } from '../errors.js';
 import type { SessionManager, SessionMeta } from '../sessions/manager.js';
 import type { Session, SessionData } from '../stores/store.js';
 
@@ -61,14 +62,20 @@ export type FlowHeaders = Record<string, string>;
 export interface SessionFlow {
   /** The session manager it was made with. */
   readonly manager: SessionManager;
+  /** The device binding (`latchkey/dbsc`) it enforces, if one was given. */
+  readonly deviceBinding: DeviceBinding | undefined;
   /**
    * The request's session, or `null`. With a session, the headers say `Cache-Control: no-store`
    * (the answer carries account data, C7); when a cookie was sent but is not a live session, they
-   * expire it in the browser (T2). Rejects with StoreUnavailableError when the store fails.
+   * expire it in the browser (T2). A session bound to a device key (`latchkey/dbsc`) without its
+   * live bound cookie is `null` too, and its cookie is left alone: the browser that holds the key
+   * renews the bound cookie itself. `path` is the request target, for the binding's `enforce`.
+   * Rejects with StoreUnavailableError when the store fails.
    */
   authenticate(
     cookieHeader: string | undefined,
     method?: string,
+    path?: string,
   ): Promise<{ session: Session | null; headers: FlowHeaders }>;
   /**
    * Starts a session after the caller verified a credential. Any session the request already
@@ -108,27 +115,56 @@ const cookieFor = (manager: SessionManager, session: Session) => ({
   maxAge: Math.max(1, Math.ceil((session.absoluteExpiresAt - session.lastSeenAt) / 1000)),
 });
 
+/** Options of `createSessionFlow`. */
+export interface SessionFlowOptions {
+  /**
+   * Device-bound sessions (`createDeviceBinding` from `latchkey/dbsc`, made with the same manager):
+   * login and step-up offer the browser to bind a key, and a bound session needs its bound cookie.
+   */
+  deviceBinding?: DeviceBinding | undefined;
+}
+
 /**
  * @example
  * const flow = createSessionFlow(sessions);
  * const { session, headers } = await flow.authenticate(req.headers.cookie);
  */
-export function createSessionFlow(manager: SessionManager): SessionFlow {
+export function createSessionFlow(manager: SessionManager, options: SessionFlowOptions = {}): SessionFlow {
   const read = createCookieReader(manager.cookie.name);
   const expire = serializeExpiredSessionCookie(manager.cookie);
   const token = (reading: CookieReading) => (reading.kind === 'value' ? reading.value : null);
+  const binding = options?.deviceBinding;
+  if (binding !== undefined && binding.manager !== manager) {
+    throw new ConfigurationError(
+      'deviceBinding was made for another session manager: pass this one to createDeviceBinding',
+    );
+  }
+  /** A bound session used without its bound cookie is a thief's (or a browser that lost its key). */
+  const stolen = (session: Session, cookieHeader: string | undefined, method: string, path: string) =>
+    binding !== undefined && !binding.allows(session, cookieHeader, method, path);
+  /** The new session's headers: the cookie, and the offer to bind a device key. */
+  const issuedHeaders = (session: Session, cookie: string): FlowHeaders =>
+    binding === undefined
+      ? { 'set-cookie': cookie, 'cache-control': NO_STORE }
+      : { 'set-cookie': cookie, 'cache-control': NO_STORE, ...binding.registrationHeaders(session) };
 
   return {
     manager,
+    deviceBinding: binding,
 
-    async authenticate(cookieHeader, method) {
+    async authenticate(cookieHeader, method, path) {
       const reading = read(cookieHeader);
       if (reading.kind === 'none') return { session: null, headers: NONE };
       const value = token(reading);
       // Unsafe methods change state: they read past any cache, so a revocation is never missed.
       const fresh = method !== undefined && !SAFE_METHODS.has(method);
       const session = value === null ? null : await manager.validateToken(value, fresh ? FRESH : undefined);
-      if (session !== null) return { session, headers: AUTHENTICATED };
+      if (session !== null) {
+        // D1: not "logged in" without the bound cookie; the cookie stays, the key holder renews it.
+        if (stolen(session, cookieHeader, method ?? 'GET', path ?? ''))
+          return { session: null, headers: AUTHENTICATED };
+        return { session, headers: AUTHENTICATED };
+      }
       return { session: null, headers: { 'set-cookie': expire, 'cache-control': NO_STORE } };
     },
 
@@ -136,30 +172,31 @@ export function createSessionFlow(manager: SessionManager): SessionFlow {
       const previous = token(read(cookieHeader));
       if (previous !== null) {
         const old = await manager.validateToken(previous, FRESH);
-        if (old !== null) await manager.revokeSession(old.id);
+        // A stolen bound session is not the thief's to end: only the key holder's logins revoke it.
+        if (old !== null && !stolen(old, cookieHeader, 'POST', '')) await manager.revokeSession(old.id);
       }
       const issued = await manager.createSession(userId, meta);
       const cookie = serializeSessionCookie(issued.token, cookieFor(manager, issued.session));
-      return {
-        session: issued.session,
-        headers: { 'set-cookie': cookie, 'cache-control': NO_STORE },
-      };
+      return { session: issued.session, headers: issuedHeaders(issued.session, cookie) };
     },
 
     async reauthenticate(cookieHeader) {
       const value = token(read(cookieHeader));
-      const issued = value === null ? null : await manager.rotateSession(value, { reauthenticated: true });
+      if (value === null) return null;
+      if (binding !== undefined) {
+        const current = await manager.validateToken(value, FRESH);
+        if (current === null || stolen(current, cookieHeader, 'POST', '')) return null;
+      }
+      const issued = await manager.rotateSession(value, { reauthenticated: true });
       if (issued === null) return null;
       const cookie = serializeSessionCookie(issued.token, cookieFor(manager, issued.session));
-      return {
-        session: issued.session,
-        headers: { 'set-cookie': cookie, 'cache-control': NO_STORE },
-      };
+      return { session: issued.session, headers: issuedHeaders(issued.session, cookie) };
     },
 
     async logout(cookieHeader) {
       const value = token(read(cookieHeader));
-      const session = value === null ? null : await manager.validateToken(value, FRESH);
+      const found = value === null ? null : await manager.validateToken(value, FRESH);
+      const session = found !== null && stolen(found, cookieHeader, 'POST', '') ? null : found;
       const revoked = session !== null && (await manager.revokeSession(session.id));
       return {
         revoked,

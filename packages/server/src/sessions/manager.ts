@@ -17,8 +17,8 @@ import {
   millisecondsHint,
 } from '../lib/options.js';
 import { checkSessionStore } from '../stores/check-store.js';
-import type { GetOptions, Session, SessionData, SessionRecord, SessionStore } from '../stores/store.js';
-import { createKeyRing, type SigningKey } from './key-ring.js';
+import type { GetOptions, Session, SessionBinding, SessionData, SessionRecord, SessionStore } from '../stores/store.js';
+import { createKeyRing, type KeyRing, type SigningKey } from './key-ring.js';
 import { checkSessionData } from './session-data.js';
 import { generateTokenParts, hashSecret, ID_CHARS, signToken, verifyToken } from './token.js';
 
@@ -308,6 +308,23 @@ function readRemember(value: SessionManagerOptions['remember'], absolute: number
   return Object.freeze({ absoluteTimeout: longest, idleTimeout: idle });
 }
 
+/** What `latchkey/dbsc` needs of a manager and no app should touch: its key ring and its store's binding step. */
+export interface ManagerInternals {
+  /** The session keys; other modules sign with them under their own label, never a token's form. */
+  ring: KeyRing;
+  /** The manager's clock (ms since the epoch). */
+  now: () => number;
+  /** The store's compare-and-set of a binding, or `undefined` when the store has none. */
+  setBinding:
+    | ((id: string, next: SessionBinding | null, expected: SessionBinding | null) => Promise<boolean>)
+    | undefined;
+}
+
+const internals = new WeakMap<SessionManager, ManagerInternals>();
+
+/** The internals of a manager made by `createSessionManager`; `undefined` for anything else. */
+export const internalsOf = (manager: SessionManager): ManagerInternals | undefined => internals.get(manager);
+
 const clip = (value: string | null | undefined, max: number): string | null =>
   typeof value === 'string' && value.length > 0 ? value.slice(0, max) : null;
 
@@ -359,6 +376,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     ip: r.ip,
     data: r.data,
     remembered: longLived(r),
+    binding: r.binding ?? null, // stores from before device binding leave it out
   });
 
   const checkUserId = (userId: string) => {
@@ -440,6 +458,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
         userAgent: clip(meta.userAgent, MAX_USER_AGENT),
         ip: clip(meta.ip, MAX_IP),
         data,
+        binding: null,
       });
     },
 
@@ -465,6 +484,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       const t = now();
       return issue({
         ...toSession(record),
+        binding: null, // D1: a device key belongs to one session id; the new id registers anew.
         lastSeenAt: t,
         expiresAt: Math.min(t + idleOf(record), limitOf(record)),
         authenticatedAt: rotateOptions.reauthenticated === true ? t : record.authenticatedAt,
@@ -515,6 +535,11 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     },
   };
 
+  internals.set(manager, {
+    ring,
+    now,
+    setBinding: store.setBinding?.bind(store),
+  });
   if (sweepEvery > 0) {
     timer = setInterval(() => {
       manager.deleteExpiredSessions().catch(onBackgroundError);

@@ -11,7 +11,7 @@ import { createPostgresStore, dropPostgresSchema } from './postgres.js';
 import { createPostgresInvalidation } from './postgres-invalidation.js';
 import { createRedisStore } from './redis.js';
 import { createRedisInvalidation } from './redis-invalidation.js';
-import type { SessionStore } from './store.js';
+import type { SessionBinding, SessionStore } from './store.js';
 
 const hasRedis = await serviceAvailable('redis', 6379);
 const hasPostgres = await serviceAvailable('postgres', 5432);
@@ -24,6 +24,19 @@ const live = () => {
     absoluteExpiresAt: now + 3_600_000,
   });
 };
+
+const sampleBinding = (): SessionBinding => ({
+  publicKey: {
+    kty: 'EC',
+    crv: 'P-256',
+    x: randomBytes(32).toString('base64url'),
+    y: randomBytes(32).toString('base64url'),
+  },
+  algorithm: 'ES256',
+  thumbprint: randomBytes(32).toString('base64url'),
+  boundAt: Date.now(),
+  provenAt: Date.now(),
+});
 
 /** Counts the reads that reach the backing store. */
 function counting(store: SessionStore) {
@@ -68,6 +81,31 @@ describe('cached store', () => {
     const hit = await cached.get(record.id);
     expect(Object.isFrozen(hit)).toBe(true);
     expect(Object.isFrozen(hit?.data)).toBe(true);
+  });
+
+  it('keeps a binding, frozen to the key, and drops its own entry when the binding changes', async () => {
+    const { store: backing, counter } = counting(createMemoryStore());
+    const cached = await createCachedStore(backing);
+    const record = live();
+    await cached.create(record, 10);
+    const binding = sampleBinding();
+    expect(await cached.setBinding?.(record.id, binding, null)).toBe(true);
+    await cached.get(record.id);
+    const hit = await cached.get(record.id);
+    expect(counter.gets).toBe(1);
+    expect(hit?.binding).toEqual(binding);
+    expect(Object.isFrozen(hit?.binding)).toBe(true);
+    expect(Object.isFrozen(hit?.binding?.publicKey)).toBe(true);
+    const proven = { ...binding, provenAt: binding.provenAt + 1 };
+    expect(await cached.setBinding?.(record.id, proven, binding)).toBe(true);
+    expect((await cached.get(record.id))?.binding).toEqual(proven); // not the cached entry
+    expect(counter.gets).toBe(2);
+  });
+
+  it('has setBinding only when its backing store has it', async () => {
+    const { setBinding: _, ...withoutBinding } = createMemoryStore();
+    expect((await createCachedStore(withoutBinding)).setBinding).toBeUndefined();
+    expect(typeof (await createCachedStore(createMemoryStore())).setBinding).toBe('function');
   });
 
   it("its own writes take effect at once; another instance's within the staleness bound, and at once for fresh reads", async () => {
@@ -137,6 +175,31 @@ describe.runIf(hasRedis)('cached store with Redis invalidation', () => {
       await a.delete(record.id);
       await expect.poll(() => b.get(record.id), { interval: 1, timeout: 1000 }).toBeNull();
       expect(performance.now() - started).toBeLessThan(250);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('a binding set through one instance reaches the other through the message', async () => {
+    const prefix = `lk-test:${randomBytes(4).toString('hex')}:`;
+    const channel = `lk-test:${randomBytes(4).toString('hex')}`;
+    const [a, b] = [await make(prefix, channel), await make(prefix, channel)];
+    try {
+      const record = live();
+      await a.create(record, 10);
+      expect((await b.get(record.id))?.binding).toBeNull();
+      expect((await b.get(record.id))?.binding).toBeNull();
+      expect(b.stats.hits).toBe(1); // b holds the unbound record
+      const binding = sampleBinding();
+      const started = performance.now();
+      expect(await a.setBinding?.(record.id, binding, null)).toBe(true);
+      await expect.poll(async () => (await b.get(record.id))?.binding, { interval: 1, timeout: 1000 }).toEqual(binding);
+      expect(performance.now() - started).toBeLessThan(250);
+      // And back: an unbinding through b reaches a, which now caches the bound record.
+      await a.get(record.id);
+      expect(await b.setBinding?.(record.id, null, binding)).toBe(true);
+      await expect.poll(async () => (await a.get(record.id))?.binding, { interval: 1, timeout: 1000 }).toBeNull();
     } finally {
       await a.close();
       await b.close();

@@ -145,8 +145,23 @@ export async function createCachedStore(
     }
   };
 
+  // Only when the backing store can: a cached store over one without it cannot back latchkey/dbsc either.
+  const backingSetBinding = backing.setBinding;
+  const bindingMethods: Pick<SessionStore, 'setBinding'> =
+    backingSetBinding === undefined
+      ? {}
+      : {
+          async setBinding(id, next, expected) {
+            const changed = await through(backingSetBinding.call(backing, id, next, expected));
+            // Also when it did not match: this instance may have held the binding that lost the race.
+            await publish(session(id));
+            return changed;
+          },
+        };
+
   return {
     stats,
+    ...bindingMethods,
     async get(id: string, getOptions?: GetOptions) {
       if (live && getOptions?.fresh !== true) {
         const hit = cache.get(id);

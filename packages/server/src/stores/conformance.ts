@@ -2,6 +2,10 @@
  * The store conformance suite: every SessionStore, ours or yours, must pass it. It takes the test
  * runner's functions, so it runs under Vitest, node:test, or anything with describe/it.
  *
+ * `setBinding` is optional, and so are its tests: stores without setBinding cannot back
+ * latchkey/dbsc. For such a store the binding tests are skipped through the runner's test context
+ * (`context.skip()`, in Vitest and node:test), so they show as skipped, never as passed.
+ *
  * @example
  * import { describe, it, beforeEach, afterEach } from 'vitest';
  * import { runStoreConformance } from 'latchkey/conformance';
@@ -9,9 +13,14 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { SessionRecord, SessionStore } from './store.js';
+import type { SessionBinding, SessionRecord, SessionStore } from './store.js';
 
 type Fn = () => unknown;
+/** What the suite uses of the context a runner passes to a test: Vitest's and node:test's `skip`. */
+interface TestContext {
+  skip?: (note?: string) => unknown;
+}
+type TestBody = (context?: TestContext) => unknown;
 
 /** Options of `runStoreConformance`: the store under test and the test runner's functions. */
 export interface ConformanceOptions {
@@ -24,7 +33,7 @@ export interface ConformanceOptions {
   /** The runner's `describe` (Vitest's, node:test's…). */
   describe: (name: string, body: () => void) => unknown;
   /** The runner's `it` (or `test`). */
-  it: (name: string, body: Fn) => unknown;
+  it: (name: string, body: TestBody) => unknown;
   /** The runner's `beforeEach`. */
   beforeEach: (body: Fn) => unknown;
   /** The runner's `afterEach`. */
@@ -49,11 +58,30 @@ export function sampleRecord(overrides: Partial<SessionRecord> = {}): SessionRec
     ip: '203.0.113.7',
     data: {},
     remembered: false,
+    binding: null,
+    ...overrides,
+  };
+}
+
+/** A device binding as latchkey/dbsc keeps it: an EC P-256 public key, random, so no two match. */
+function sampleBinding(overrides: Partial<SessionBinding> = {}): SessionBinding {
+  return {
+    publicKey: {
+      kty: 'EC',
+      crv: 'P-256',
+      x: randomBytes(32).toString('base64url'),
+      y: randomBytes(32).toString('base64url'),
+    },
+    algorithm: 'ES256',
+    thumbprint: randomBytes(32).toString('base64url'),
+    boundAt: T0 + 1000,
+    provenAt: T0 + 1000,
     ...overrides,
   };
 }
 
 const ids = (records: SessionRecord[]) => records.map((r) => r.id);
+const NO_BINDING = 'this store has no setBinding: it cannot back latchkey/dbsc';
 
 /**
  * Registers the `SessionStore` contract as tests with the given runner: one `describe` block, one
@@ -80,7 +108,8 @@ export function runStoreConformance(options: ConformanceOptions): void {
       assert.deepEqual(await store.create(record, 10), []);
       const got = await store.get(record.id);
       assert.ok(got);
-      assert.deepEqual(got, record);
+      // A store without setBinding may predate binding and leave the field out.
+      assert.deepEqual(store.setBinding === undefined ? { binding: null, ...got } : got, record);
     });
 
     it('answers null for an unknown id, and for ids that only look alike', async () => {
@@ -220,6 +249,177 @@ export function runStoreConformance(options: ConformanceOptions): void {
         (got?.data as Record<string, unknown>).role = 'admin'; // a store may freeze what it returns
       } catch {}
       assert.equal((await store.get(record.id))?.data.role, 'user');
+    });
+
+    describe('device binding (setBinding)', () => {
+      type SetBinding = NonNullable<SessionStore['setBinding']>;
+      /** A binding test: skipped, never passed, when the store has no setBinding. */
+      const bindingIt = (name: string, body: (setBinding: SetBinding) => Promise<void>) =>
+        it(name, async (context?: TestContext) => {
+          const { setBinding } = store;
+          if (setBinding === undefined) {
+            context?.skip?.(NO_BINDING);
+            return;
+          }
+          await body(setBinding.bind(store));
+        });
+
+      bindingIt('a new record is unbound: binding null through get and listUser', async () => {
+        const record = sampleRecord();
+        const { binding: _, ...bare } = sampleRecord({ userId: record.userId, createdAt: T0 + 1 });
+        await store.create(record, 10);
+        await store.create(bare as SessionRecord, 10); // no binding field at all: stored as null
+        assert.equal((await store.get(record.id))?.binding, null);
+        assert.equal((await store.get(bare.id))?.binding, null);
+        assert.deepEqual(
+          (await store.listUser(record.userId)).map((r) => r.binding),
+          [null, null],
+        );
+      });
+
+      bindingIt('create keeps a binding given, field for field', async () => {
+        const record = sampleRecord({ binding: sampleBinding() });
+        await store.create(record, 10);
+        assert.deepEqual(await store.get(record.id), record);
+        assert.deepEqual(await store.listUser(record.userId), [record]);
+      });
+
+      bindingIt('binds an unbound record; get and listUser return the binding exactly', async (setBinding) => {
+        const record = sampleRecord();
+        const other = sampleRecord({ userId: record.userId, createdAt: T0 + 1 });
+        await store.create(record, 10);
+        await store.create(other, 10);
+        const binding = sampleBinding({
+          publicKey: { kty: 'RSA', n: randomBytes(256).toString('base64url'), e: 'AQAB', alg: 'RS256' },
+          algorithm: 'RS256',
+          boundAt: T0 + 1234,
+          provenAt: T0 + 5678,
+        });
+        assert.equal(await setBinding(record.id, binding, null), true);
+        assert.deepEqual(await store.get(record.id), { ...record, binding });
+        assert.deepEqual(
+          (await store.listUser(record.userId)).map((r) => r.binding),
+          [binding, null],
+        );
+      });
+
+      bindingIt('a second bind expecting an unbound record fails and keeps the first', async (setBinding) => {
+        const record = sampleRecord();
+        await store.create(record, 10);
+        const first = sampleBinding();
+        assert.equal(await setBinding(record.id, first, null), true);
+        assert.equal(await setBinding(record.id, sampleBinding(), null), false);
+        assert.deepEqual((await store.get(record.id))?.binding, first);
+      });
+
+      bindingIt('an expected binding with another provenAt or thumbprint does not match', async (setBinding) => {
+        const record = sampleRecord();
+        await store.create(record, 10);
+        const bound = sampleBinding();
+        await setBinding(record.id, bound, null);
+        const next = { ...bound, provenAt: bound.provenAt + 1000 };
+        assert.equal(await setBinding(record.id, next, { ...bound, provenAt: bound.provenAt - 1 }), false);
+        assert.equal(await setBinding(record.id, next, { ...bound, provenAt: bound.provenAt + 1 }), false);
+        assert.equal(await setBinding(record.id, next, { ...bound, thumbprint: sampleBinding().thumbprint }), false);
+        assert.equal(await setBinding(record.id, null, { ...bound, thumbprint: sampleBinding().thumbprint }), false);
+        assert.deepEqual((await store.get(record.id))?.binding, bound);
+      });
+
+      bindingIt('the right expected binding moves provenAt on, once', async (setBinding) => {
+        const record = sampleRecord();
+        await store.create(record, 10);
+        const bound = sampleBinding();
+        await setBinding(record.id, bound, null);
+        // Equal by thumbprint and provenAt, not as the same object or the same JSON text.
+        const expected: SessionBinding = {
+          provenAt: bound.provenAt,
+          thumbprint: bound.thumbprint,
+          boundAt: bound.boundAt,
+          algorithm: bound.algorithm,
+          publicKey: { ...bound.publicKey },
+        };
+        const proven = { ...bound, provenAt: bound.provenAt + 30_000 };
+        assert.equal(await setBinding(record.id, proven, expected), true);
+        assert.deepEqual((await store.get(record.id))?.binding, proven);
+        assert.equal(await setBinding(record.id, { ...bound, provenAt: bound.provenAt + 60_000 }, bound), false);
+        assert.deepEqual((await store.get(record.id))?.binding, proven);
+      });
+
+      bindingIt('unbinds to null, and an unbound record can be bound again', async (setBinding) => {
+        const record = sampleRecord();
+        await store.create(record, 10);
+        const bound = sampleBinding();
+        await setBinding(record.id, bound, null);
+        assert.equal(await setBinding(record.id, null, bound), true);
+        assert.equal((await store.get(record.id))?.binding, null);
+        assert.equal((await store.listUser(record.userId))[0]?.binding, null);
+        assert.equal(await setBinding(record.id, null, bound), false);
+        const again = sampleBinding();
+        assert.equal(await setBinding(record.id, again, null), true);
+        assert.deepEqual((await store.get(record.id))?.binding, again);
+      });
+
+      bindingIt('reports a missing record, and creates none', async (setBinding) => {
+        const missing = sampleRecord();
+        const bound = sampleBinding();
+        assert.equal(await setBinding(missing.id, bound, null), false);
+        assert.equal(await setBinding(missing.id, null, bound), false);
+        assert.equal(await store.get(missing.id), null);
+        const deleted = sampleRecord();
+        await store.create(deleted, 10);
+        await store.delete(deleted.id);
+        assert.equal(await setBinding(deleted.id, bound, null), false);
+        assert.equal(await store.get(deleted.id), null);
+      });
+
+      bindingIt('does not change lastSeenAt, expiresAt, data or anything else', async (setBinding) => {
+        const record = sampleRecord({ data: { cart: [1, 2], note: 'kept' }, remembered: true });
+        await store.create(record, 10);
+        await store.touch(record.id, T0 + 5000, T0 + HOUR + 5000);
+        const touched = { ...record, lastSeenAt: T0 + 5000, expiresAt: T0 + HOUR + 5000 };
+        const bound = sampleBinding();
+        await setBinding(record.id, bound, null);
+        assert.deepEqual(await store.get(record.id), { ...touched, binding: bound });
+        const proven = { ...bound, provenAt: bound.provenAt + 1 };
+        await setBinding(record.id, proven, bound);
+        assert.deepEqual(await store.get(record.id), { ...touched, binding: proven });
+        await setBinding(record.id, null, proven);
+        assert.deepEqual(await store.get(record.id), touched);
+      });
+
+      bindingIt('of 10 concurrent calls with the same expected binding, exactly one succeeds', async (setBinding) => {
+        const record = sampleRecord();
+        await store.create(record, 10);
+        const binds = Array.from({ length: 10 }, () => sampleBinding());
+        const bound = await Promise.all(binds.map((b) => setBinding(record.id, b, null)));
+        assert.equal(bound.filter(Boolean).length, 1);
+        const winner = binds[bound.indexOf(true)] as SessionBinding;
+        assert.deepEqual((await store.get(record.id))?.binding, winner);
+
+        const proofs = Array.from({ length: 10 }, (_, i) => ({ ...winner, provenAt: winner.provenAt + 1 + i }));
+        const proven = await Promise.all(proofs.map((next) => setBinding(record.id, next, winner)));
+        assert.equal(proven.filter(Boolean).length, 1);
+        assert.deepEqual((await store.get(record.id))?.binding, proofs[proven.indexOf(true)]);
+      });
+
+      bindingIt(
+        'does not let a caller mutate a stored binding through an object passed or returned',
+        async (setBinding) => {
+          const record = sampleRecord();
+          await store.create(record, 10);
+          const bound = sampleBinding();
+          const passed = structuredClone(bound);
+          await setBinding(record.id, passed, null);
+          (passed.publicKey as Record<string, unknown>).x = 'changed';
+          passed.provenAt = 0;
+          const got = await store.get(record.id);
+          assert.ok(got?.binding);
+          try {
+            (got.binding.publicKey as Record<string, unknown>).x = 'changed'; // a store may freeze what it returns
+          } catch {}
+          assert.deepEqual((await store.get(record.id))?.binding, bound);
+        },
+      );
     });
   });
 }

@@ -5,10 +5,23 @@
 import { ConfigurationError } from '../errors.js';
 import { driverKind, driverName, storeFor } from '../lib/drivers.js';
 import { checkOptions } from '../lib/options.js';
-import type { SessionData, SessionRecord, SessionStore } from './store.js';
+import type { SessionBinding, SessionData, SessionRecord, SessionStore } from './store.js';
 
 function copy(record: SessionRecord): SessionRecord {
-  return { ...record, data: structuredClone(record.data) };
+  return {
+    ...record,
+    data: structuredClone(record.data),
+    binding: record.binding == null ? null : structuredClone(record.binding),
+  };
+}
+
+/** `setBinding`'s condition: `null` matches only an unbound record; a binding, the same key and proof. */
+function bindingMatches(
+  stored: Readonly<SessionBinding> | null | undefined,
+  expected: Readonly<SessionBinding> | null,
+): boolean {
+  if (expected === null) return stored == null;
+  return stored != null && stored.thumbprint === expected.thumbprint && stored.provenAt === expected.provenAt;
 }
 
 /**
@@ -72,6 +85,13 @@ export function createMemoryStore(options?: Record<string, never>): SessionStore
       const record = records.get(id);
       if (record === undefined) return false;
       record.data = structuredClone(data);
+      return true;
+    },
+    async setBinding(id, next, expected) {
+      // Synchronous from check to write: no other call runs in between.
+      const record = records.get(id);
+      if (record === undefined || !bindingMatches(record.binding, expected)) return false;
+      record.binding = next === null ? null : structuredClone(next);
       return true;
     },
     async delete(id) {

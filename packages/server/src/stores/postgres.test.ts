@@ -48,15 +48,15 @@ describe.runIf(hasPostgres)('postgres store on a pg.Pool', () => {
     await dropPostgresSchema(pool, prefix);
   });
 
-  it('moves a version-1 database with live sessions to version 2 in place: old sessions read as not remembered', async () => {
+  it('moves a version-1 database with live sessions to the current version in place: old sessions read as not remembered', async () => {
     const prefix = `lk_${randomBytes(4).toString('hex')}_`;
     try {
       // A version-1 database, as 0.1 left it: no remembered column, the 12-argument create function.
       await createPostgresStore(pool, { tablePrefix: prefix });
       await pool.query(
-        `DROP FUNCTION ${prefix}create_session(text, text, text, bigint, bigint, bigint, bigint, bigint, text, text, jsonb, int, boolean)`,
+        `DROP FUNCTION ${prefix}create_session(text, text, text, bigint, bigint, bigint, bigint, bigint, text, text, jsonb, int, boolean, text)`,
       );
-      await pool.query(`ALTER TABLE ${prefix}sessions DROP COLUMN remembered`);
+      await pool.query(`ALTER TABLE ${prefix}sessions DROP COLUMN binding, DROP COLUMN remembered`);
       await pool.query(
         `CREATE FUNCTION ${prefix}create_session(text, text, text, bigint, bigint, bigint, bigint, bigint, text, text, jsonb, int)
          RETURNS SETOF text LANGUAGE sql AS 'SELECT NULL::text WHERE false'`,
@@ -79,11 +79,72 @@ describe.runIf(hasPostgres)('postgres store on a pg.Pool', () => {
 
       const store = await createPostgresStore(pool, { tablePrefix: prefix });
       const { rows } = await pool.query(`SELECT version FROM ${prefix}schema_version ORDER BY version`);
-      expect(rows.map((r) => r.version)).toEqual([1, 2]);
-      expect(await store.get(old.id)).toMatchObject({ id: old.id, userId: old.userId, remembered: false });
+      expect(rows.map((r) => r.version)).toEqual([1, 2, 3]);
+      expect(await store.get(old.id)).toMatchObject({
+        id: old.id,
+        userId: old.userId,
+        remembered: false,
+        binding: null,
+      });
       const fresh = sampleRecord({ remembered: true });
       await store.create(fresh, 10);
       expect((await store.get(fresh.id))?.remembered).toBe(true);
+    } finally {
+      await dropPostgresSchema(pool, prefix);
+    }
+  });
+
+  it('moves a version-2 database with a live session to version 3 in place: it reads as unbound, and can be bound', async () => {
+    const prefix = `lk_${randomBytes(4).toString('hex')}_`;
+    try {
+      // A version-2 database: no binding column, the 13-argument create function.
+      await createPostgresStore(pool, { tablePrefix: prefix });
+      await pool.query(
+        `DROP FUNCTION ${prefix}create_session(text, text, text, bigint, bigint, bigint, bigint, bigint, text, text, jsonb, int, boolean, text)`,
+      );
+      await pool.query(`ALTER TABLE ${prefix}sessions DROP COLUMN binding`);
+      await pool.query(
+        `CREATE FUNCTION ${prefix}create_session(text, text, text, bigint, bigint, bigint, bigint, bigint, text, text, jsonb, int, boolean)
+         RETURNS SETOF text LANGUAGE sql AS 'SELECT NULL::text WHERE false'`,
+      );
+      await pool.query(`DELETE FROM ${prefix}schema_version WHERE version > 2`);
+      const old = sampleRecord({ remembered: true, data: { theme: 'dark' } });
+      await pool.query(
+        `INSERT INTO ${prefix}sessions VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12)`,
+        [
+          old.id,
+          old.secretHash,
+          old.userId,
+          old.createdAt,
+          old.lastSeenAt,
+          old.expiresAt,
+          old.absoluteExpiresAt,
+          old.authenticatedAt,
+          old.userAgent,
+          old.ip,
+          JSON.stringify(old.data),
+          true,
+        ],
+      );
+
+      const store = await createPostgresStore(pool, { tablePrefix: prefix });
+      const { rows } = await pool.query(`SELECT version FROM ${prefix}schema_version ORDER BY version`);
+      expect(rows.map((r) => r.version)).toEqual([1, 2, 3]);
+      expect(await store.get(old.id)).toEqual({ ...old, binding: null });
+      expect(await store.listUser(old.userId)).toEqual([{ ...old, binding: null }]);
+      const binding = {
+        publicKey: { kty: 'EC', crv: 'P-256', x: 'x-coordinate', y: 'y-coordinate' },
+        algorithm: 'ES256',
+        thumbprint: 'thumbprint',
+        boundAt: old.createdAt + 10,
+        provenAt: old.createdAt + 10,
+      };
+      expect(await store.setBinding?.(old.id, binding, null)).toBe(true);
+      expect(await store.get(old.id)).toEqual({ ...old, binding });
+      // The new create function stores a binding given at creation.
+      const fresh = sampleRecord({ userId: old.userId, createdAt: old.createdAt + 1, binding });
+      await store.create(fresh, 10);
+      expect(await store.get(fresh.id)).toEqual(fresh);
     } finally {
       await dropPostgresSchema(pool, prefix);
     }
@@ -146,7 +207,9 @@ describe('postgres store on PGlite', () => {
     await lite.query(`INSERT INTO ${prefix}schema_version (version) VALUES (${POSTGRES_SCHEMA_VERSION + 1})`);
     const error = await createPostgresStore(lite, { tablePrefix: prefix }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigurationError);
-    expect((error as Error).message).toMatch(/newer than this latchkey writes \(2\): upgrade latchkey/);
+    expect((error as Error).message).toContain(
+      `newer than this latchkey writes (${POSTGRES_SCHEMA_VERSION}): upgrade latchkey`,
+    );
     await dropPostgresSchema(lite, prefix);
   });
 });

@@ -7,7 +7,7 @@
 import { checkDeadline, guarded } from '../lib/deadline.js';
 import { checkNumber, checkOptions, checkString } from '../lib/options.js';
 import { checkPgQueryable, migratePostgresSchema } from '../lib/schema.js';
-import type { SessionData, SessionRecord, SessionStore } from './store.js';
+import type { SessionBinding, SessionData, SessionRecord, SessionStore } from './store.js';
 
 /** The one method the store uses. pg's Pool and Client, and PGlite, all have it. */
 export interface PgQueryable {
@@ -73,14 +73,31 @@ const migrations = (t: string): string[] => [
        SELECT id FROM ${t}sessions WHERE user_id = p_user AND expires_at > p_created
        ORDER BY created_at DESC, id DESC OFFSET p_max) RETURNING id;
    END $fn$;`,
+  // 3: the device key a session is bound to (latchkey/dbsc), as JSON text; NULL when unbound.
+  `ALTER TABLE ${t}sessions ADD COLUMN binding text;
+   DROP FUNCTION ${t}create_session(text, text, text, bigint, bigint, bigint, bigint, bigint, text, text, jsonb, int,
+     boolean);
+   CREATE FUNCTION ${t}create_session(p_id text, p_hash text, p_user text, p_created bigint, p_last bigint,
+       p_expires bigint, p_absolute bigint, p_auth bigint, p_ua text, p_ip text, p_data jsonb, p_max int,
+       p_remembered boolean, p_binding text)
+     RETURNS SETOF text LANGUAGE plpgsql AS $fn$
+   BEGIN
+     PERFORM pg_advisory_xact_lock(hashtextextended('${t}' || p_user, 0));
+     INSERT INTO ${t}sessions VALUES (p_id, p_hash, p_user, p_created, p_last, p_expires, p_absolute, p_auth,
+       p_ua, p_ip, p_data, p_remembered, p_binding);
+     RETURN QUERY DELETE FROM ${t}sessions WHERE user_id = p_user AND expires_at <= p_created RETURNING id;
+     RETURN QUERY DELETE FROM ${t}sessions WHERE id IN (
+       SELECT id FROM ${t}sessions WHERE user_id = p_user AND expires_at > p_created
+       ORDER BY created_at DESC, id DESC OFFSET p_max) RETURNING id;
+   END $fn$;`,
 ];
 
 /** The schema version this build writes. */
-export const POSTGRES_SCHEMA_VERSION = 2;
+export const POSTGRES_SCHEMA_VERSION = 3;
 
 const FIELDS = `secret_hash, user_id, created_at::float8 AS created_at, last_seen_at::float8 AS last_seen_at,
   expires_at::float8 AS expires_at, absolute_expires_at::float8 AS absolute_expires_at,
-  authenticated_at::float8 AS authenticated_at, user_agent, ip, data, remembered`;
+  authenticated_at::float8 AS authenticated_at, user_agent, ip, data, remembered, binding`;
 
 interface Row {
   id?: string;
@@ -95,6 +112,8 @@ interface Row {
   ip: string | null;
   data: SessionData;
   remembered: boolean;
+  /** JSON text, not jsonb: the driver hands it over unparsed, and it is parsed only when set. */
+  binding: string | null;
 }
 
 const toRecord = (id: string, row: Row): SessionRecord => ({
@@ -110,6 +129,7 @@ const toRecord = (id: string, row: Row): SessionRecord => ({
   ip: row.ip,
   data: row.data,
   remembered: row.remembered === true,
+  binding: row.binding === null ? null : (JSON.parse(row.binding) as SessionBinding),
 });
 
 /** Letters, digits and `_`, not starting with a digit: it is spliced into SQL as an identifier. */
@@ -162,7 +182,7 @@ export async function createPostgresStore(db: PgQueryable, options?: PostgresSto
       run('create', async () =>
         (
           await rows<{ id: string }>(
-            `SELECT x AS id FROM ${t}create_session($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13) AS x`,
+            `SELECT x AS id FROM ${t}create_session($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14) AS x`,
             [
               r.id,
               r.secretHash,
@@ -177,6 +197,7 @@ export async function createPostgresStore(db: PgQueryable, options?: PostgresSto
               JSON.stringify(r.data),
               maxPerUser,
               r.remembered === true,
+              r.binding == null ? null : JSON.stringify(r.binding),
             ],
           )
         ).map((row) => row.id),
@@ -205,6 +226,24 @@ export async function createPostgresStore(db: PgQueryable, options?: PostgresSto
             ])
           ).length > 0,
       ),
+    setBinding: (id, next, expected) =>
+      run('setBinding', async () => {
+        const value = next === null ? null : JSON.stringify(next);
+        // One UPDATE … WHERE: the row lock makes it a compare-and-set. The binding is one JSON text
+        // column; the condition reads thumbprint and provenAt out of it, so nothing else is kept in step.
+        const updated =
+          expected === null
+            ? await rows(`UPDATE ${t}sessions SET binding = $2 WHERE id = $1 AND binding IS NULL RETURNING id`, [
+                id,
+                value,
+              ])
+            : await rows(
+                `UPDATE ${t}sessions SET binding = $2 WHERE id = $1 AND binding::jsonb ->> 'thumbprint' = $3
+                   AND (binding::jsonb ->> 'provenAt')::float8 = $4::float8 RETURNING id`,
+                [id, value, expected.thumbprint, expected.provenAt],
+              );
+        return updated.length > 0;
+      }),
     delete: (id) =>
       run('delete', async () => (await rows(`DELETE FROM ${t}sessions WHERE id = $1 RETURNING id`, [id])).length > 0),
     deleteUser: (userId, exceptId) =>

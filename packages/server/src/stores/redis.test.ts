@@ -52,6 +52,40 @@ describe.runIf(hasRedis)('redis store on the shared server', () => {
     await store.setData(record.id, { again: [] });
     expect((await store.get(record.id))?.data).toEqual({ again: [] });
   });
+
+  it("keeps a binding in the user's bind hash, expiring with the user's keys; unbound sessions have no field", async () => {
+    const prefix = `lk-test:${randomBytes(4).toString('hex')}:`;
+    const store = createRedisStore(client, { keyPrefix: prefix });
+    const now = Date.now();
+    const record = sampleRecord({
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: now + 60_000,
+      absoluteExpiresAt: now + 3_600_000,
+    });
+    await store.create(record, 10);
+    const bind = `${prefix}user:{${record.userId}}:bind`;
+    expect(await client.exists(bind)).toBe(0); // as for a session written before bindings existed
+    expect((await store.get(record.id))?.binding).toBeNull();
+    const binding = {
+      publicKey: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' },
+      algorithm: 'ES256',
+      thumbprint: 'tp',
+      boundAt: now,
+      provenAt: now + 0.5, // not a whole number: the Lua comparison must still be exact
+    };
+    expect(await store.setBinding?.(record.id, binding, null)).toBe(true);
+    expect(await client.hget(bind, record.id)).toBe(JSON.stringify(binding));
+    expect(await client.pexpiretime(bind)).toBe(record.absoluteExpiresAt);
+    const proven = { ...binding, provenAt: now + 2 ** 40 + 0.25 };
+    expect(await store.setBinding?.(record.id, proven, binding)).toBe(true);
+    expect((await store.get(record.id))?.binding).toEqual(proven);
+    expect(await store.setBinding?.(record.id, null, proven)).toBe(true);
+    expect(await client.exists(bind)).toBe(0);
+    await store.setBinding?.(record.id, binding, null);
+    await store.delete(record.id);
+    expect(await client.exists(bind)).toBe(0);
+  });
 });
 
 describe('redis store, failures', () => {

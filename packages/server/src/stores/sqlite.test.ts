@@ -65,7 +65,7 @@ describe('sqlite store specifics', () => {
     second.close();
   });
 
-  it('moves a version 1 file to version 2 in place: its sessions read as not remembered', async () => {
+  it('moves a version 1 file to the current version in place: its sessions read as not remembered', async () => {
     const db = new Database(join(dir, 'v1.db'));
     db.exec(`CREATE TABLE latchkey_schema_version (version INTEGER NOT NULL);
       INSERT INTO latchkey_schema_version (version) VALUES (1);
@@ -75,8 +75,49 @@ describe('sqlite store specifics', () => {
         data TEXT NOT NULL) WITHOUT ROWID;
       INSERT INTO latchkey_sessions VALUES ('old-id', 'hash', 'u1', 1, 1, 2, 3, 1, NULL, NULL, '{}');`);
     const store = createSqliteStore(db);
-    expect(await store.get('old-id')).toMatchObject({ userId: 'u1', remembered: false });
-    expect(db.prepare('SELECT MAX(version) FROM latchkey_schema_version').pluck().get()).toBe(2);
+    expect(await store.get('old-id')).toMatchObject({ userId: 'u1', remembered: false, binding: null });
+    expect(db.prepare('SELECT MAX(version) FROM latchkey_schema_version').pluck().get()).toBe(SQLITE_SCHEMA_VERSION);
+    db.close();
+  });
+
+  it('moves a version 2 file with a live session to version 3 in place: it reads as unbound, and can be bound', async () => {
+    const db = new Database(join(dir, 'v2.db'));
+    db.exec(`CREATE TABLE latchkey_schema_version (version INTEGER NOT NULL);
+      INSERT INTO latchkey_schema_version (version) VALUES (1), (2);
+      CREATE TABLE latchkey_sessions (id TEXT PRIMARY KEY NOT NULL, secret_hash TEXT NOT NULL, user_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+        absolute_expires_at INTEGER NOT NULL, authenticated_at INTEGER NOT NULL, user_agent TEXT, ip TEXT,
+        data TEXT NOT NULL, remembered INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+      CREATE INDEX latchkey_sessions_user ON latchkey_sessions (user_id, created_at);
+      CREATE INDEX latchkey_sessions_expiry ON latchkey_sessions (expires_at);`);
+    const old = sampleRecord({ remembered: true, data: { theme: 'dark' } });
+    db.prepare('INSERT INTO latchkey_sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
+      old.id,
+      old.secretHash,
+      old.userId,
+      old.createdAt,
+      old.lastSeenAt,
+      old.expiresAt,
+      old.absoluteExpiresAt,
+      old.authenticatedAt,
+      old.userAgent,
+      old.ip,
+      JSON.stringify(old.data),
+      1,
+    );
+    const store = createSqliteStore(db);
+    expect(db.prepare('SELECT version FROM latchkey_schema_version ORDER BY version').pluck().all()).toEqual([1, 2, 3]);
+    expect(await store.get(old.id)).toEqual({ ...old, binding: null });
+    expect(await store.listUser(old.userId)).toEqual([{ ...old, binding: null }]);
+    const binding = {
+      publicKey: { kty: 'EC', crv: 'P-256', x: 'x-coordinate', y: 'y-coordinate' },
+      algorithm: 'ES256',
+      thumbprint: 'thumbprint',
+      boundAt: old.createdAt + 10,
+      provenAt: old.createdAt + 10,
+    };
+    expect(await store.setBinding?.(old.id, binding, null)).toBe(true);
+    expect(await store.get(old.id)).toEqual({ ...old, binding });
     db.close();
   });
 
@@ -84,7 +125,9 @@ describe('sqlite store specifics', () => {
     const db = new Database(join(dir, 'newer.db'));
     createSqliteStore(db);
     db.prepare('INSERT INTO latchkey_schema_version (version) VALUES (99)').run();
-    expect(() => createSqliteStore(db)).toThrow(/newer than this latchkey writes \(2\): upgrade latchkey/);
+    expect(() => createSqliteStore(db)).toThrow(
+      `newer than this latchkey writes (${SQLITE_SCHEMA_VERSION}): upgrade latchkey`,
+    );
     db.close();
   });
 

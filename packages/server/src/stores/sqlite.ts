@@ -9,7 +9,7 @@ import { ConfigurationError, StoreUnavailableError } from '../errors.js';
 import { driverKind, driverName, storeFor } from '../lib/drivers.js';
 import { checkBoolean, checkNumber, checkOptions, checkString, describe } from '../lib/options.js';
 import { migrateSqlite } from '../lib/schema.js';
-import type { SessionData, SessionRecord, SessionStore } from './store.js';
+import type { SessionBinding, SessionData, SessionRecord, SessionStore } from './store.js';
 
 /** Options of `createSqliteStore`. */
 export interface SqliteStoreOptions {
@@ -30,8 +30,21 @@ export interface SqliteStoreOptions {
 // Column order of every SELECT below; rows come back as arrays (`.raw()`), which spares
 // better-sqlite3 building a keyed object per row on the validation path.
 const FIELDS = `secret_hash, user_id, created_at, last_seen_at, expires_at, absolute_expires_at,
-  authenticated_at, user_agent, ip, data, remembered`;
-type Row = [string, string, number, number, number, number, number, string | null, string | null, string, number];
+  authenticated_at, user_agent, ip, data, remembered, binding`;
+type Row = [
+  string,
+  string,
+  number,
+  number,
+  number,
+  number,
+  number,
+  string | null,
+  string | null,
+  string,
+  number,
+  string | null,
+];
 
 /** Each entry moves the schema one version up; entries are never edited once released. */
 const migrations = (t: string): string[] => [
@@ -52,10 +65,12 @@ const migrations = (t: string): string[] => [
    CREATE INDEX ${t}sessions_expiry ON ${t}sessions (expires_at);`,
   // 2: "remember me" is recorded, not inferred from the limits (0.x, #15).
   `ALTER TABLE ${t}sessions ADD COLUMN remembered INTEGER NOT NULL DEFAULT 0;`,
+  // 3: the device key a session is bound to (latchkey/dbsc), as JSON; NULL when unbound.
+  `ALTER TABLE ${t}sessions ADD COLUMN binding TEXT;`,
 ];
 
 /** The schema version this build of latchkey writes. */
-export const SQLITE_SCHEMA_VERSION = 2;
+export const SQLITE_SCHEMA_VERSION = 3;
 
 const toRecord = (id: string, row: Row): SessionRecord => ({
   id,
@@ -70,6 +85,7 @@ const toRecord = (id: string, row: Row): SessionRecord => ({
   ip: row[8],
   data: row[9] === '{}' ? {} : (JSON.parse(row[9]) as SessionData),
   remembered: row[10] === 1,
+  binding: row[11] === null ? null : (JSON.parse(row[11]) as SessionBinding),
 });
 
 const OPEN_DATABASE =
@@ -117,13 +133,20 @@ export function createSqliteStore(db: BetterSqlite3.Database, options?: SqliteSt
   const s = {
     insert: db.prepare(
       `INSERT INTO ${t}sessions (id, secret_hash, user_id, created_at, last_seen_at, expires_at,
-         absolute_expires_at, authenticated_at, user_agent, ip, data, remembered)
+         absolute_expires_at, authenticated_at, user_agent, ip, data, remembered, binding)
        VALUES (@id, @secretHash, @userId, @createdAt, @lastSeenAt, @expiresAt,
-         @absoluteExpiresAt, @authenticatedAt, @userAgent, @ip, @data, @remembered)`,
+         @absoluteExpiresAt, @authenticatedAt, @userAgent, @ip, @data, @remembered, @binding)`,
     ),
     get: db.prepare(`SELECT ${FIELDS} FROM ${t}sessions WHERE id = ?`).raw(),
     touch: db.prepare(`UPDATE ${t}sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`),
     setData: db.prepare(`UPDATE ${t}sessions SET data = ? WHERE id = ?`),
+    // Compare-and-set in one statement. The binding is one JSON column; the condition reads the
+    // thumbprint and provenAt out of it (json_extract), so no other column has to be kept in step.
+    bindUnbound: db.prepare(`UPDATE ${t}sessions SET binding = ? WHERE id = ? AND binding IS NULL`),
+    rebind: db.prepare(
+      `UPDATE ${t}sessions SET binding = ? WHERE id = ?
+         AND json_extract(binding, '$.thumbprint') = ? AND json_extract(binding, '$.provenAt') = ?`,
+    ),
     delete: db.prepare(`DELETE FROM ${t}sessions WHERE id = ?`),
     deleteUser: db.prepare(`DELETE FROM ${t}sessions WHERE user_id = ? AND id != ?`),
     listUser: db.prepare(`SELECT id, ${FIELDS} FROM ${t}sessions WHERE user_id = ? ORDER BY created_at, id`).raw(),
@@ -136,7 +159,12 @@ export function createSqliteStore(db: BetterSqlite3.Database, options?: SqliteSt
   };
 
   const create = db.transaction((record: SessionRecord, maxPerUser: number): string[] => {
-    s.insert.run({ ...record, data: JSON.stringify(record.data), remembered: record.remembered === true ? 1 : 0 });
+    s.insert.run({
+      ...record,
+      data: JSON.stringify(record.data),
+      remembered: record.remembered === true ? 1 : 0,
+      binding: record.binding == null ? null : JSON.stringify(record.binding),
+    });
     const evicted = (s.userExpired.all(record.userId, record.createdAt) as { id: string }[]).map((r) => r.id);
     const live = (s.userLive.all(record.userId, record.createdAt) as { id: string }[]).map((r) => r.id);
     evicted.push(...live.slice(0, Math.max(0, live.length - maxPerUser)));
@@ -171,6 +199,15 @@ export function createSqliteStore(db: BetterSqlite3.Database, options?: SqliteSt
         s.touch.run(lastSeenAt, expiresAt, id);
       }),
     setData: (id, data) => guard(() => s.setData.run(JSON.stringify(data), id).changes > 0),
+    setBinding: (id, next, expected) =>
+      guard(() => {
+        const value = next === null ? null : JSON.stringify(next);
+        const { changes } =
+          expected === null
+            ? s.bindUnbound.run(value, id)
+            : s.rebind.run(value, id, expected.thumbprint, expected.provenAt);
+        return changes > 0;
+      }),
     delete: (id) => guard(() => s.delete.run(id).changes > 0),
     deleteUser: (userId, exceptId) => guard(() => s.deleteUser.run(userId, exceptId ?? '').changes),
     listUser: (userId) =>

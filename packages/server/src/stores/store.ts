@@ -9,6 +9,26 @@
 /** Small, JSON-serialisable data kept with a session on the server. */
 export type SessionData = Record<string, unknown>;
 
+/**
+ * A device key bound to a session (Device Bound Session Credentials, `latchkey/dbsc`): the browser
+ * proved it holds the private half, which no script and no cookie thief can read. Public data only.
+ */
+export interface SessionBinding {
+  /** The public key as a JWK (EC P-256 for ES256, RSA for RS256), as the browser sent it. */
+  publicKey: Readonly<Record<string, unknown>>;
+  /** The signature algorithm the browser chose at registration: `ES256` or `RS256`. */
+  algorithm: string;
+  /** RFC 7638 SHA-256 thumbprint of `publicKey`, base64url: the key's name in logs and lists. */
+  thumbprint: string;
+  /** When the browser registered the key. */
+  boundAt: number;
+  /**
+   * Issue time of the newest challenge a proof has answered (`boundAt` at first). A challenge
+   * issued at or before it is spent: this is what makes refresh challenges single-use.
+   */
+  provenAt: number;
+}
+
 /** What the application sees of a session. */
 export interface Session {
   /** The token's public id part; the store's key. Safe to show in a sessions list. */
@@ -32,6 +52,12 @@ export interface Session {
   ip: string | null;
   /** Read-only: change it with `updateSessionData`. A cached store freezes it. */
   data: Readonly<SessionData>;
+  /**
+   * The device key this session is bound to (`latchkey/dbsc`), or `null` for an unbound session.
+   * Always `null` at creation and after rotation: a new session id starts unbound. A store that
+   * predates binding may leave it out; the manager reads that as `null`.
+   */
+  binding?: Readonly<SessionBinding> | null;
 }
 
 /** A session as stored: the session plus SHA-256(secret), never the secret itself. */
@@ -80,4 +106,12 @@ export interface SessionStore {
   listUser(userId: string): Promise<SessionRecord[]>;
   /** Deletes records with `expiresAt` ≤ `now`, in batches that never hold a long lock. */
   deleteExpired(now: number): Promise<number>;
+  /**
+   * Compare-and-set of a record's `binding`, for `latchkey/dbsc`: replaces it with `next` only if
+   * the stored binding matches `expected` (`null` matches only an unbound record; otherwise the
+   * same `thumbprint` and `provenAt`). `false` when the record is gone or did not match. Atomic:
+   * of two racing calls with the same `expected`, at most one succeeds. Optional: a store without
+   * it cannot back device-bound sessions, and `createDeviceBinding` says so at start-up.
+   */
+  setBinding?(id: string, next: SessionBinding | null, expected: SessionBinding | null): Promise<boolean>;
 }

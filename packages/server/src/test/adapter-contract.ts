@@ -26,10 +26,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDeviceBinding, type DeviceBinding } from '../dbsc/binding.js';
+import { createSoftDeviceKey, readChallengeHeader, readRegistrationHeader } from '../dbsc/testing.js';
 import type { ErrorAnswer } from '../http/error-codes.js';
 import type { CspViolation } from '../http/headers.js';
 import { generateSigningKey } from '../sessions/key-ring.js';
 import { createSessionManager, type SessionManager } from '../sessions/manager.js';
+import { createMemoryStore } from '../stores/memory.js';
 import { createSqliteStore } from '../stores/sqlite.js';
 import { MINUTE, manualClock } from './clock.js';
 import { cookiePair, type Reply, send, sendRaw } from './http.js';
@@ -72,9 +75,14 @@ const SET_COOKIE = setCookie(43_200);
 const EXPIRED =
   /^__Host-session=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Strict$/;
 
+/** What `start` passes to the adapter's `createXSessions` besides the manager. */
+export interface ContractSessionsOptions {
+  deviceBinding?: DeviceBinding;
+}
+
 export function runAdapterContract(
   name: string,
-  start: (sessions: SessionManager, fixture: ContractFixture) => Promise<RunningApp>,
+  start: (sessions: SessionManager, fixture: ContractFixture, options?: ContractSessionsOptions) => Promise<RunningApp>,
 ): void {
   describe(`${name} adapter over a real socket`, () => {
     const dir = mkdtempSync(join(tmpdir(), `latchkey-${name}-`));
@@ -541,6 +549,96 @@ export function runAdapterContract(
       expect(reply.text).toContain('"code":"BAD_REQUEST"');
       // HTTP/1.0 needs no Host.
       expect((await sendRaw(app.port, Buffer.from('GET /bare HTTP/1.0\r\n\r\n'))).status).toBe(200);
+    });
+
+    describe('device-bound sessions (latchkey/dbsc)', () => {
+      const bound = createSessionManager({
+        store: createMemoryStore(),
+        keys: [generateSigningKey()],
+        sweepInterval: 0,
+      });
+      const deviceBinding = createDeviceBinding(bound, {
+        registerPath: '/device/register',
+        refreshPath: '/device/refresh',
+      });
+      let dbscApp: RunningApp;
+      let dbsc: string;
+      beforeAll(async () => {
+        dbscApp = await start(bound, fixture, { deviceBinding });
+        dbsc = `http://127.0.0.1:${dbscApp.port}`;
+      });
+      afterAll(() => dbscApp.close());
+
+      it('login offers registration; the registered key makes the bound cookie necessary; refresh renews it', async () => {
+        const login = await send(`${dbsc}/login`, { method: 'POST', body: { userId: 'dora' }, headers: SAME });
+        const session = cookiePair(login.setCookie[0]);
+        const offer = readRegistrationHeader(login.headers['secure-session-registration'] as string);
+        expect(offer.algorithms).toEqual(['ES256', 'RS256']);
+        expect(offer.path).toBe('/device/register');
+        // Before registration the session works as any other.
+        expect((await send(`${dbsc}/me`, { headers: { cookie: session } })).status).toBe(200);
+        const device = await createSoftDeviceKey();
+        const registered = await send(`${dbsc}/device/register`, {
+          method: 'POST',
+          headers: { ...SAME, cookie: session, 'secure-session-response': await device.register(offer.challenge) },
+        });
+        expect(registered.status).toBe(200);
+        expect(registered.headers['cache-control']).toBe('no-store');
+        expect(registered.json).toMatchObject({
+          refresh_url: '/device/refresh',
+          credentials: [
+            { type: 'cookie', name: '__Host-bound', attributes: 'Path=/; Secure; HttpOnly; SameSite=Strict' },
+          ],
+        });
+        const sessionId = registered.json.session_identifier as string;
+        expect(registered.setCookie[0]).toMatch(
+          /^__Host-bound=\d+\.[A-Za-z0-9_-]{43}; Max-Age=600; Path=\/; Secure; HttpOnly; SameSite=Strict$/,
+        );
+        const boundCookie = cookiePair(registered.setCookie[0]);
+        expect((await send(`${dbsc}/me`, { headers: { cookie: `${session}; ${boundCookie}` } })).json).toMatchObject({
+          userId: 'dora',
+          sessionId,
+        });
+        // The session cookie alone (a thief's copy) is not logged in, and the cookie is not expired.
+        const alone = await send(`${dbsc}/me`, { headers: { cookie: session } });
+        expect(alone.status).toBe(401);
+        expect(alone.setCookie).toEqual([]);
+        // Refresh: a challenge first, then the signed answer earns a new bound cookie.
+        const ask = await send(`${dbsc}/device/refresh`, {
+          method: 'POST',
+          headers: { ...SAME, cookie: session, 'sec-secure-session-id': sessionId },
+        });
+        expect(ask.status).toBe(403);
+        const { challenge, id } = readChallengeHeader(ask.headers['secure-session-challenge'] as string);
+        expect(id).toBe(sessionId);
+        const proof = await device.refresh(challenge);
+        const renewed = await send(`${dbsc}/device/refresh`, {
+          method: 'POST',
+          headers: { ...SAME, cookie: session, 'sec-secure-session-id': sessionId, 'secure-session-response': proof },
+        });
+        expect(renewed.status).toBe(200);
+        const next = cookiePair(renewed.setCookie[0]);
+        expect((await send(`${dbsc}/me`, { headers: { cookie: `${session}; ${next}` } })).status).toBe(200);
+        // The same proof again: the challenge is spent.
+        const replay = await send(`${dbsc}/device/refresh`, {
+          method: 'POST',
+          headers: { ...SAME, cookie: session, 'sec-secure-session-id': sessionId, 'secure-session-response': proof },
+        });
+        expect(replay.status).toBe(403);
+        expect(replay.json.error.code).toBe('DEVICE_CHALLENGE_EXPIRED');
+        expect(replay.setCookie).toEqual([]);
+        // Logout with both cookies ends the session and its binding.
+        const out = await send(`${dbsc}/logout`, {
+          method: 'POST',
+          headers: { ...SAME, cookie: `${session}; ${next}` },
+        });
+        expect(out.json).toEqual({ revoked: true });
+        const after = await send(`${dbsc}/device/refresh`, {
+          method: 'POST',
+          headers: { ...SAME, cookie: session, 'sec-secure-session-id': sessionId },
+        });
+        expect(after.json).toEqual({ session_identifier: sessionId, continue: false });
+      });
     });
 
     // Last: it closes the store for good.

@@ -14,8 +14,8 @@ import {
   sendError,
 } from './index.js';
 
-runAdapterContract('express', async (sessions, fixture) => {
-  const auth = createExpressSessions(sessions);
+runAdapterContract('express', async (sessions, fixture, options) => {
+  const auth = createExpressSessions(sessions, options);
   const app = express(); // x-powered-by and ETags left on: the adapter takes care of both
   app.use(
     createExpressHardening({ ...fixture.hardening, isHttps: (req) => fixture.https(req.headers['x-test-https']) }),

@@ -29,6 +29,7 @@
  * limits.apply(createServer(limits.serverOptions, app).on('clientError', handleClientError).listen(3000));
  */
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import type { DeviceBinding } from '../../dbsc/binding.js';
 import { StoreUnavailableError } from '../../errors.js';
 import { codeForError, type ErrorAnswer, errorAnswer, errorBody, type HttpErrorCode } from '../../http/error-codes.js';
 import { createHardening, type HardeningOptions, type HardeningRequest } from '../../http/hardening.js';
@@ -143,14 +144,30 @@ export interface ExpressSessions {
   logout(req: Request, res: Response): Promise<boolean>;
 }
 
+/** Options of `createExpressSessions`. */
+export interface ExpressSessionsOptions {
+  /**
+   * Device-bound sessions (`createDeviceBinding` from `latchkey/dbsc`): `middleware` answers its
+   * register and refresh paths (give paths it sees, under its mount point), login and step-up offer
+   * registration, and a bound session without its bound cookie reads as no session.
+   */
+  deviceBinding?: DeviceBinding | undefined;
+}
+
+const headerOf = (req: { headers: Record<string, string | string[] | undefined> }) => (name: string) => {
+  const value = req.headers[name];
+  return typeof value === 'string' ? value : undefined;
+};
+
 /**
  * @example
  * const auth = createExpressSessions(sessions);
  * app.use('/api', auth.middleware);
  * app.get('/api/me', auth.requireSession, (req, res) => res.json({ userId: getSession(req)?.userId }));
  */
-export function createExpressSessions(manager: SessionManager): ExpressSessions {
-  const flow = createSessionFlow(manager);
+export function createExpressSessions(manager: SessionManager, options: ExpressSessionsOptions = {}): ExpressSessions {
+  const flow = createSessionFlow(manager, { deviceBinding: options.deviceBinding });
+  const device = flow.deviceBinding;
   const guard = createSessionGuard(manager, 'mount sessions.middleware before it (app.use(sessions.middleware))');
   const guarded = (fresh: boolean): RequestHandler =>
     function requireSession(req, res, next) {
@@ -161,7 +178,16 @@ export function createExpressSessions(manager: SessionManager): ExpressSessions 
   return {
     async middleware(req: Request, res: Response, next: NextFunction) {
       try {
-        const { session, headers } = await flow.authenticate(req.headers.cookie, req.method);
+        // originalUrl: the whole path even when mounted under a prefix.
+        if (device?.owns(req.originalUrl) === true) {
+          const answer = await device.answer({ method: req.method, path: req.originalUrl, header: headerOf(req) });
+          if (answer !== null) {
+            apply(res, answer.headers);
+            res.status(answer.status).end(answer.body);
+            return;
+          }
+        }
+        const { session, headers } = await flow.authenticate(req.headers.cookie, req.method, req.originalUrl);
         apply(res, headers);
         sessions.set(req, session);
       } catch (error) {

@@ -16,8 +16,8 @@ import {
   sendError,
 } from './index.js';
 
-runAdapterContract('fastify', async (sessions, fixture) => {
-  const auth = createFastifySessions(sessions);
+runAdapterContract('fastify', async (sessions, fixture, options) => {
+  const auth = createFastifySessions(sessions, options);
   const hardening = createFastifyHardening({
     ...fixture.hardening,
     isHttps: (request) => fixture.https(request.headers['x-test-https']),
@@ -35,6 +35,7 @@ runAdapterContract('fastify', async (sessions, fixture) => {
   app.get('/misconfigured', { preHandler: auth.requireSession }, async () => ({ ok: true }));
   await app.register(async (scope) => {
     scope.addHook('onRequest', auth.onRequest);
+    if (options?.deviceBinding !== undefined) auth.deviceRoutes(scope);
     scope.post<{ Body: { userId: string; remember?: boolean } }>('/login', async (request, reply) => {
       await auth.login(request, reply, request.body.userId, { remember: request.body.remember });
       return { userId: request.body.userId };

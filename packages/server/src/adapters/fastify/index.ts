@@ -26,8 +26,9 @@
  * app.get('/api/me', { preHandler: auth.requireSession }, async (request) => ({ userId: getSession(request)?.userId }));
  * app.post('/api/password', { preHandler: auth.requireFreshSession }, changePassword); // 403 unless fresh
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { StoreUnavailableError } from '../../errors.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { DeviceBinding } from '../../dbsc/binding.js';
+import { ConfigurationError, StoreUnavailableError } from '../../errors.js';
 import { codeForError, type ErrorAnswer, errorAnswer, errorBody, type HttpErrorCode } from '../../http/error-codes.js';
 import { createHardening, type HardeningOptions, type HardeningRequest } from '../../http/hardening.js';
 import { checkLoginOptions, createSessionFlow, type FlowHeaders, type LoginOptions } from '../../http/session-flow.js';
@@ -87,6 +88,31 @@ export interface FastifySessions {
   reauthenticate(request: FastifyRequest, reply: FastifyReply): Promise<Session | null>;
   /** Ends the session and clears the cookie and site data. */
   logout(request: FastifyRequest, reply: FastifyReply): Promise<boolean>;
+  /**
+   * With `deviceBinding`: adds `POST` routes for its register and refresh paths to `app` (the
+   * scope whose `onRequest` hook is ours; its prefix, if any, must be part of the paths you gave).
+   * Fastify runs a scope's hooks only for routes it has, so the paths need routes of their own.
+   */
+  deviceRoutes(app: FastifyInstance): void;
+}
+
+async function answerDevice(device: DeviceBinding, request: FastifyRequest, reply: FastifyReply) {
+  const header = (name: string) => {
+    const value = request.headers[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const answer = await device.answer({ method: request.method, path: request.url, header });
+  return answer === null ? undefined : reply.code(answer.status).headers(answer.headers).send(answer.body);
+}
+
+/** Options of `createFastifySessions`. */
+export interface FastifySessionsOptions {
+  /**
+   * Device-bound sessions (`createDeviceBinding` from `latchkey/dbsc`): `onRequest` answers its
+   * register and refresh paths (routed or not), login and step-up offer registration, and a bound
+   * session without its bound cookie reads as no session.
+   */
+  deviceBinding?: DeviceBinding | undefined;
 }
 
 /**
@@ -95,8 +121,9 @@ export interface FastifySessions {
  * app.addHook('onRequest', auth.onRequest);
  * app.get('/api/me', { preHandler: auth.requireSession }, (request) => ({ userId: getSession(request)?.userId }));
  */
-export function createFastifySessions(manager: SessionManager): FastifySessions {
-  const flow = createSessionFlow(manager);
+export function createFastifySessions(manager: SessionManager, options: FastifySessionsOptions = {}): FastifySessions {
+  const flow = createSessionFlow(manager, { deviceBinding: options.deviceBinding });
+  const device = flow.deviceBinding;
   const guard = createSessionGuard(
     manager,
     "add sessions.onRequest as an onRequest hook of the route's scope first (app.addHook('onRequest', sessions.onRequest))",
@@ -109,7 +136,11 @@ export function createFastifySessions(manager: SessionManager): FastifySessions 
   return {
     async onRequest(request, reply) {
       try {
-        const { session, headers } = await flow.authenticate(request.headers.cookie, request.method);
+        if (device?.owns(request.url) === true) {
+          const answer = await answerDevice(device, request, reply);
+          if (answer !== undefined) return answer;
+        }
+        const { session, headers } = await flow.authenticate(request.headers.cookie, request.method, request.url);
         reply.headers(headers);
         sessions.set(request, session);
       } catch (error) {
@@ -146,6 +177,16 @@ export function createFastifySessions(manager: SessionManager): FastifySessions 
       reply.headers(headers);
       sessions.set(request, null);
       return revoked;
+    },
+    deviceRoutes(app) {
+      if (device === undefined) {
+        throw new ConfigurationError('deviceRoutes needs createFastifySessions(manager, { deviceBinding })');
+      }
+      // The onRequest hook answers first when it runs in this scope; the handler covers a scope without it.
+      const handler = async (request: FastifyRequest, reply: FastifyReply) =>
+        (await answerDevice(device, request, reply)) ?? sendError(reply, 'NOT_FOUND');
+      app.post(device.registerPath, handler);
+      app.post(device.refreshPath, handler);
     },
   };
 }

@@ -15,8 +15,8 @@ import {
   sendError,
 } from './index.js';
 
-runAdapterContract('hono', async (sessions, fixture) => {
-  const auth = createHonoSessions(sessions);
+runAdapterContract('hono', async (sessions, fixture, options) => {
+  const auth = createHonoSessions(sessions, options);
   const app = new Hono<SessionEnv>();
   app.onError(errorHandler).notFound(notFound);
   app.use(createHonoHardening({ ...fixture.hardening, isHttps: (c) => fixture.https(c.req.header('x-test-https')) }));

@@ -33,6 +33,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { DeviceBinding } from '../../dbsc/binding.js';
 import { StoreUnavailableError } from '../../errors.js';
 import { codeForError, type ErrorAnswer, errorAnswer, errorBody, type HttpErrorCode } from '../../http/error-codes.js';
 import { createHardening, type HardeningOptions, type HardeningRequest } from '../../http/hardening.js';
@@ -155,6 +156,12 @@ export interface HonoSessionsOptions {
    * Default: the socket's address under `@hono/node-server`, `null` on other runtimes.
    */
   getClientIp?: (c: Context) => string | null;
+  /**
+   * Device-bound sessions (`createDeviceBinding` from `latchkey/dbsc`): `middleware` answers its
+   * register and refresh paths (give paths it runs on), login and step-up offer registration, and
+   * a bound session without its bound cookie reads as no session.
+   */
+  deviceBinding?: DeviceBinding | undefined;
 }
 
 /**
@@ -190,7 +197,8 @@ const socketIp = (c: Context): string | null => incomingOf(c)?.socket?.remoteAdd
  * app.get('/api/me', auth.requireSession, (c) => c.json({ userId: c.get('session')?.userId }));
  */
 export function createHonoSessions(manager: SessionManager, options: HonoSessionsOptions = {}): HonoSessions {
-  const flow = createSessionFlow(manager);
+  const flow = createSessionFlow(manager, { deviceBinding: options.deviceBinding });
+  const device = flow.deviceBinding;
   const getClientIp = options.getClientIp ?? socketIp;
   const guard = createSessionGuard(
     manager,
@@ -208,7 +216,15 @@ export function createHonoSessions(manager: SessionManager, options: HonoSession
   return {
     async middleware(c, next) {
       try {
-        const { session, headers } = await flow.authenticate(c.req.header('cookie'), c.req.method);
+        if (device?.owns(c.req.path) === true) {
+          const answer = await device.answer({
+            method: c.req.method,
+            path: c.req.path,
+            header: (n) => c.req.header(n),
+          });
+          if (answer !== null) return c.body(answer.body, answer.status as 200, answer.headers);
+        }
+        const { session, headers } = await flow.authenticate(c.req.header('cookie'), c.req.method, c.req.path);
         apply(c, headers);
         c.set('session', session);
       } catch (error) {

@@ -21,8 +21,8 @@ function json(res: ServerResponse, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-runAdapterContract('node:http', async (sessions, fixture) => {
-  const auth = createNodeSessions(sessions);
+runAdapterContract('node:http', async (sessions, fixture, options) => {
+  const auth = createNodeSessions(sessions, options);
   const hardening = createNodeHardening({
     ...fixture.hardening,
     isHttps: (req) => fixture.https(req.headers['x-test-https']),
@@ -31,6 +31,7 @@ runAdapterContract('node:http', async (sessions, fixture) => {
   const server = createServer(limits.serverOptions, async (req, res) => {
     try {
       if (await hardening(req, res)) return;
+      if (await auth.answerDevice(req, res)) return;
       const path = (req.url ?? '/').split('?', 1)[0];
       const route = `${req.method} ${path}`;
       if (route === 'GET /bare') return json(res, { ok: true });

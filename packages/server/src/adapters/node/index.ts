@@ -39,6 +39,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import type { DeviceBinding } from '../../dbsc/binding.js';
 import { codeForError, type ErrorAnswer, errorAnswer, errorBody, type HttpErrorCode } from '../../http/error-codes.js';
 import { createHardening, type HardeningOptions, type HardeningRequest } from '../../http/hardening.js';
 import { checkLoginOptions, createSessionFlow, type FlowHeaders, type LoginOptions } from '../../http/session-flow.js';
@@ -188,6 +189,21 @@ export interface NodeSessions {
   reauthenticate(req: IncomingMessage, res: ServerResponse): Promise<Session | null>;
   /** Ends the request's session and clears the cookie and site data. */
   logout(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+  /**
+   * With `deviceBinding`: answers its register and refresh paths and resolves to `true`; `false`
+   * for any other request. Call it before `authenticate` (`if (await auth.answerDevice(req, res)) return;`).
+   */
+  answerDevice(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+}
+
+/** Options of `createNodeSessions`. */
+export interface NodeSessionsOptions {
+  /**
+   * Device-bound sessions (`createDeviceBinding` from `latchkey/dbsc`): `answerDevice` answers its
+   * register and refresh paths, login and step-up offer registration, and a bound session without
+   * its bound cookie reads as no session.
+   */
+  deviceBinding?: DeviceBinding | undefined;
 }
 
 /** Device info kept with a session. Behind a proxy, pass the client address the proxy vouches for. */
@@ -202,8 +218,9 @@ export function requestMeta(req: IncomingMessage): SessionMeta {
  * const session = auth.requireSession(req, res);
  * if (session) res.end(`hello ${session.userId}`);
  */
-export function createNodeSessions(manager: SessionManager): NodeSessions {
-  const flow = createSessionFlow(manager);
+export function createNodeSessions(manager: SessionManager, options: NodeSessionsOptions = {}): NodeSessions {
+  const flow = createSessionFlow(manager, { deviceBinding: options.deviceBinding });
+  const device = flow.deviceBinding;
   const guard = createSessionGuard(manager, 'await sessions.authenticate(req, res) first');
   const guarded = (fresh: boolean) => (req: IncomingMessage, res: ServerResponse) => {
     const session = sessions.get(req);
@@ -213,8 +230,22 @@ export function createNodeSessions(manager: SessionManager): NodeSessions {
     return null;
   };
   return {
+    async answerDevice(req, res) {
+      const path = req.url ?? '';
+      if (device?.owns(path) !== true) return false;
+      const header = (name: string) => {
+        const value = req.headers[name];
+        return typeof value === 'string' ? value : undefined;
+      };
+      const answer = await device.answer({ method: req.method ?? 'GET', path, header });
+      if (answer === null) return false;
+      apply(res, answer.headers);
+      res.statusCode = answer.status;
+      res.end(answer.body);
+      return true;
+    },
     async authenticate(req, res) {
-      const { session, headers } = await flow.authenticate(req.headers.cookie, req.method);
+      const { session, headers } = await flow.authenticate(req.headers.cookie, req.method, req.url);
       apply(res, headers);
       sessions.set(req, session);
       return session;
