@@ -27,6 +27,7 @@ import type { Socket } from 'node:net';
 import Database from 'better-sqlite3';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ConfigurationError, type SessionManager } from 'latchkey';
+import { createDeviceBinding, type DeviceBindingOptions } from 'latchkey/dbsc';
 import {
   createFastifyHardening,
   createFastifySessions,
@@ -131,6 +132,13 @@ export interface AppOptions {
   /** PEM certificate and key: serve HTTPS (and send HSTS). */
   https?: { cert: string | Buffer; key: string | Buffer };
   /**
+   * Device-bound sessions (latchkey/dbsc): browsers that do DBSC bind each session to a key they
+   * cannot export, at `/api/auth/device/register`, and renew a 10-minute bound cookie at
+   * `/api/auth/device/refresh`. Default: on with `https` (browsers do DBSC only there), off without.
+   * An object turns it on with those settings (the bound cookie's life, the challenges').
+   */
+  deviceBound?: boolean | Pick<DeviceBindingOptions, 'cookie' | 'challengeTtl'>;
+  /**
    * Tokens for non-browser clients (`POST /oauth/token`, `/.well-known/jwks.json`) and for the
    * backend-for-frontend's calls downstream. `revokeSubject` ends a user's access tokens (R4).
    */
@@ -173,7 +181,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     });
   const policy = options.policy ?? createPasswordPolicy();
   const proxies = createTrustedProxies(options.trustedProxies ?? []);
-  const auth = createFastifySessions(sessions);
+  const bound = options.deviceBound ?? options.https !== undefined;
+  const deviceBinding =
+    bound === false
+      ? undefined
+      : createDeviceBinding(sessions, {
+          ...(bound === true ? {} : bound),
+          registerPath: '/api/auth/device/register',
+          refreshPath: '/api/auth/device/refresh',
+        });
+  const auth = createFastifySessions(sessions, { deviceBinding });
   const limits = createServerLimits(options.limits);
   const logKey = options.logKey ?? randomBytes(32);
   const hardening = createFastifyHardening({
@@ -275,6 +292,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       api.addHook('onRequest', auth.onRequest);
+      if (deviceBinding) auth.deviceRoutes(api);
       // C7: nothing under /api is stored by a cache: it is all account data. Decided by the route
       // that matched (this scope), never by the request line: `GET http://x/api/me` routes here too.
       api.addHook('onSend', async (request, reply) => {

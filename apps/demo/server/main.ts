@@ -5,7 +5,8 @@
  *   once and kept in the data folder), LATCHKEY_DEMO_PASSWORD (default: generated and printed).
  * HTTPS: with LATCHKEY_TLS_CERT and LATCHKEY_TLS_KEY (PEM files) the app is served over HTTPS on
  *   HTTPS_PORT (default 3443), and PORT answers every request with a redirect there.
- *   LATCHKEY_PUBLIC_HOST (default HOST) is the host name put in that redirect.
+ *   LATCHKEY_PUBLIC_HOST (default HOST) is the host name put in that redirect. Over HTTPS, sessions
+ *   are device-bound in browsers that do DBSC (latchkey/dbsc); LATCHKEY_DBSC=0 turns that off.
  * LATCHKEY_ORIGINS: the exact origins the app is reached at (comma-separated), for the CSRF guard's
  *   Origin fallback. Default: http(s)://localhost and 127.0.0.1 on the ports above.
  * LATCHKEY_WEB_ROOT: the web app's build (default apps/demo/web/dist, made by `npm run build`).
@@ -337,6 +338,7 @@ const app = await buildApp({
   origins: appOrigins,
   trustedProxies: list(env.LATCHKEY_TRUSTED_PROXIES),
   ...(tls ? { https: tls } : {}),
+  ...(env.LATCHKEY_DBSC === '0' ? { deviceBound: false } : {}),
   logger: { level: env.LOG_LEVEL ?? 'info' },
 });
 // LATCHKEY_MEMORY_PROBE=1 (soak runs only, with node --expose-gc): memory after a full GC.

@@ -15,10 +15,25 @@ export function chromiumAvailable(): boolean {
   return false;
 }
 
-export function launchChromium(): Promise<Browser> {
+/**
+ * Headless Chromium. With `dbsc`, the base64 SHA-256 of a test certificate's public key (SPKI):
+ * Device Bound Session Credentials on (software keys, as ../shared/TOOLCHAIN.md found), and that
+ * certificate trusted, since Chromium does DBSC over HTTPS only. Playwright's own
+ * `--enable-features` is dropped, or it would override ours.
+ */
+export function launchChromium(options: { dbsc?: string } = {}): Promise<Browser> {
+  const dbsc =
+    options.dbsc === undefined
+      ? []
+      : [
+          '--enable-features=DeviceBoundSessions,EnableBoundSessionCredentialsSoftwareKeysForManualTesting',
+          `--ignore-certificate-errors-spki-list=${options.dbsc}`,
+        ];
   return chromium.launch({
     executablePath: CHROMIUM,
+    ...(options.dbsc === undefined ? {} : { ignoreDefaultArgs: ['--enable-features'] }),
     args: [
+      ...dbsc,
       '--headless',
       '--no-sandbox',
       '--disable-gpu',

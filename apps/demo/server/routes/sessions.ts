@@ -46,6 +46,8 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (ap
         expiresAt: iso(s.expiresAt),
         absoluteExpiresAt: iso(s.absoluteExpiresAt),
         remembered: sessions.isRemembered(s),
+        // latchkey/dbsc: this browser proved it holds a key bound to the session.
+        deviceBound: s.binding != null,
       })),
       // Finding 6: API clients signed in with the token endpoint, beside the browser sessions.
       grants: (userTokens ? await userTokens.listGrants(me.user.id) : []).map((g) => ({

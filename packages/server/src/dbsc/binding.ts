@@ -54,7 +54,7 @@ export interface DeviceBindingOptions {
   refreshPath?: string;
   /**
    * The bound cookie: `__Host-` prefixed, HttpOnly, Secure, SameSite=Strict, Path=/.
-   * `name` default `__Host-bound`; `maxAge` default 600 (10 min), 30 to 3600: how long a stolen
+   * `name` default `__Host-bound`; `maxAge` default 600 (10 min), 10 to 3600: how long a stolen
    * copy could still be used, and how often the browser signs a new challenge.
    */
   cookie?: { name?: string; maxAge?: number };
@@ -154,7 +154,7 @@ export function createDeviceBinding(manager: SessionManager, options: DeviceBind
     throw new ConfigurationError('cookie.name must differ from the session cookie');
   const maxAge = checkNumber('cookie.maxAge', c.maxAge, {
     default: 600,
-    min: 30,
+    min: 10,
     max: 3600,
     integer: true,
     unit: 'seconds',

@@ -12,6 +12,8 @@ interface SessionRow {
   absoluteExpiresAt?: string;
   /** The user chose "keep me signed in" at this login: a longer absolute limit. */
   remembered?: boolean;
+  /** The browser bound this session to a key it cannot export (DBSC): a copied cookie is useless elsewhere. */
+  deviceBound?: boolean;
 }
 
 /** An API client signed in with the password grant: one refresh-token family. */
@@ -103,7 +105,15 @@ export function Sessions() {
             {rows.map((s) => (
               <tr key={s.id} className={s.current ? 'current' : undefined}>
                 <td>
-                  {device(s.userAgent)} {s.current ? <strong className="tag">This device</strong> : null}
+                  {device(s.userAgent)} {s.current ? <strong className="tag">This device</strong> : null}{' '}
+                  {s.deviceBound === true ? (
+                    <strong
+                      className="tag bound"
+                      title="Bound to a key this browser holds: a copy of its cookie is useless on another device"
+                    >
+                      Device-bound
+                    </strong>
+                  ) : null}
                 </td>
                 <td>{s.ip ?? '—'}</td>
                 <td>{new Date(s.createdAt).toLocaleString()}</td>

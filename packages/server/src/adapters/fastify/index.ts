@@ -90,7 +90,7 @@ export interface FastifySessions {
   logout(request: FastifyRequest, reply: FastifyReply): Promise<boolean>;
   /**
    * With `deviceBinding`: adds `POST` routes for its register and refresh paths to `app` (the
-   * scope whose `onRequest` hook is ours; its prefix, if any, must be part of the paths you gave).
+   * scope whose `onRequest` hook is ours; its prefix, if any, must begin the paths you gave).
    * Fastify runs a scope's hooks only for routes it has, so the paths need routes of their own.
    */
   deviceRoutes(app: FastifyInstance): void;
@@ -185,8 +185,16 @@ export function createFastifySessions(manager: SessionManager, options: FastifyS
       // The onRequest hook answers first when it runs in this scope; the handler covers a scope without it.
       const handler = async (request: FastifyRequest, reply: FastifyReply) =>
         (await answerDevice(device, request, reply)) ?? sendError(reply, 'NOT_FOUND');
-      app.post(device.registerPath, handler);
-      app.post(device.refreshPath, handler);
+      // A scope's routes are relative to its prefix; the binding's paths are whole request paths.
+      const prefix = app.prefix ?? '';
+      for (const path of [device.registerPath, device.refreshPath]) {
+        if (!path.startsWith(`${prefix}/`)) {
+          throw new ConfigurationError(
+            `deviceRoutes: the scope's prefix ${JSON.stringify(prefix)} is not part of the path ${path}: give createDeviceBinding paths under it, or call deviceRoutes on a scope without a prefix`,
+          );
+        }
+        app.post(path.slice(prefix.length), handler);
+      }
     },
   };
 }
