@@ -249,6 +249,47 @@ describe('examples, installed from packed tarballs', () => {
     }
   });
 
+  it('dbsc: a login binds a key; the session cookie alone is refused; refresh renews the bound cookie (driven by the packed latchkey/dbsc/testing)', async () => {
+    const app = await start(installed.dir, 'dbsc/server.ts', {});
+    try {
+      const testing = join(installed.dir, 'node_modules/latchkey/dist/dbsc/testing.js');
+      const dbsc = (await import(pathToFileURL(testing).href)) as typeof import('latchkey/dbsc/testing');
+      const device = await dbsc.createSoftDeviceKey();
+      const post = (path: string, headers: Record<string, string>, body?: unknown) =>
+        send(`${app.origin}${path}`, { method: 'POST', body, headers: { origin: app.origin, ...headers } });
+
+      const loggedIn = await post('/api/login', {}, { username: 'demo', password: PASSWORD });
+      const cookie = cookiePair(loggedIn.setCookie[0]);
+      const offer = dbsc.readRegistrationHeader(loggedIn.headers['secure-session-registration'] as string);
+      expect(offer.path).toBe('/api/device/register');
+      const registered = await post(offer.path, {
+        cookie,
+        'secure-session-response': await device.register(offer.challenge),
+      });
+      expect(registered.status).toBe(200);
+      const bound = cookiePair(registered.setCookie[0]);
+      expect(bound).toMatch(/^__Host-bound=/);
+      const both = await send(`${app.origin}/api/me`, { headers: { cookie: `${cookie}; ${bound}` } });
+      expect([both.status, both.json.deviceBound]).toEqual([200, true]);
+      expect((await send(`${app.origin}/api/me`, { headers: { cookie } })).status).toBe(401);
+
+      const id = registered.json.session_identifier as string;
+      const asked = await post('/api/device/refresh', { cookie, 'sec-secure-session-id': id });
+      expect(asked.status).toBe(403);
+      const { challenge } = dbsc.readChallengeHeader(asked.headers['secure-session-challenge'] as string);
+      const renewed = await post('/api/device/refresh', {
+        cookie,
+        'sec-secure-session-id': id,
+        'secure-session-response': await device.refresh(challenge),
+      });
+      expect(renewed.status).toBe(200);
+      const next = cookiePair(renewed.setCookie[0]);
+      expect((await send(`${app.origin}/api/me`, { headers: { cookie: `${cookie}; ${next}` } })).status).toBe(200);
+    } finally {
+      await app.stop();
+    }
+  });
+
   it('a missing SESSION_KEY stops the server at start-up with the code and the fix', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'express/server.ts'], {
       cwd: installed.dir,
