@@ -21,7 +21,13 @@ import { checkFunction, checkNumber, checkOneOf, checkOptions, checkString } fro
 import { internalsOf, type SessionManager } from '../sessions/manager.js';
 import type { Session, SessionBinding } from '../stores/store.js';
 import { boundCookieValue, checkBoundCookie, mintChallenge, readChallenge } from './challenge.js';
-import { DEVICE_ALGORITHMS, type DeviceAlgorithm, verifyRefreshProof, verifyRegistrationProof } from './proof.js';
+import {
+  claimedChallenge,
+  DEVICE_ALGORITHMS,
+  type DeviceAlgorithm,
+  verifyRefreshProof,
+  verifyRegistrationProof,
+} from './proof.js';
 
 /** Response headers to add; names are lower case. */
 export type DeviceHeaders = Record<string, string>;
@@ -64,7 +70,10 @@ export interface DeviceBindingOptions {
   algorithms?: readonly DeviceAlgorithm[];
   /**
    * Which requests of a bound session need the bound cookie. Default: every one. Return `false`
-   * for a route that must keep working for a session whose key is gone (few should).
+   * for the few exact paths that must keep working for a session whose key is gone; exempt
+   * (`path !== '/api/health'`) rather than list what is enforced, since routers match paths
+   * case-insensitively and with a trailing slash. A target that is not a plain path (`..`, `%`,
+   * `//`, absolute form) is always enforced, and so are login, logout and step-up.
    */
   enforce?: (request: { method: string; path: string }) => boolean;
 }
@@ -199,12 +208,15 @@ export function createDeviceBinding(manager: SessionManager, options: DeviceBind
     if (session === null) return refuse('SESSION_REQUIRED');
     // One key per session id, for its whole life: a second registration could swap a thief's key in.
     if (session.binding != null) return refuse('DEVICE_PROOF_INVALID');
-    const proof = await verifyRegistrationProof(request.header('secure-session-response'), algorithms);
-    if (proof === null) return refuse('DEVICE_PROOF_INVALID');
-    const issued = readChallenge(ring, 'register', session.id, proof.challenge);
+    const response = request.header('secure-session-response');
+    // The cheap check first: an HMAC over the claimed challenge, before any signature with a key
+    // the sender chose (an RSA key of their making costs far more to check).
+    const issued = readChallenge(ring, 'register', session.id, claimedChallenge(response));
     if (issued === null) return refuse('DEVICE_PROOF_INVALID');
     const t = now();
     if (t - issued > ttlMs || issued > t) return refuse('DEVICE_CHALLENGE_EXPIRED');
+    const proof = await verifyRegistrationProof(response, algorithms);
+    if (proof === null || proof.challenge !== claimedChallenge(response)) return refuse('DEVICE_PROOF_INVALID');
     // A key not seen before: one already bound to another of this user's sessions is refused, so a
     // captured registration cannot be replayed to tie a second session to the same device key.
     for (const other of await manager.listUserSessions(session.userId)) {
@@ -258,7 +270,10 @@ export function createDeviceBinding(manager: SessionManager, options: DeviceBind
     allows(session, cookieHeader, method, requestPath) {
       const binding = session.binding;
       if (binding == null) return true;
-      if (!enforce({ method, path: pathOf(requestPath) })) return true;
+      // Why plainPath: `enforce` judged the raw target while the router resolved it (/public/../me
+      // ran /me; http://host/api/me ran /api/me), so a thief walked around the bound cookie.
+      const judged = plainPath(requestPath);
+      if (judged !== null && !enforce({ method, path: judged })) return true;
       const reading = readBound(cookieHeader);
       return checkBoundCookie(
         ring,
@@ -285,6 +300,20 @@ const pathOf = (target: string) => {
   const q = target.indexOf('?');
   return q === -1 ? target : target.slice(0, q);
 };
+
+/**
+ * The path `enforce` may judge, or `null` when the target is not a plain absolute path: an
+ * absolute-form URL, `//`, a `.` or `..` segment, a percent escape, a backslash. Routers resolve
+ * those in ways of their own (`new URL` drops `..` and `%2e%2e`, Express routes `http://h/x` as
+ * `/x`, find-my-way decodes escapes), so what `enforce` saw would not be the route that runs: such
+ * a request needs the bound cookie whatever `enforce` says. So does `''`: no request path at all
+ * (the session flow's login, logout and step-up, which are the key holder's alone on every route).
+ */
+function plainPath(target: string): string | null {
+  const p = pathOf(target);
+  if (!p.startsWith('/') || p.startsWith('//') || /[%\\]/.test(p) || /\/\.\.?(?:\/|$)/.test(p)) return null;
+  return p;
+}
 
 function readAlgorithms(value: unknown): DeviceAlgorithm[] {
   if (value === undefined) return [...DEVICE_ALGORITHMS];

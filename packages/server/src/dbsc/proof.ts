@@ -49,6 +49,23 @@ async function challengeOf(payload: Uint8Array): Promise<string | null> {
   }
 }
 
+/**
+ * The `jti` a proof claims, read without checking anything: only to look at the challenge (an
+ * HMAC, cheap) before the signature (which may be RSA with a key the sender chose). `null` for
+ * anything that is not a compact JWS with a string `jti`.
+ */
+export function claimedChallenge(proof: unknown): string | null {
+  if (typeof proof !== 'string' || proof.length > MAX_PROOF_CHARS || !COMPACT.test(proof)) return null;
+  const payload = proof.slice(proof.indexOf('.') + 1, proof.lastIndexOf('.'));
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    const jti = claims !== null && typeof claims === 'object' ? (claims as { jti?: unknown }).jti : undefined;
+    return typeof jti === 'string' ? jti : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Only the public members a key of this type has: a private `d` or stray member is never stored. */
 function publicMembers(jwk: JWK, algorithm: DeviceAlgorithm): Record<string, string> | null {
   if (typeof jwk !== 'object' || jwk === null || 'd' in jwk) return null;

@@ -105,6 +105,13 @@ const NONE: FlowHeaders = Object.freeze({});
 const AUTHENTICATED: FlowHeaders = Object.freeze({ 'cache-control': NO_STORE });
 const FRESH = Object.freeze({ fresh: true });
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/**
+ * The path login, logout and step-up give the binding: none, which it enforces without asking the
+ * app's `enforce`. Why: `''` used to reach `enforce`, and one that covers /api/ only exempted it, so
+ * a thief with the session cookie alone could revoke a bound session or rotate it into an unbound
+ * one. These steps are the key holder's alone, whatever the route.
+ */
+const NO_PATH = '';
 
 /**
  * The cookie lives exactly as long as the session can: a remembered session's cookie outlives a
@@ -173,7 +180,7 @@ export function createSessionFlow(manager: SessionManager, options: SessionFlowO
       if (previous !== null) {
         const old = await manager.validateToken(previous, FRESH);
         // A stolen bound session is not the thief's to end: only the key holder's logins revoke it.
-        if (old !== null && !stolen(old, cookieHeader, 'POST', '')) await manager.revokeSession(old.id);
+        if (old !== null && !stolen(old, cookieHeader, 'POST', NO_PATH)) await manager.revokeSession(old.id);
       }
       const issued = await manager.createSession(userId, meta);
       const cookie = serializeSessionCookie(issued.token, cookieFor(manager, issued.session));
@@ -185,7 +192,7 @@ export function createSessionFlow(manager: SessionManager, options: SessionFlowO
       if (value === null) return null;
       if (binding !== undefined) {
         const current = await manager.validateToken(value, FRESH);
-        if (current === null || stolen(current, cookieHeader, 'POST', '')) return null;
+        if (current === null || stolen(current, cookieHeader, 'POST', NO_PATH)) return null;
       }
       const issued = await manager.rotateSession(value, { reauthenticated: true });
       if (issued === null) return null;
@@ -196,7 +203,7 @@ export function createSessionFlow(manager: SessionManager, options: SessionFlowO
     async logout(cookieHeader) {
       const value = token(read(cookieHeader));
       const found = value === null ? null : await manager.validateToken(value, FRESH);
-      const session = found !== null && stolen(found, cookieHeader, 'POST', '') ? null : found;
+      const session = found !== null && stolen(found, cookieHeader, 'POST', NO_PATH) ? null : found;
       const revoked = session !== null && (await manager.revokeSession(session.id));
       return {
         revoked,
