@@ -7,7 +7,8 @@
  *   GET  /bare            → {ok: true}, without the session middleware
  *   GET  /misconfigured   → requireSession, without the session middleware (a wiring bug: 500)
  *   the session middleware, then:
- *   POST /login {userId, remember?} → login(…, {remember}) → {userId}
+ *   POST /login {userId, remember?, appCookie?} → with appCookie, the app first sets its own
+ *                         cookie `app=1` the framework's way; then login(…, {remember}) → {userId}
  *   GET  /me              → requireSession → {userId, sessionId}
  *   POST /logout          → logout → {revoked}
  *   POST /reauthenticate  → reauthenticate → {reauthenticated: true | false}
@@ -639,6 +640,20 @@ export function runAdapterContract(
         });
         expect(after.json).toEqual({ session_identifier: sessionId, continue: false });
       });
+    });
+
+    it("login keeps a cookie the app set before it, and a dead session cookie's expiry gives way to the new one", async () => {
+      const reply = await send(`${base}/login`, {
+        method: 'POST',
+        body: { userId: 'olga', appCookie: true },
+        headers: { ...SAME, cookie: '__Host-session=forged.value.here' },
+      });
+      expect(reply.status).toBe(200);
+      expect(reply.setCookie.filter((c) => c.startsWith('app=1'))).toHaveLength(1);
+      const ours = reply.setCookie.filter((c) => c.startsWith('__Host-session='));
+      // Browsers apply Set-Cookie in order: the last one for a name is what they keep.
+      expect(ours.at(-1)).toMatch(SET_COOKIE);
+      expect((await me(cookiePair(ours.at(-1)))).json.userId).toBe('olga');
     });
 
     // Last: it closes the store for good.

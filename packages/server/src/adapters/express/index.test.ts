@@ -28,6 +28,7 @@ runAdapterContract('express', async (sessions, fixture, options) => {
   });
   app.use(express.json(), auth.middleware);
   app.post('/login', async (req, res) => {
+    if (req.body.appCookie === true) res.cookie('app', '1', { path: '/' }); // the app's own, set first
     await auth.login(req, res, req.body.userId, { remember: req.body.remember });
     res.json({ userId: req.body.userId });
   });

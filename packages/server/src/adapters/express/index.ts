@@ -37,6 +37,7 @@ import { checkLoginOptions, createSessionFlow, type FlowHeaders, type LoginOptio
 import type { SessionManager } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
 import { createSessionGuard } from '../guard.js';
+import { setFlowHeaders } from '../node-headers.js';
 
 export { handleClientError } from '../../http/client-error.js';
 export type { LoginOptions } from '../../http/session-flow.js';
@@ -65,9 +66,7 @@ export function sendError(res: Response, error: HttpErrorCode | ErrorAnswer, hea
   res.status(answer.status).set('cache-control', 'no-store').json(errorBody(answer));
 }
 
-function apply(res: Response, headers: FlowHeaders): void {
-  for (const name in headers) res.setHeader(name, headers[name] as string);
-}
+const apply: (res: Response, headers: FlowHeaders) => void = setFlowHeaders;
 
 /**
  * Express adds a weak ETag (a hash of the body) to every `res.send`. Next to `no-store` it can

@@ -36,10 +36,14 @@ runAdapterContract('fastify', async (sessions, fixture, options) => {
   await app.register(async (scope) => {
     scope.addHook('onRequest', auth.onRequest);
     if (options?.deviceBinding !== undefined) auth.deviceRoutes(scope);
-    scope.post<{ Body: { userId: string; remember?: boolean } }>('/login', async (request, reply) => {
-      await auth.login(request, reply, request.body.userId, { remember: request.body.remember });
-      return { userId: request.body.userId };
-    });
+    scope.post<{ Body: { userId: string; remember?: boolean; appCookie?: boolean } }>(
+      '/login',
+      async (request, reply) => {
+        if (request.body.appCookie === true) reply.header('set-cookie', 'app=1; Path=/'); // the app's own, set first
+        await auth.login(request, reply, request.body.userId, { remember: request.body.remember });
+        return { userId: request.body.userId };
+      },
+    );
     scope.get('/me', { preHandler: auth.requireSession }, async (request) => {
       const session = getSession(request);
       return { userId: session?.userId, sessionId: session?.id };

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { type Handler, Hono } from 'hono';
+import { setCookie } from 'hono/cookie';
 import { createServerLimits } from '../../http/server-limits.js';
 import { runAdapterContract } from '../../test/adapter-contract.js';
 import {
@@ -24,7 +25,8 @@ runAdapterContract('hono', async (sessions, fixture, options) => {
   app.get('/misconfigured', auth.requireSession, (c) => c.json({ ok: true }));
   app.use(auth.middleware);
   app.post('/login', async (c) => {
-    const body = await c.req.json<{ userId: string; remember?: boolean }>();
+    const body = await c.req.json<{ userId: string; remember?: boolean; appCookie?: boolean }>();
+    if (body.appCookie === true) setCookie(c, 'app', '1', { path: '/' }); // the app's own, set first
     await auth.login(c, body.userId, { remember: body.remember });
     return c.json({ userId: body.userId });
   });

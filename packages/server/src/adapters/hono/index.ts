@@ -81,8 +81,10 @@ export function sendError(c: Context, error: HttpErrorCode | ErrorAnswer, header
   return c.json(errorBody(answer), answer.status as ContentfulStatusCode);
 }
 
+/** Set-Cookie is appended: a cookie the app set before `login` stays (browsers keep the last of a name). */
 function apply(c: Context, headers: FlowHeaders): void {
-  for (const name in headers) c.header(name, headers[name] as string);
+  for (const name in headers)
+    c.header(name, headers[name] as string, name === 'set-cookie' ? { append: true } : undefined);
 }
 
 /** The Node request under `@hono/node-server`; `undefined` on other runtimes. */

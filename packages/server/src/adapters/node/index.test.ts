@@ -38,7 +38,9 @@ runAdapterContract('node:http', async (sessions, fixture, options) => {
       if (route === 'GET /misconfigured') return void (auth.requireSession(req, res) && json(res, { ok: true }));
       await auth.authenticate(req, res);
       if (route === 'POST /login') {
-        const { userId, remember } = (await readJson(req)) as { userId: string; remember?: boolean };
+        const body = (await readJson(req)) as { userId: string; remember?: boolean; appCookie?: boolean };
+        if (body.appCookie === true) res.setHeader('set-cookie', 'app=1; Path=/'); // the app's own, set first
+        const { userId, remember } = body;
         await auth.login(req, res, userId, { remember });
         return json(res, { userId });
       }

@@ -47,6 +47,7 @@ import { announcedOver, readAtMost } from '../../lib/read-body.js';
 import type { SessionManager, SessionMeta } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
 import { createSessionGuard } from '../guard.js';
+import { setFlowHeaders } from '../node-headers.js';
 
 export { handleClientError } from '../../http/client-error.js';
 export type { LoginOptions } from '../../http/session-flow.js';
@@ -78,9 +79,7 @@ export function sendError(res: ServerResponse, error: HttpErrorCode | ErrorAnswe
   res.end(JSON.stringify(errorBody(answer)));
 }
 
-function apply(res: ServerResponse, headers: FlowHeaders): void {
-  for (const name in headers) res.setHeader(name, headers[name] as string);
-}
+const apply: (res: ServerResponse, headers: FlowHeaders) => void = setFlowHeaders;
 
 const JSON_LIMIT = 100 * 1024;
 
