@@ -236,6 +236,25 @@ describe.runIf(run)('device-bound sessions in Chromium over HTTPS', () => {
     expect(replay.json().error.code).toBe('DEVICE_CHALLENGE_EXPIRED');
     expect(replay.headers['set-cookie']).toBeUndefined();
 
+    // The same proof forged: one byte of the signature changed, or relabelled as another algorithm.
+    // 400, not the 403 of a spent challenge: the signature is checked before the challenge.
+    const [head, body, signature] = (signed.proof as string).split('.') as [string, string, string];
+    const flipped = `${signature.slice(0, 10)}${signature[10] === 'A' ? 'B' : 'A'}${signature.slice(11)}`;
+    const rs256 = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'dbsc+jwt' })).toString('base64url');
+    for (const forged of [`${head}.${body}.${flipped}`, `${rs256}.${body}.${signature}`]) {
+      const refused = await app.inject({
+        method: 'POST',
+        url: '/api/auth/device/refresh',
+        headers: {
+          cookie,
+          'sec-fetch-site': 'same-origin',
+          'sec-secure-session-id': session.id,
+          'secure-session-response': forged,
+        },
+      });
+      expect([refused.statusCode, refused.json().error.code]).toEqual([400, 'DEVICE_PROOF_INVALID']);
+    }
+
     // …and sent with another session: bob's, bound to bob's own key.
     const other = await browser.newContext({ ignoreHTTPSErrors: true });
     const bob = await login(other, 'bob');

@@ -173,6 +173,7 @@ export function createDeviceBinding(manager: SessionManager, options: DeviceBind
   const enforce = checkFunction<(r: { method: string; path: string }) => boolean>('enforce', o.enforce, () => true);
   const { ring, now } = inner;
   const setBinding: NonNullable<typeof inner.setBinding> = inner.setBinding;
+  const peek = inner.peek;
   const readSession = createCookieReader(manager.cookie.name);
   const readBound = createCookieReader(cookieName);
   const offer = `(${algorithms.join(' ')})`;
@@ -200,7 +201,9 @@ export function createDeviceBinding(manager: SessionManager, options: DeviceBind
 
   async function sessionOf(request: DeviceRequest): Promise<Session | null> {
     const reading = readSession(request.header('cookie'));
-    return reading.kind === 'value' ? manager.validateToken(reading.value, FRESH) : null;
+    // Read, never slid: a thief can call these paths with the session cookie alone, and the key
+    // holder's own requests keep the session alive.
+    return reading.kind === 'value' ? peek(reading.value, FRESH) : null;
   }
 
   async function register(request: DeviceRequest): Promise<DeviceAnswer> {

@@ -1085,6 +1085,18 @@ describe('latchkey/dbsc over node:http and a SQLite file', () => {
       expect((await stored('enf-1', s.id))?.thumbprint).toBe(rfc7638(s.device.publicJwk));
     });
 
+    it("a thief's refused requests do not keep the session alive (no idle-timeout slide); the owner's do", async () => {
+      const s = await bound('enf-idle');
+      const lastSeen = async () => (await manager.listUserSessions('enf-idle')).find((x) => x.id === s.id)?.lastSeenAt;
+      const before = await lastSeen();
+      clock.advance(5 * 60 * SECOND); // past the touch interval
+      expect((await c.me(s.cookie)).status).toBe(401);
+      expect((await c.ask(s.cookie, s.id)).status).toBe(403); // a refresh without a proof
+      expect(await lastSeen()).toBe(before);
+      expect((await c.me(s.both)).status).toBe(200);
+      expect(await lastSeen()).toBe(clock.now());
+    });
+
     it("a bound cookie from another session does not pass (same user or another user's)", async () => {
       const a = await bound('enf-2');
       const b = await bound('enf-2');

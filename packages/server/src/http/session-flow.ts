@@ -10,7 +10,7 @@ import {
 } from '../cookie/session-cookie.js';
 import type { DeviceBinding } from '../dbsc/binding.js';
 import { ConfigurationError, InvalidArgumentError } from '../errors.js';
-import type { SessionManager, SessionMeta } from '../sessions/manager.js';
+import { internalsOf, type SessionManager, type SessionMeta } from '../sessions/manager.js';
 import type { Session, SessionData } from '../stores/store.js';
 
 /**
@@ -146,6 +146,10 @@ export function createSessionFlow(manager: SessionManager, options: SessionFlowO
       'deviceBinding was made for another session manager: pass this one to createDeviceBinding',
     );
   }
+  const validateBound = binding === undefined ? undefined : internalsOf(manager)?.validate;
+  if (binding !== undefined && validateBound === undefined) {
+    throw new ConfigurationError('deviceBinding needs a session manager from createSessionManager');
+  }
   /** A bound session used without its bound cookie is a thief's (or a browser that lost its key). */
   const stolen = (session: Session, cookieHeader: string | undefined, method: string, path: string) =>
     binding !== undefined && !binding.allows(session, cookieHeader, method, path);
@@ -165,13 +169,17 @@ export function createSessionFlow(manager: SessionManager, options: SessionFlowO
       const value = token(reading);
       // Unsafe methods change state: they read past any cache, so a revocation is never missed.
       const fresh = method !== undefined && !SAFE_METHODS.has(method);
-      const session = value === null ? null : await manager.validateToken(value, fresh ? FRESH : undefined);
-      if (session !== null) {
-        // D1: not "logged in" without the bound cookie; the cookie stays, the key holder renews it.
-        if (stolen(session, cookieHeader, method ?? 'GET', path ?? ''))
-          return { session: null, headers: AUTHENTICATED };
-        return { session, headers: AUTHENTICATED };
-      }
+      const options = fresh ? FRESH : undefined;
+      const session =
+        value === null
+          ? null
+          : validateBound === undefined
+            ? await manager.validateToken(value, options)
+            : await validateBound(value, options, (s) => !stolen(s, cookieHeader, method ?? 'GET', path ?? ''));
+      // D1: not "logged in" without the bound cookie; the cookie stays (the key holder renews the
+      // bound one), and the refused request did not slide the session's idle timeout.
+      if (session === false) return { session: null, headers: AUTHENTICATED };
+      if (session !== null) return { session, headers: AUTHENTICATED };
       return { session: null, headers: { 'set-cookie': expire, 'cache-control': NO_STORE } };
     },
 

@@ -314,6 +314,18 @@ export interface ManagerInternals {
   ring: KeyRing;
   /** The manager's clock (ms since the epoch). */
   now: () => number;
+  /**
+   * `validateToken`, with `accept` asked before the idle timeout slides: `false` when it refused
+   * the live session. A request refused for another reason (a bound session without its bound
+   * cookie) must not keep the session alive.
+   */
+  validate(
+    token: string,
+    options: GetOptions | undefined,
+    accept: (session: Session) => boolean,
+  ): Promise<Session | null | false>;
+  /** The live session a token names, as `validateToken` finds it, without sliding its idle timeout. */
+  peek(token: string, options?: GetOptions): Promise<Session | null>;
   /** The store's compare-and-set of a binding, or `undefined` when the store has none. */
   setBinding:
     | ((id: string, next: SessionBinding | null, expected: SessionBinding | null) => Promise<boolean>)
@@ -425,6 +437,17 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     return record;
   }
 
+  /** The sliding write, throttled: at most one store write per touch interval per session. */
+  async function slide(record: SessionRecord, session: Session): Promise<Session> {
+    const t = now();
+    if (t - record.lastSeenAt >= touchMs) {
+      session.lastSeenAt = t;
+      session.expiresAt = Math.min(t + idleOf(record), limitOf(record));
+      await store.touch(record.id, session.lastSeenAt, session.expiresAt);
+    }
+    return session;
+  }
+
   let timer: NodeJS.Timeout | undefined;
   const manager: SessionManager = {
     cookie,
@@ -464,16 +487,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
 
     async validateToken(token, options) {
       const record = await load(token, options);
-      if (record === null) return null;
-      const session = toSession(record); // a copy: records from a cache are shared and frozen
-      const t = now();
-      // The sliding write is throttled: at most one store write per touch interval per session.
-      if (t - record.lastSeenAt >= touchMs) {
-        session.lastSeenAt = t;
-        session.expiresAt = Math.min(t + idleOf(record), limitOf(record));
-        await store.touch(record.id, session.lastSeenAt, session.expiresAt);
-      }
-      return session;
+      return record === null ? null : slide(record, toSession(record)); // a copy: cached records are frozen
     },
 
     async rotateSession(token, rotateOptions = {}) {
@@ -538,6 +552,16 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   internals.set(manager, {
     ring,
     now,
+    async peek(token, options) {
+      const record = await load(token, options);
+      return record === null ? null : toSession(record);
+    },
+    async validate(token, options, accept) {
+      const record = await load(token, options);
+      if (record === null) return null;
+      const session = toSession(record);
+      return accept(session) ? slide(record, session) : false;
+    },
     setBinding: store.setBinding?.bind(store),
   });
   if (sweepEvery > 0) {
