@@ -30,7 +30,7 @@
  */
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { DeviceBinding } from '../../dbsc/binding.js';
-import { StoreUnavailableError } from '../../errors.js';
+import { ConfigurationError, StoreUnavailableError } from '../../errors.js';
 import { codeForError, type ErrorAnswer, errorAnswer, errorBody, type HttpErrorCode } from '../../http/error-codes.js';
 import { createHardening, type HardeningOptions, type HardeningRequest } from '../../http/hardening.js';
 import { checkLoginOptions, createSessionFlow, type FlowHeaders, type LoginOptions } from '../../http/session-flow.js';
@@ -167,6 +167,21 @@ const headerOf = (req: { headers: Record<string, string | string[] | undefined> 
 export function createExpressSessions(manager: SessionManager, options: ExpressSessionsOptions = {}): ExpressSessions {
   const flow = createSessionFlow(manager, { deviceBinding: options.deviceBinding });
   const device = flow.deviceBinding;
+  // The binding's paths are whole request paths; mounted under a prefix they must start with it,
+  // or the browser POSTs where this middleware never runs (a 404, and no binding, without a word).
+  let checkedMount = false;
+  const checkMount = (mount: string) => {
+    checkedMount = true;
+    const outside = [device?.registerPath, device?.refreshPath].filter(
+      (path) => mount !== '' && path !== undefined && !path.startsWith(`${mount}/`),
+    );
+    if (outside.length > 0)
+      process.emitWarning(
+        new ConfigurationError(
+          `deviceBinding's ${outside.join(' and ')} ${outside.length > 1 ? 'are' : 'is'} outside ${mount}, where sessions.middleware is mounted: give createDeviceBinding whole paths under it (${mount}/auth/device/register)`,
+        ),
+      );
+  };
   const guard = createSessionGuard(manager, 'mount sessions.middleware before it (app.use(sessions.middleware))');
   const guarded = (fresh: boolean): RequestHandler =>
     function requireSession(req, res, next) {
@@ -176,6 +191,7 @@ export function createExpressSessions(manager: SessionManager, options: ExpressS
     };
   return {
     async middleware(req: Request, res: Response, next: NextFunction) {
+      if (device !== undefined && !checkedMount) checkMount(req.baseUrl);
       try {
         // originalUrl: the whole path even when mounted under a prefix.
         if (device?.owns(req.originalUrl) === true) {
