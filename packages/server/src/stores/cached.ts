@@ -101,17 +101,11 @@ export async function createCachedStore(
       "bus must be an InvalidationBus (publish and subscribe): createRedisInvalidation(redis) from 'latchkey/redis-invalidation' or createPostgresInvalidation(…) from 'latchkey/postgres-invalidation'",
     );
   }
-  const byUser = new Map<string, Set<string>>();
   const cache = new LRUCache<string, SessionRecord>({
     max: maxEntries,
     ttl: maxStalenessMs,
     ttlAutopurge: false,
     updateAgeOnGet: false,
-    dispose(record, id) {
-      const ids = byUser.get(record.userId);
-      ids?.delete(id);
-      if (ids?.size === 0) byUser.delete(record.userId);
-    },
   });
   const stats = { hits: 0, misses: 0 };
   // A read that started before an invalidation must not refill the cache with what it read.
@@ -121,7 +115,14 @@ export async function createCachedStore(
   const drop = (message: string) => {
     epoch++;
     if (message.startsWith('s:')) cache.delete(message.slice(2));
-    else if (message.startsWith('u:')) for (const id of [...(byUser.get(message.slice(2)) ?? [])]) cache.delete(id);
+    else if (message.startsWith('u:')) {
+      // A scan, not an index by user: "log out everywhere" is rare, a miss is the request path,
+      // and an index cost every miss a Set and a Map entry (#18: a miss must cost no more than the store).
+      const userId = message.slice(2);
+      const ids: string[] = [];
+      for (const [id, record] of cache.entries()) if (record.userId === userId) ids.push(id);
+      for (const id of ids) cache.delete(id);
+    }
   };
   const reset = () => {
     epoch++;
@@ -134,6 +135,11 @@ export async function createCachedStore(
   const publish = async (message: string) => {
     drop(message);
     await bus?.publish(message);
+  };
+  /** A backing-store failure empties the cache, then propagates. */
+  const failed = (error: unknown): never => {
+    reset();
+    throw error;
   };
   /** Runs a backing-store call; a failure empties the cache before it propagates. */
   const through = async <T>(work: Promise<T>): Promise<T> => {
@@ -172,11 +178,15 @@ export async function createCachedStore(
       }
       stats.misses++;
       const started = epoch;
-      const record = await through(backing.get(id, getOptions));
+      // `.catch`, not `through`: one promise step fewer on the request path's miss.
+      const record = await backing.get(id, getOptions).catch(failed);
       if (record !== null && live && started === epoch) {
-        cache.set(id, deepFreeze(record));
-        const ids = byUser.get(record.userId) ?? new Set<string>();
-        byUser.set(record.userId, ids.add(id));
+        // Frozen, so no caller changes what others read: the record itself (one call; its fields are
+        // flat), then what it holds. deepFreeze over the record walked thirteen fields on every miss.
+        Object.freeze(record);
+        deepFreeze(record.data);
+        if (record.binding != null) deepFreeze(record.binding);
+        cache.set(id, record);
       }
       return record;
     },
