@@ -244,6 +244,9 @@ ${sizeTable}
 
 ## Latency by concurrent connections (node:http, latchkey SQLite + cache)
 
+Medians of interleaved rounds per connection count, after a warm-up at that count: one run's p99
+is one pause of this shared machine.
+
 | connections | bare req/s | bare p99 ms | latchkey req/s | latchkey p99 ms | ratio |
 |---:|---:|---:|---:|---:|---:|
 ${scalingTable}
