@@ -427,6 +427,49 @@ async function runTokens() {
 console.log('\naccess-token verification and the BFF');
 const tokens = await runTokens();
 
+// 6. Memory: what a server process holds, measured in a process of its own per case
+type MemoryRow = { name: string; rssMB: number; heapMB: number; deltaRssMB: number; deltaHeapMB: number };
+async function measureMemory(name: string, env: Record<string, string>): Promise<MemoryRow> {
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(here, 'memory.ts')], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...env },
+  });
+  const row = await new Promise<Omit<MemoryRow, 'name'>>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as Omit<MemoryRow, 'name'>));
+    child.once('exit', (code) => reject(new Error(`memory case ${name} exited ${code}`)));
+  });
+  return { name, ...row };
+}
+const memory: MemoryRow[] = [];
+{
+  const memorySize = quick ? 10_000 : 1_000_000;
+  memory.push(
+    await measureMemory(`memory store, ${memorySize.toLocaleString('en-US')} sessions`, {
+      MEMORY_CASE: 'memory-store',
+      MEMORY_N: String(memorySize),
+    }),
+  );
+  memory.push(await measureMemory('verified-token cache at its cap (10,000)', { MEMORY_CASE: 'verified' }));
+  memory.push(await measureMemory('cached store at its cap (10,000 entries)', { MEMORY_CASE: 'cached' }));
+  for (const backend of backends) {
+    const variant: StoreVariant = { backend: backend.name, exclusive: backend.name === 'sqlite' };
+    const file = join(tmpdir(), `latchkey-bench-tokens-${process.pid}.json`);
+    writeFileSync(file, JSON.stringify(backend.tokens));
+    memory.push(
+      await measureMemory(`${variantName(variant)}, ${largest.toLocaleString('en-US')} sessions (held by the store)`, {
+        MEMORY_CASE: 'store',
+        MEMORY_TOKENS: file,
+        ...backend.env(variant),
+      }),
+    );
+  }
+}
+console.log('\nmemory after full collections             heap MB    RSS MB   (added: heap, RSS)');
+for (const m of memory)
+  console.log(
+    `  ${m.name.padEnd(58)} ${fmt(m.heapMB, 1).padStart(7)} ${fmt(m.rssMB, 1).padStart(8)}   (+${fmt(m.deltaHeapMB, 1)}, +${fmt(m.deltaRssMB, 1)})`,
+  );
+
 // 5. Results, and the report (full runs only)
 const versionOf = (name: string) => {
   for (const dir of [
@@ -474,6 +517,7 @@ const results = {
   scaling,
   storm,
   tokens,
+  memory,
 };
 mkdirSync(join(here, 'results'), { recursive: true });
 // A quick run never replaces the results of the last full one.

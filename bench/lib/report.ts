@@ -33,11 +33,33 @@ interface Results {
   scaling: { connections: number; bare: Summary; auth: Summary }[];
   storm: { rps: number; p99ms: number; rawHashRate: number; eld: { p50: number; p99: number; max: number } };
   tokens?: TokenResults;
+  memory?: { name: string; rssMB: number; heapMB: number; deltaRssMB: number; deltaHeapMB: number }[];
 }
 
 export interface TokenResults {
   verify: { name: string; perSecond: number; min: number; max: number }[];
   bff: { direct: Summary; bff: Summary; overheadUs: number };
+}
+
+/** The memory section: heap and RSS of a server process per store, and of latchkey's two caches at their caps. */
+export function memorySection(rows: NonNullable<Results['memory']>): string {
+  const table = rows
+    .map(
+      (m) =>
+        `| ${m.name} | ${fmt(m.heapMB, 1)} | ${fmt(m.rssMB, 1)} | +${fmt(m.deltaHeapMB, 1)} | +${fmt(m.deltaRssMB, 1)} |`,
+    )
+    .join('\n');
+  return `## Memory
+
+Each line is a process of its own, measured after full collections (\`--expose-gc\`): its heap in
+use and RSS, and what the thing measured added to them. The SQL and Redis stores keep sessions in
+their own servers, so a latchkey process holding a million of them stays small; the memory store
+keeps them in the heap. The two caches are bounded: their cost at the cap is the most they take.
+
+| what | heap MB | RSS MB | added heap MB | added RSS MB |
+|---|---:|---:|---:|---:|
+${table}
+`;
 }
 
 /** The tokens section: verify/s and the cost the BFF adds per forwarded request. */
@@ -254,6 +276,7 @@ ${scalingTable}
 ![latency by connections](benchmarks/latency-by-connections.svg)
 
 ${r.tokens ? tokensSection(r.tokens) : ''}
+${r.memory ? memorySection(r.memory) : ''}
 ## What surprised us, and why
 
 - **\`jsonwebtoken.verify\` with a string secret is ${jwtString && jwtKey ? fmt(jwtKey.rps / jwtString.rps, 1) : '?'}× slower than with a KeyObject.**
