@@ -10,8 +10,6 @@
  * - Proofs the real browser signed, replayed or sent with another session, are refused.
  * - A Chromium without DBSC never registers and works as before.
  */
-import { execFileSync } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +22,7 @@ import { createSqliteStore } from 'latchkey/sqlite';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium } from '../test/browser.js';
+import { makeTestCertificate } from '../test/certificate.js';
 import { buildApp } from './app.js';
 import { createNotes } from './notes.js';
 import { createUsers } from './users.js';
@@ -59,34 +58,8 @@ async function freePort(): Promise<number> {
 }
 
 beforeAll(async () => {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  );
-  // Chromium trusts this one certificate by the SHA-256 of its public key.
-  const publicKey = new X509Certificate(readFileSync(cert)).publicKey.export({ type: 'spki', format: 'der' });
-  spki = createHash('sha256').update(publicKey).digest('base64');
+  const { certFile: cert, keyFile: key, spki: trusted } = makeTestCertificate(dir);
+  spki = trusted; // Chromium trusts this one certificate by the SHA-256 of its public key
   await users.upsert('ann', PASSWORD, 'ann@example.org');
   await users.upsert('bob', PASSWORD, 'bob@example.org');
   await users.upsert('cid', PASSWORD, 'cid@example.org');

@@ -1,10 +1,11 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { makeTestCertificate } from '../test/certificate.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-main-'));
@@ -85,31 +86,7 @@ function httpsGet(url: string, ca: string, headers: Record<string, string> = {})
 describe('HTTPS mode (H1)', () => {
   it('serves HTTPS with HSTS on every response, and its http port only redirects', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'latchkey-tls-'));
-    const cert = join(dir, 'cert.pem');
-    const key = join(dir, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
+    const { certFile: cert, keyFile: key } = makeTestCertificate(dir);
     const server = await start({ LATCHKEY_TLS_CERT: cert, LATCHKEY_TLS_KEY: key, HTTPS_PORT: '0' }, join(dir, 'data'));
     const ca = readFileSync(cert, 'utf8');
     try {

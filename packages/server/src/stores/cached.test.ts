@@ -5,13 +5,13 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startRedis } from '../test/redis-servers.js';
 import { POSTGRES_URL, REDIS_URL, serviceAvailable } from '../test/services.js';
 import { createCachedStore } from './cached.js';
-import { runStoreConformance, sampleRecord } from './conformance.js';
+import { runStoreConformance, sampleBinding, sampleRecord } from './conformance.js';
 import { createMemoryStore } from './memory.js';
 import { createPostgresStore, dropPostgresSchema } from './postgres.js';
 import { createPostgresInvalidation } from './postgres-invalidation.js';
 import { createRedisStore } from './redis.js';
 import { createRedisInvalidation } from './redis-invalidation.js';
-import type { SessionBinding, SessionStore } from './store.js';
+import type { SessionStore } from './store.js';
 
 const hasRedis = await serviceAvailable('redis', 6379);
 const hasPostgres = await serviceAvailable('postgres', 5432);
@@ -24,19 +24,6 @@ const live = () => {
     absoluteExpiresAt: now + 3_600_000,
   });
 };
-
-const sampleBinding = (): SessionBinding => ({
-  publicKey: {
-    kty: 'EC',
-    crv: 'P-256',
-    x: randomBytes(32).toString('base64url'),
-    y: randomBytes(32).toString('base64url'),
-  },
-  algorithm: 'ES256',
-  thumbprint: randomBytes(32).toString('base64url'),
-  boundAt: Date.now(),
-  provenAt: Date.now(),
-});
 
 /** Counts the reads that reach the backing store. */
 function counting(store: SessionStore) {

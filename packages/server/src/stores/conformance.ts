@@ -64,7 +64,7 @@ export function sampleRecord(overrides: Partial<SessionRecord> = {}): SessionRec
 }
 
 /** A device binding as latchkey/dbsc keeps it: an EC P-256 public key, random, so no two match. */
-function sampleBinding(overrides: Partial<SessionBinding> = {}): SessionBinding {
+export function sampleBinding(overrides: Partial<SessionBinding> = {}): SessionBinding {
   return {
     publicKey: {
       kty: 'EC',
