@@ -106,7 +106,11 @@ export interface DeviceBinding {
   answer(request: DeviceRequest): Promise<DeviceAnswer | null>;
 }
 
-const COOKIE_ATTRIBUTES = 'Path=/; Secure; HttpOnly; SameSite=Strict';
+/**
+ * How far ahead of this instance's clock a challenge's issue time may be: instances behind a load
+ * balancer disagree by a little, and a login on one is registered on another.
+ */
+const CLOCK_SKEW_MS = 5000;
 const PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
 const FRESH = Object.freeze({ fresh: true });
 const NO_STORE = 'no-store';
@@ -177,6 +181,9 @@ export function createDeviceBinding(manager: SessionManager, options: DeviceBind
   const readSession = createCookieReader(manager.cookie.name);
   const readBound = createCookieReader(cookieName);
   const offer = `(${algorithms.join(' ')})`;
+  // The bound cookie goes where the session cookie goes: with a Lax session cookie, a cross-site
+  // top-level navigation must carry both, or a bound session would read as logged out on landing.
+  const COOKIE_ATTRIBUTES = `Path=/; Secure; HttpOnly; SameSite=${manager.cookie.sameSite === 'lax' ? 'Lax' : 'Strict'}`;
 
   const boundCookie = (session: Session, binding: SessionBinding) => {
     const expires = Math.floor(now() / 1000) + maxAge;
@@ -217,7 +224,7 @@ export function createDeviceBinding(manager: SessionManager, options: DeviceBind
     const issued = readChallenge(ring, 'register', session.id, claimedChallenge(response));
     if (issued === null) return refuse('DEVICE_PROOF_INVALID');
     const t = now();
-    if (t - issued > ttlMs || issued > t) return refuse('DEVICE_CHALLENGE_EXPIRED');
+    if (t - issued > ttlMs || issued > t + CLOCK_SKEW_MS) return refuse('DEVICE_CHALLENGE_EXPIRED');
     const proof = await verifyRegistrationProof(response, algorithms);
     if (proof === null || proof.challenge !== claimedChallenge(response)) return refuse('DEVICE_PROOF_INVALID');
     // A key not seen before: one already bound to another of this user's sessions is refused, so a
@@ -247,12 +254,15 @@ export function createDeviceBinding(manager: SessionManager, options: DeviceBind
     const binding = session.binding;
     const response = request.header('secure-session-response');
     if (response === undefined) return json(403, {}, challengeHeader(session));
-    const challenge = await verifyRefreshProof(response, binding);
-    const issued = challenge === null ? null : readChallenge(ring, 'refresh', session.id, challenge);
-    if (issued === null) return refuse('DEVICE_PROOF_INVALID');
+    // The cheap check first, as at registration: the challenge's HMAC, then the signature.
+    const claimed = claimedChallenge(response);
+    const issued = readChallenge(ring, 'refresh', session.id, claimed);
+    if (issued === null || (await verifyRefreshProof(response, binding)) !== claimed) {
+      return refuse('DEVICE_PROOF_INVALID');
+    }
     const t = now();
     // Single use: a challenge issued at or before the last one answered is spent.
-    if (issued <= binding.provenAt || t - issued > ttlMs || issued > t) {
+    if (issued <= binding.provenAt || t - issued > ttlMs || issued > t + CLOCK_SKEW_MS) {
       return refuse('DEVICE_CHALLENGE_EXPIRED', challengeHeader(session));
     }
     const next: SessionBinding = { ...binding, provenAt: issued };

@@ -74,6 +74,8 @@ function publicMembers(jwk: JWK, algorithm: DeviceAlgorithm): Record<string, str
     return { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y };
   }
   if (jwk.kty !== 'RSA' || typeof jwk.n !== 'string' || typeof jwk.e !== 'string') return null;
+  // At most 4096 bits (jose sets the floor, 2048): a bigger key only makes every check dearer.
+  if (Buffer.from(jwk.n, 'base64url').length > 512) return null;
   return { kty: 'RSA', n: jwk.n, e: jwk.e };
 }
 

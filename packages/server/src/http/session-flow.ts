@@ -153,6 +153,16 @@ export function createSessionFlow(manager: SessionManager, options: SessionFlowO
   /** A bound session used without its bound cookie is a thief's (or a browser that lost its key). */
   const stolen = (session: Session, cookieHeader: string | undefined, method: string, path: string) =>
     binding !== undefined && !binding.allows(session, cookieHeader, method, path);
+  /**
+   * The token's live session, if this request may act for it: without a binding, any live session;
+   * with one, only with its bound cookie. A thief's request is refused before the idle timeout
+   * slides, so login, logout and step-up with a copied cookie keep nothing alive.
+   */
+  const ownSession = async (value: string, cookieHeader: string | undefined): Promise<Session | null> => {
+    if (validateBound === undefined) return manager.validateToken(value, FRESH);
+    const found = await validateBound(value, FRESH, (s) => !stolen(s, cookieHeader, 'POST', NO_PATH));
+    return found === false ? null : found;
+  };
   /** The new session's headers: the cookie, and the offer to bind a device key. */
   const issuedHeaders = (session: Session, cookie: string): FlowHeaders =>
     binding === undefined
@@ -186,9 +196,9 @@ export function createSessionFlow(manager: SessionManager, options: SessionFlowO
     async login(cookieHeader, userId, meta) {
       const previous = token(read(cookieHeader));
       if (previous !== null) {
-        const old = await manager.validateToken(previous, FRESH);
         // A stolen bound session is not the thief's to end: only the key holder's logins revoke it.
-        if (old !== null && !stolen(old, cookieHeader, 'POST', NO_PATH)) await manager.revokeSession(old.id);
+        const old = await ownSession(previous, cookieHeader);
+        if (old !== null) await manager.revokeSession(old.id);
       }
       const issued = await manager.createSession(userId, meta);
       const cookie = serializeSessionCookie(issued.token, cookieFor(manager, issued.session));
@@ -198,10 +208,7 @@ export function createSessionFlow(manager: SessionManager, options: SessionFlowO
     async reauthenticate(cookieHeader) {
       const value = token(read(cookieHeader));
       if (value === null) return null;
-      if (binding !== undefined) {
-        const current = await manager.validateToken(value, FRESH);
-        if (current === null || stolen(current, cookieHeader, 'POST', NO_PATH)) return null;
-      }
+      if (binding !== undefined && (await ownSession(value, cookieHeader)) === null) return null;
       const issued = await manager.rotateSession(value, { reauthenticated: true });
       if (issued === null) return null;
       const cookie = serializeSessionCookie(issued.token, cookieFor(manager, issued.session));
@@ -210,8 +217,7 @@ export function createSessionFlow(manager: SessionManager, options: SessionFlowO
 
     async logout(cookieHeader) {
       const value = token(read(cookieHeader));
-      const found = value === null ? null : await manager.validateToken(value, FRESH);
-      const session = found !== null && stolen(found, cookieHeader, 'POST', NO_PATH) ? null : found;
+      const session = value === null ? null : await ownSession(value, cookieHeader);
       const revoked = session !== null && (await manager.revokeSession(session.id));
       return {
         revoked,

@@ -141,7 +141,9 @@ export interface SessionManager {
   createSession(userId: string, meta?: SessionMeta): Promise<IssuedSession>;
   /**
    * The live session a token names, or `null`. Slides the idle timeout (throttled). With `fresh`,
-   * a cached store reads its backing store: ask for it on state-changing requests.
+   * a cached store reads its backing store: ask for it on state-changing requests. It does not
+   * check a device binding (`latchkey/dbsc`): the adapters given `{ deviceBinding }` do that, with
+   * the request's bound cookie.
    */
   validateToken(token: string, options?: GetOptions): Promise<Session | null>;
   /**
