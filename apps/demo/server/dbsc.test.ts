@@ -132,6 +132,14 @@ async function bindingOf(sessionId: string, username = 'ann') {
   return s?.binding ?? null;
 }
 
+/** A POST to a device-binding path, as the browser makes it, straight into the app (no socket needed). */
+const devicePost = (path: string, cookie: string, headers: Record<string, string>) =>
+  app.inject({
+    method: 'POST',
+    url: `/api/auth/device/${path}`,
+    headers: { cookie, 'sec-fetch-site': 'same-origin', ...headers },
+  });
+
 async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, ms = 10_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
@@ -195,35 +203,23 @@ describe.runIf(run)('device-bound sessions in Chromium over HTTPS', () => {
     // Proofs the browser really signed, replayed: the challenge is spent.
     const signed = refreshes.at(-1) as Seen;
     const cookie = `${sessionCookie?.name}=${sessionCookie?.value}`;
-    const replay = await app.inject({
-      method: 'POST',
-      url: '/api/auth/device/refresh',
-      headers: {
-        cookie,
-        'sec-fetch-site': 'same-origin',
-        'sec-secure-session-id': session.id,
-        'secure-session-response': signed.proof as string,
-      },
+    const replay = await devicePost('refresh', cookie, {
+      'sec-secure-session-id': session.id,
+      'secure-session-response': signed.proof as string,
     });
     expect(replay.statusCode).toBe(403);
     expect(replay.json().error.code).toBe('DEVICE_CHALLENGE_EXPIRED');
     expect(replay.headers['set-cookie']).toBeUndefined();
 
     // The same proof forged: one byte of the signature changed, or relabelled as another algorithm.
-    // 400, not the 403 of a spent challenge: the signature is checked before the challenge.
+    // 400, not the 403 of a spent challenge: the signature is checked before whether it is spent.
     const [head, body, signature] = (signed.proof as string).split('.') as [string, string, string];
     const flipped = `${signature.slice(0, 10)}${signature[10] === 'A' ? 'B' : 'A'}${signature.slice(11)}`;
     const rs256 = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'dbsc+jwt' })).toString('base64url');
     for (const forged of [`${head}.${body}.${flipped}`, `${rs256}.${body}.${signature}`]) {
-      const refused = await app.inject({
-        method: 'POST',
-        url: '/api/auth/device/refresh',
-        headers: {
-          cookie,
-          'sec-fetch-site': 'same-origin',
-          'sec-secure-session-id': session.id,
-          'secure-session-response': forged,
-        },
+      const refused = await devicePost('refresh', cookie, {
+        'sec-secure-session-id': session.id,
+        'secure-session-response': forged,
       });
       expect([refused.statusCode, refused.json().error.code]).toEqual([400, 'DEVICE_PROOF_INVALID']);
     }
@@ -237,27 +233,15 @@ describe.runIf(run)('device-bound sessions in Chromium over HTTPS', () => {
     });
     const bobJar = await other.cookies(base);
     const bobCookie = bobJar.find((c) => c.name === '__Host-session');
-    const crossed = await app.inject({
-      method: 'POST',
-      url: '/api/auth/device/refresh',
-      headers: {
-        cookie: `${bobCookie?.name}=${bobCookie?.value}`,
-        'sec-fetch-site': 'same-origin',
-        'sec-secure-session-id': bob.id,
-        'secure-session-response': signed.proof as string,
-      },
+    const crossed = await devicePost('refresh', `${bobCookie?.name}=${bobCookie?.value}`, {
+      'sec-secure-session-id': bob.id,
+      'secure-session-response': signed.proof as string,
     });
     expect(crossed.statusCode).toBe(400);
     expect(crossed.json().error.code).toBe('DEVICE_PROOF_INVALID');
     // The registration proof ann's browser sent, offered for bob's session: refused.
-    const reRegister = await app.inject({
-      method: 'POST',
-      url: '/api/auth/device/register',
-      headers: {
-        cookie: `${bobCookie?.name}=${bobCookie?.value}`,
-        'sec-fetch-site': 'same-origin',
-        'secure-session-response': registration?.proof as string,
-      },
+    const reRegister = await devicePost('register', `${bobCookie?.name}=${bobCookie?.value}`, {
+      'secure-session-response': registration?.proof as string,
     });
     expect(reRegister.statusCode).toBe(400);
     expect(reRegister.json().error.code).toBe('DEVICE_PROOF_INVALID');
