@@ -11,7 +11,8 @@
  *      article's jsonwebtoken.verify with a string and a KeyObject secret; jose; iron-session),
  *      the same request on both routes, load from a separate process, alternating rounds;
  *   3. latency against concurrent connections; 4. a login storm: logins/s against the raw
- *      argon2id hash rate, and the event-loop delay while it lasts.
+ *      argon2id hash rate, and the event-loop delay while it lasts; memory; the scale-out line:
+ *      the reference server through HAProxy with one and two instances (bench/scale-out.ts).
  * Flags: --quick (small and short: checks the harness), --storm (only the login storm), --tokens
  * (only token verification and the BFF overhead), --sizes 100000,1000000, --seconds S,
  * --rounds R. PostgreSQL and Redis are measured when they answer on their usual ports.
@@ -26,6 +27,7 @@ import { createSessionManager } from 'latchkey';
 import {
   type Backend,
   BENCH_KEY,
+  POSTGRES_URL,
   postgresBackend,
   redisBackend,
   type StoreVariant,
@@ -36,6 +38,7 @@ import { type LoadResult, load, pinned, tools } from './lib/load.js';
 import { writeReport } from './lib/report.js';
 import { fmt, median, percentile } from './lib/stats.js';
 import { verifyRates } from './lib/tokens.js';
+import { measureScaleOut } from './scale-out.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -470,6 +473,16 @@ for (const m of memory)
     `  ${m.name.padEnd(58)} ${fmt(m.heapMB, 1).padStart(7)} ${fmt(m.rssMB, 1).padStart(8)}   (+${fmt(m.deltaHeapMB, 1)}, +${fmt(m.deltaRssMB, 1)})`,
   );
 
+// 4c. Scale-out: the reference server through HAProxy, one and two instances sharing PostgreSQL.
+const scaleOut = backends.some((b) => b.name === 'postgres')
+  ? await measureScaleOut({ seconds, rounds, connections, postgresUrl: POSTGRES_URL })
+  : undefined;
+if (scaleOut) {
+  console.log('\nscale-out (reference server, GET /api/me, PostgreSQL)      req/s    p99 ms');
+  for (const row of scaleOut)
+    console.log(`  ${row.name.padEnd(56)} ${fmt(row.rps, 0).padStart(7)} ${fmt(row.p99ms, 1).padStart(8)}`);
+}
+
 // 5. Results, and the report (full runs only)
 const versionOf = (name: string) => {
   for (const dir of [
@@ -518,6 +531,7 @@ const results = {
   storm,
   tokens,
   memory,
+  scaleOut,
 };
 mkdirSync(join(here, 'results'), { recursive: true });
 // A quick run never replaces the results of the last full one.

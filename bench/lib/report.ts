@@ -34,6 +34,7 @@ interface Results {
   storm: { rps: number; p99ms: number; rawHashRate: number; eld: { p50: number; p99: number; max: number } };
   tokens?: TokenResults;
   memory?: { name: string; rssMB: number; heapMB: number; deltaRssMB: number; deltaHeapMB: number }[];
+  scaleOut?: { name: string; instances: number; rps: number; p99ms: number }[];
 }
 
 export interface TokenResults {
@@ -59,6 +60,43 @@ keeps them in the heap. The two caches are bounded: their cost at the cap is the
 | what | heap MB | RSS MB | added heap MB | added RSS MB |
 |---|---:|---:|---:|---:|
 ${table}
+`;
+}
+
+/**
+ * The scale-out section: the reference server through HAProxy with one and two instances, what
+ * limits it on this machine, and what the figures imply per core.
+ */
+export function scaleOutSection(rows: NonNullable<Results['scaleOut']>, cores: number): string {
+  const direct = rows[0];
+  const one = rows[1];
+  const two = rows[2];
+  const table = rows.map((r) => `| ${r.name} | ${r.instances} | ${fmt(r.rps, 0)} | ${fmt(r.p99ms, 1)} |`).join('\n');
+  const hop = direct && one ? fmt((1 - one.rps / direct.rps) * 100, 0) : '?';
+  const gain = one && two ? fmt(two.rps / one.rps, 2) : '?';
+  return `## Scale-out: instances behind HAProxy
+
+The reference server (\`npm run cluster\`), its whole authenticated route (\`GET /api/me\`: security
+headers, the CSRF guard, the session from PostgreSQL behind the invalidated cache, the account from
+its table), straight to one instance and through HAProxy 2.6 to one and to two instances sharing
+PostgreSQL. wrk on its own core, interleaved rounds, medians.
+
+| path | instances | req/s | p99 ms |
+|---|---:|---:|---:|
+${table}
+
+**What limits it here.** This machine has ${cores} cores, and wrk, HAProxy, the instances and
+PostgreSQL share them: the proxy hop costs ${hop} % of one instance's throughput, and a second
+instance gives ${gain}× because there is no idle core for it to use. That is the machine, not a
+shared lock: each request's session comes from the instance's own cache (one PostgreSQL read per
+session per second at most, none per request), so instances do not wait on each other.
+
+**On paper, per core.** One instance is one Node event loop, so at most one core: straight to one
+instance it served ${direct ? fmt(direct.rps, 0) : '?'} req/s here, while sharing this machine with the load generator
+and PostgreSQL. With the cache the store costs no round trip per request, so N instances on N free
+cores should serve about N times that, less the proxy hop measured above, until the writes (a
+login, a logout, a touch at most once a minute per session) reach what the store takes. Count one
+core per instance, and give the load balancer and the store cores of their own.
 `;
 }
 
@@ -277,6 +315,7 @@ ${scalingTable}
 
 ${r.tokens ? tokensSection(r.tokens) : ''}
 ${r.memory ? memorySection(r.memory) : ''}
+${r.scaleOut ? scaleOutSection(r.scaleOut, r.cores) : ''}
 ## What surprised us, and why
 
 - **\`jsonwebtoken.verify\` with a string secret is ${jwtString && jwtKey ? fmt(jwtKey.rps / jwtString.rps, 1) : '?'}× slower than with a KeyObject.**

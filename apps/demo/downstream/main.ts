@@ -2,10 +2,12 @@
  * Starts the downstream service: DOWNSTREAM_PORT (default 3001), HOST (default localhost),
  * LATCHKEY_JWKS_URL (default http://localhost:3000/.well-known/jwks.json). The reference server
  * starts it by itself unless LATCHKEY_DOWNSTREAM_URL points at one already running.
- * Revoked tokens: read from the reference server's revocation list, in Redis when
- * LATCHKEY_REDIS_URL is set (keys under LATCHKEY_REDIS_PREFIX, default `latchkey`), else in the
- * SQLite file LATCHKEY_REVOCATIONS_DB (default <LATCHKEY_DATA_DIR or ./data>/revocations.db), which
- * the server makes: a missing file is an error, never "nothing is revoked".
+ * Revoked tokens: read from the reference server's revocation list: in PostgreSQL with
+ * LATCHKEY_STORE=postgres (tables named LATCHKEY_REVOCATIONS_PREFIX at LATCHKEY_POSTGRES_URL), in Redis with
+ * LATCHKEY_STORE=redis or LATCHKEY_REDIS_URL (keys under LATCHKEY_REDIS_PREFIX, default
+ * LATCHKEY_SHARED_PREFIX or `latchkey`), else in the SQLite file LATCHKEY_REVOCATIONS_DB (default
+ * <LATCHKEY_DATA_DIR or ./data>/revocations.db), which the server makes: a missing file is an
+ * error, never "nothing is revoked".
  */
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -19,10 +21,26 @@ const env = process.env;
 const jwksUrl = new URL(env.LATCHKEY_JWKS_URL ?? 'http://localhost:3000/.well-known/jwks.json');
 
 async function revocationList(): Promise<{ revocations: AccessTokenRevocations; from: string }> {
-  if (env.LATCHKEY_REDIS_URL) {
+  if (env.LATCHKEY_STORE === 'postgres') {
+    const { default: pg } = await import('pg');
+    const { createPostgresRevocations } = await import('latchkey/tokens/postgres');
+    const pool = new pg.Pool({
+      connectionString: env.LATCHKEY_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+      max: 2,
+      connectionTimeoutMillis: 2000,
+    });
+    pool.on('error', () => undefined);
+    const tablePrefix = env.LATCHKEY_REVOCATIONS_PREFIX ?? 'latchkey_access_';
+    return {
+      revocations: createPostgresRevocations(pool, { tablePrefix }),
+      from: `postgres tables ${tablePrefix}*`,
+    };
+  }
+  if (env.LATCHKEY_REDIS_URL || env.LATCHKEY_STORE === 'redis') {
     const { Redis } = await import('ioredis');
-    const redis = new Redis(env.LATCHKEY_REDIS_URL, { maxRetriesPerRequest: 1 });
-    const key = `${env.LATCHKEY_REDIS_PREFIX ?? 'latchkey'}:access-revocations`;
+    const redis = new Redis(env.LATCHKEY_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+    redis.on('error', () => undefined);
+    const key = `${env.LATCHKEY_REDIS_PREFIX ?? env.LATCHKEY_SHARED_PREFIX ?? 'latchkey'}:access-revocations`;
     return { revocations: createRedisRevocations(redis, { key }), from: `redis key ${key}` };
   }
   const file = resolve(env.LATCHKEY_REVOCATIONS_DB ?? join(env.LATCHKEY_DATA_DIR ?? 'data', 'revocations.db'));

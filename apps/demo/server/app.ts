@@ -156,6 +156,11 @@ export interface AppOptions {
   killServiceWorker?: boolean;
   /** pino options, or false for silence in tests. */
   logger?: boolean | Record<string, unknown>;
+  /**
+   * What `GET /readyz` asks before a load balancer sends this instance traffic: resolves when the
+   * shared stores answer, rejects when one does not. Default: always ready.
+   */
+  readiness?: () => Promise<void>;
 }
 
 /**
@@ -281,6 +286,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   if (accounts.devInbox && process.env.NODE_ENV !== 'production')
     await app.register(devMailRoutes, { inbox: accounts.devInbox, origin: new URL(publicUrl).origin });
+
+  // For load balancers: /healthz says the process answers (restart it if not); /readyz says its
+  // stores answer too (send it no traffic while they do not). Neither reveals more than that.
+  app.get('/healthz', async (_request, reply) => reply.header('cache-control', 'no-store').send({ ok: true }));
+  app.get('/readyz', async (request, reply) => {
+    reply.header('cache-control', 'no-store');
+    try {
+      await options.readiness?.();
+      return { ok: true };
+    } catch (error) {
+      request.log.warn({ event: 'readiness.failed', reason: (error as Error).message }, 'not ready');
+      return reply
+        .code(503)
+        .send({ code: 'STORE_UNAVAILABLE', message: 'A store this instance needs does not answer.' });
+    }
+  });
 
   if (options.webRoot)
     await app.register(webAppRoutes, { root: options.webRoot, killServiceWorker: options.killServiceWorker === true });

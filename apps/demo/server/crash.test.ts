@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { runCrashCycles } from '../reliability/crash.js';
+import { dropSharedPrefix } from '../test/postgres.js';
 
 const pgUp = await new Promise<boolean>((resolve) => {
   const s = createConnection({ host: '127.0.0.1', port: 5432 });
@@ -50,14 +51,14 @@ describe('crash safety', { timeout: 240_000 }, () => {
 
   it.runIf(pgUp)('PostgreSQL: the same over 20 cycles', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'latchkey-crash-pg-'));
-    const prefix = `lk_crash_${randomBytes(3).toString('hex')}_`;
+    const prefix = `lk_crash_${randomBytes(3).toString('hex')}`;
     const url = process.env.LATCHKEY_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
     try {
       const result = await runCrashCycles({
         cycles: 20,
         dataDir: dir,
         sqliteIntegrity: false,
-        env: { LATCHKEY_STORE: 'postgres', LATCHKEY_POSTGRES_URL: url, LATCHKEY_POSTGRES_PREFIX: prefix },
+        env: { LATCHKEY_STORE: 'postgres', LATCHKEY_POSTGRES_URL: url, LATCHKEY_SHARED_PREFIX: prefix },
       });
       console.log(
         `crash (PostgreSQL): 20 cycles, ${result.cycles.reduce((s, c) => s + c.loginsAcked, 0)} logins and ${result.cycles.reduce((s, c) => s + c.logoutsAcked, 0)} logouts acknowledged; lost ${result.lostSessions}, undone ${result.undoneLogouts}`,
@@ -67,8 +68,7 @@ describe('crash safety', { timeout: 240_000 }, () => {
       expect(result.cycles.reduce((s, c) => s + c.loginsAcked, 0)).toBeGreaterThan(100);
     } finally {
       const pool = new pg.Pool({ connectionString: url });
-      const { dropPostgresSchema } = await import('latchkey/postgres');
-      await dropPostgresSchema(pool, prefix);
+      await dropSharedPrefix(pool, prefix);
       await pool.end();
       rmSync(dir, { recursive: true, force: true });
     }

@@ -14,8 +14,14 @@
  * LATCHKEY_LAB=1: the storage lab at /lab, with its stand-in CDN on LAB_CDN_PORT (default: any free port).
  * LATCHKEY_TRUSTED_PROXIES: addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and
  *   X-Forwarded-Proto are believed (default: none).
- * LATCHKEY_REDIS_URL: share the login throttle and the registration limit (and the access-token
- *   revocations) with every other instance through this Redis; LATCHKEY_REDIS_PREFIX names its keys.
+ * LATCHKEY_STORE (sqlite, postgres or redis; default sqlite) says where latchkey's state lives, for
+ *   many instances behind a load balancer: see stores.ts. LATCHKEY_POSTGRES_URL and
+ *   LATCHKEY_REDIS_URL (default the local servers), LATCHKEY_SHARED_PREFIX (default latchkey) names
+ *   their tables and keys. GET /healthz answers while the process runs, GET /readyz while its
+ *   stores answer too.
+ * LATCHKEY_REDIS_URL with the default sqlite store: share the login throttle, the registration limit
+ *   and the access-token revocations with every other instance through this Redis;
+ *   LATCHKEY_REDIS_PREFIX names its keys.
  * LATCHKEY_REQUEST_TIMEOUT_MS, LATCHKEY_HEADERS_TIMEOUT_MS, LATCHKEY_KEEP_ALIVE_TIMEOUT_MS,
  *   LATCHKEY_MAX_CONNECTIONS, LATCHKEY_MAX_CONNECTIONS_PER_ADDRESS: the server's deadlines and
  *   connection caps (latchkey/http createServerLimits; defaults 30 s, 10 s, 5 s, 4096, 256).
@@ -43,11 +49,8 @@ import Database from 'better-sqlite3';
 import { createSessionManager, generateSigningKey } from 'latchkey';
 import { createHttpsRedirect } from 'latchkey/http';
 import { createDevInbox, createSmtpMailer, type DevInbox, type SmtpMailer } from 'latchkey/mail';
-import { createSqliteOneTimeStore } from 'latchkey/one-time/sqlite';
 import { createPasskeys } from 'latchkey/passkeys';
-import { createSqlitePasskeyStore } from 'latchkey/passkeys/sqlite';
 import { createLoginThrottle, createRateLimit } from 'latchkey/password';
-import { createSqliteStore } from 'latchkey/sqlite';
 import {
   createAccessTokens,
   createRefreshTokens,
@@ -55,16 +58,14 @@ import {
   generateAccessTokenKey,
   importAccessTokenKey,
 } from 'latchkey/tokens';
-import { createRedisRevocations } from 'latchkey/tokens/redis';
-import { createSqliteRefreshStore, createSqliteRevocations } from 'latchkey/tokens/sqlite';
 import { createTotp } from 'latchkey/totp';
-import { createSqliteTotpStore } from 'latchkey/totp/sqlite';
 import { DEMO_ISSUER, DOWNSTREAM_AUDIENCE } from '../downstream/service.js';
 import { APP_NAME } from './accounts.js';
 import { buildApp } from './app.js';
 import { startStandInCdn } from './lab.js';
 import { createNotes } from './notes.js';
 import { createSignIns } from './sign-ins.js';
+import { openStores, storeKind } from './stores.js';
 import { createUsers } from './users.js';
 
 const env = process.env;
@@ -118,19 +119,39 @@ const mailTo = mail();
 mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 chmodSync(dataDir, 0o700); // mkdir's mode does nothing for a folder that exists already
 
+/**
+ * A secret kept (mode 0600) beside the data: made on first run, then read. Created with `wx` (fail
+ * if it exists): instances started together on one data folder must all end up with the one that
+ * was written first, not each with its own.
+ */
+function keptSecret(name: string, make: () => string): string {
+  const file = join(dataDir, name);
+  try {
+    writeFileSync(file, `${make()}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  // Another instance may have created the file an instant ago: wait for its content.
+  for (let i = 0; i < 50; i++) {
+    const text = readFileSync(file, 'utf8').trim();
+    if (text) return text;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+  throw new Error(`${file} is empty: delete it and start again`);
+}
+
 /** Keys from the environment, or one generated on first run and kept (mode 0600) beside the data. */
 function sessionKeys(): string[] {
   if (env.LATCHKEY_SESSION_KEYS) return list(env.LATCHKEY_SESSION_KEYS);
-  const file = join(dataDir, 'session-key');
-  if (!existsSync(file)) writeFileSync(file, `${generateSigningKey()}\n`, { mode: 0o600 });
-  return [readFileSync(file, 'utf8').trim()];
+  return [keptSecret('session-key', generateSigningKey)];
 }
 
 /** A random 32-byte secret generated on first run and kept (mode 0600) beside the data. */
 function secretFile(name: string): Buffer {
-  const file = join(dataDir, name);
-  if (!existsSync(file)) writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
-  return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64url');
+  return Buffer.from(
+    keptSecret(name, () => randomBytes(32).toString('base64url')),
+    'base64url',
+  );
 }
 
 // The database holds accounts, sessions and (encrypted) API keys: readable by this user only. SQLite
@@ -140,27 +161,33 @@ closeSync(openSync(dbFile, 'a', 0o600));
 chmodSync(dbFile, 0o600); // a file made by an older version was 0644
 for (const extra of ['-wal', '-shm']) if (existsSync(dbFile + extra)) chmodSync(dbFile + extra, 0o600);
 const db = new Database(dbFile);
-/**
- * The session store: the SQLite file by default (exclusive: this process is the file's only user,
- * which makes each look-up ~4x cheaper); LATCHKEY_STORE=postgres puts sessions in PostgreSQL at
- * LATCHKEY_POSTGRES_URL (accounts and notes stay in the SQLite file); LATCHKEY_SQLITE_SHARED=1
- * lets several server processes share the SQLite file.
- */
-async function sessionStore() {
-  if (env.LATCHKEY_STORE === 'postgres') {
-    const { default: pg } = await import('pg');
-    const { createPostgresStore } = await import('latchkey/postgres');
-    const pool = new pg.Pool({
-      connectionString: env.LATCHKEY_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-      max: 8,
-    });
-    return createPostgresStore(pool, { tablePrefix: env.LATCHKEY_POSTGRES_PREFIX ?? 'latchkey_' });
-  }
-  return createSqliteStore(db, { exclusive: env.LATCHKEY_SQLITE_SHARED !== '1' });
+// With shared stores, or LATCHKEY_SQLITE_SHARED=1, several instances on this host open the file:
+// WAL so readers never wait for a writer, and a busy timeout so writers queue instead of failing.
+const kind = storeKind(env.LATCHKEY_STORE);
+if (kind !== 'sqlite' || env.LATCHKEY_SQLITE_SHARED === '1') {
+  db.pragma('journal_mode = WAL');
+  db.pragma('busy_timeout = 5000');
 }
-if (env.LATCHKEY_SQLITE_SHARED === '1') db.pragma('busy_timeout = 5000');
+/**
+ * Access-token revocations (sqlite mode), shared with the downstream (its own process), which
+ * refuses a revoked token within a second: a SQLite file of their own beside the data (latchkey.db
+ * may be locked exclusive). The downstream opens the same one.
+ */
+const revocationsFile = join(dataDir, 'revocations.db');
+const stores = await openStores({
+  env,
+  db,
+  revocationsPath: revocationsFile,
+  revocationsFile: () => {
+    closeSync(openSync(revocationsFile, 'a', 0o600));
+    const file = new Database(revocationsFile);
+    file.pragma('journal_mode = WAL');
+    file.pragma('busy_timeout = 5000');
+    return file;
+  },
+});
 const sessions = createSessionManager({
-  store: await sessionStore(),
+  store: stores.sessions,
   keys: sessionKeys(),
   // LATCHKEY_VERIFIED_TOKENS: size of the verified-token cache (default 10,000; 0 turns it off).
   ...(env.LATCHKEY_VERIFIED_TOKENS ? { verifiedTokens: Number(env.LATCHKEY_VERIFIED_TOKENS) } : {}),
@@ -169,54 +196,42 @@ const sessions = createSessionManager({
 });
 const users = createUsers(db, { apiKeySecret: secretFile('api-key-secret') });
 
-/** Redis, when instances share it: the throttle and the registration limit count across all of them. */
-const redis = env.LATCHKEY_REDIS_URL
-  ? new (await import('ioredis')).Redis(env.LATCHKEY_REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: true })
-  : undefined;
-const redisPrefix = env.LATCHKEY_REDIS_PREFIX ?? 'latchkey';
+/** Where counters live: Redis or PostgreSQL when instances share them, so they count across all. */
+const limits = stores.limits;
+const limitPrefix = stores.limitPrefix;
 // LATCHKEY_LOGIN_IN_FLIGHT lifts the throttle's in-flight caps (2 per account, 8 per address): for
 // load and reliability runs whose many clients share one address; never in production.
 const inFlight = env.LATCHKEY_LOGIN_IN_FLIGHT ? Number(env.LATCHKEY_LOGIN_IN_FLIGHT) : undefined;
 const throttle = createLoginThrottle({
-  ...(redis ? { redis, prefix: `${redisPrefix}:throttle` } : {}),
+  ...limits,
+  prefix: `${limitPrefix}:throttle`,
   ...(inFlight ? { inFlightPerAccount: inFlight, inFlightPerClient: inFlight } : {}),
 });
 const registrations = createRateLimit({
   name: 'register',
   perClient: { points: Number(env.LATCHKEY_REGISTRATIONS_PER_CLIENT ?? 10), duration: 3600 },
   global: { points: Math.max(1000, Number(env.LATCHKEY_REGISTRATIONS_PER_CLIENT ?? 0)), duration: 3600 },
-  ...(redis ? { redis, prefix: `${redisPrefix}:rate` } : {}),
+  ...limits,
+  prefix: `${limitPrefix}:rate`,
 });
-// One mail per address per 10 minutes (latchkey/accounts' default), counted across instances with Redis.
+// One mail per address per 10 minutes (latchkey/accounts' default), counted across instances.
 const addressLimit = createRateLimit({
   name: 'accounts-address',
   perClient: { points: Number(env.LATCHKEY_MAILS_PER_ADDRESS ?? 1), duration: 600 },
-  ...(redis ? { redis, prefix: `${redisPrefix}:rate` } : {}),
+  ...limits,
+  prefix: `${limitPrefix}:rate`,
 });
 const ms = (name: string) => (env[name] ? Number(env[name]) : undefined);
 
-/** The access-token signing key: generated once, kept as a private JWK (mode 0600) beside the data. */
-async function accessKey() {
-  const file = join(dataDir, 'access-token-key.json');
-  if (!existsSync(file))
-    writeFileSync(file, JSON.stringify(await exportAccessTokenKey(await generateAccessTokenKey())), { mode: 0o600 });
-  return importAccessTokenKey(JSON.parse(readFileSync(file, 'utf8')));
-}
 /**
- * Access-token revocations, shared with the downstream (its own process), which refuses a revoked
- * token within a second: in Redis with LATCHKEY_REDIS_URL, else in a SQLite file of their own
- * beside the data (latchkey.db may be locked exclusive). The downstream opens the same one.
+ * The access-token signing key: generated once, kept as a private JWK (mode 0600) beside the data,
+ * so every instance on this data folder signs with it and serves the same key set.
  */
-const revocationsFile = join(dataDir, 'revocations.db');
-function sharedRevocations() {
-  if (redis) return createRedisRevocations(redis, { key: `${redisPrefix}:access-revocations` });
-  closeSync(openSync(revocationsFile, 'a', 0o600));
-  const file = new Database(revocationsFile);
-  file.pragma('journal_mode = WAL');
-  file.pragma('busy_timeout = 5000');
-  return createSqliteRevocations(file);
+async function accessKey() {
+  const fresh = JSON.stringify(await exportAccessTokenKey(await generateAccessTokenKey()));
+  return importAccessTokenKey(JSON.parse(keptSecret('access-token-key.json', () => fresh)));
 }
-const revocations = sharedRevocations();
+const revocations = stores.revocations;
 await revocations.ready();
 const tokens = {
   access: createAccessTokens({
@@ -225,7 +240,7 @@ const tokens = {
     keys: [await accessKey()],
     revocations,
   }),
-  refresh: createRefreshTokens({ store: createSqliteRefreshStore(db) }),
+  refresh: createRefreshTokens({ store: stores.refresh }),
   revokeSubject: async (userId: string) => {
     await revocations.revokeSubject(userId);
   },
@@ -257,14 +272,14 @@ const appOrigins =
   origins.length > 0 ? origins : [`${scheme}://localhost:${appPort}`, `${scheme}://127.0.0.1:${appPort}`];
 
 /** Passkeys on the public URL's domain name, for the origins on it; none when it is an IP address. */
-function passkeysFor(db: Database.Database) {
+function passkeysFor() {
   const rpId = env.LATCHKEY_PASSKEY_RP_ID ?? new URL(env.LATCHKEY_PUBLIC_URL ?? appOrigins[0] ?? '').hostname;
   if (/^[\d.]+$|^\[|:/.test(rpId)) return undefined;
   const on = appOrigins.filter((o) => {
     const h = new URL(o).hostname;
     return h === rpId || h.endsWith(`.${rpId}`);
   });
-  return createPasskeys({ store: createSqlitePasskeyStore(db), rpId, rpName: APP_NAME, origins: on });
+  return createPasskeys({ store: stores.passkeys, rpId, rpName: APP_NAME, origins: on });
 }
 
 /**
@@ -281,7 +296,7 @@ async function downstream(): Promise<{ url: string; stop?: () => void }> {
       DOWNSTREAM_PORT: env.DOWNSTREAM_PORT ?? '0',
       HOST: host,
       LATCHKEY_JWKS_URL: `${scheme}://${host === 'localhost' ? '127.0.0.1' : host}:${appPort}/.well-known/jwks.json`,
-      LATCHKEY_REVOCATIONS_DB: revocationsFile, // unless LATCHKEY_REDIS_URL (passed on) says Redis
+      ...stores.downstreamEnv, // where the revocations are: the SQLite file, Redis or PostgreSQL
     },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -299,12 +314,12 @@ const lab = env.LATCHKEY_LAB === '1' ? await startStandInCdn(Number(env.LAB_CDN_
 mailTo.inbox?.onMessage((m) =>
   process.stdout.write(`mail to ${m.to}: ${m.subject}\n${m.links.map((link) => `  ${link}\n`).join('')}`),
 );
-const passkeys = passkeysFor(db);
+const passkeys = passkeysFor();
 const app = await buildApp({
   sessions,
   users,
   ...(mailTo.smtp ? { mailer: mailTo.smtp } : { devInbox: mailTo.inbox }),
-  oneTimeStore: createSqliteOneTimeStore(db),
+  oneTimeStore: stores.oneTime,
   ...(env.LATCHKEY_PUBLIC_URL ? { publicUrl: env.LATCHKEY_PUBLIC_URL } : {}),
   notes: createNotes(db),
   tokens,
@@ -315,11 +330,11 @@ const app = await buildApp({
   signIns: createSignIns(db, secretFile('sign-in-key')),
   // Two-factor secrets sealed under the session keys, in the same file.
   totp: createTotp({
-    store: createSqliteTotpStore(db),
+    store: stores.totp,
     keys: sessionKeys(),
     issuer: APP_NAME,
-    // The codes' own count (shared through Redis when instances share it), apart from the logins'.
-    throttle: createLoginThrottle(redis ? { redis, prefix: `${redisPrefix}:totp-throttle` } : {}),
+    // The codes' own count (shared when instances share stores), apart from the logins'.
+    throttle: createLoginThrottle({ ...limits, prefix: `${limitPrefix}:totp-throttle` }),
   }),
   ...(passkeys ? { passkeys } : {}),
   limits: {
@@ -340,6 +355,7 @@ const app = await buildApp({
   ...(tls ? { https: tls } : {}),
   ...(env.LATCHKEY_DBSC === '0' ? { deviceBound: false } : {}),
   logger: { level: env.LOG_LEVEL ?? 'info' },
+  readiness: stores.readiness,
 });
 // LATCHKEY_MEMORY_PROBE=1 (soak runs only, with node --expose-gc): memory after a full GC.
 if (env.LATCHKEY_MEMORY_PROBE === '1')
@@ -368,7 +384,7 @@ if (tls) {
 process.stdout.write(
   `\nlatchkey reference server: ${scheme}://localhost:${appPort}\n` +
     (tls ? `http://localhost:${redirectPort} redirects to https\n` : '') +
-    `data: ${join(dataDir, 'latchkey.db')}\n` +
+    `data: ${join(dataDir, 'latchkey.db')}${kind === 'sqlite' ? '' : ` (accounts and notes); latchkey's state: ${kind}`}\n` +
     `downstream service (behind /bff/api): ${bff.url}\n` +
     (mailTo.inbox
       ? `mail: dev inbox at ${scheme}://localhost:${appPort}/dev/mail (no LATCHKEY_SMTP_URL; links are printed here too)\n`
@@ -394,8 +410,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     redirect?.close();
     bff.stop?.();
     lab?.server.close();
-    void app.close().then(() => {
-      redis?.disconnect();
+    void app.close().then(async () => {
+      await stores.close().catch(() => undefined);
       sessions.close();
       db.close();
       process.exit(0);

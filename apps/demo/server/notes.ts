@@ -77,8 +77,10 @@ export function createNotes(db: Database.Database): Notes {
     const row = one.get(userId, id);
     return row ? toNote(row) : null;
   };
-  // Check-and-write in one transaction: two writers on one base version cannot both win.
-  const put = db.transaction((userId: string, id: string, n: NoteInput, base: number | null): WriteResult => {
+  // Check-and-write in one transaction: two writers on one base version cannot both win. Run
+  // IMMEDIATE (write lock first): a deferred one that read, then met another process's write,
+  // fails with SQLITE_BUSY at once (instances sharing the file), without waiting for the lock.
+  const putTx = db.transaction((userId: string, id: string, n: NoteInput, base: number | null): WriteResult => {
     const fields = [n.title, n.body, n.pinned ? 1 : 0, n.priority, JSON.stringify(n.tags), n.updatedAt] as const;
     const changed =
       base === null
@@ -89,7 +91,7 @@ export function createNotes(db: Database.Database): Notes {
   });
   return {
     list: (userId) => all.all(userId).map(toNote),
-    put,
+    put: (userId, id, n, base) => putTx.immediate(userId, id, n, base),
     remove(userId, id, base) {
       if (del.run(userId, id, base).changes === 1) return { ok: true, note: null };
       return { ok: false, current: current(userId, id) };

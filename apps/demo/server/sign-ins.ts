@@ -60,5 +60,6 @@ export function createSignIns(db: Database.Database, key: Buffer, now: () => num
     trim.run(userId, userId, KEEP);
     return first ? 'first' : known ? 'known' : 'new';
   });
-  return { note: (userId, places) => note(userId, places) as 'first' | 'known' | 'new' };
+  // IMMEDIATE: it reads, then writes; instances sharing the file must queue for the lock, not fail.
+  return { note: (userId, places) => note.immediate(userId, places) as 'first' | 'known' | 'new' };
 }

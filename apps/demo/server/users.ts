@@ -255,13 +255,14 @@ export function createUsers(db: Database.Database, options: UsersOptions = {}): 
  * for every row that has none (`<username>@example.com`), and the unique index.
  */
 function migrate(db: Database.Database): void {
-  const columns = new Set(
-    (db.prepare('PRAGMA table_info(demo_accounts)').all() as { name: string }[]).map((c) => c.name),
-  );
+  // IMMEDIATE, and the columns read inside: instances starting together on one file migrate once.
   db.transaction(() => {
+    const columns = new Set(
+      (db.prepare('PRAGMA table_info(demo_accounts)').all() as { name: string }[]).map((c) => c.name),
+    );
     if (!columns.has('email')) db.exec('ALTER TABLE demo_accounts ADD COLUMN email TEXT');
     if (!columns.has('email_changed_at')) db.exec('ALTER TABLE demo_accounts ADD COLUMN email_changed_at INTEGER');
     db.exec(`UPDATE demo_accounts SET email = username || '@example.com' WHERE email IS NULL`);
     db.exec('CREATE UNIQUE INDEX IF NOT EXISTS demo_accounts_email ON demo_accounts (email)');
-  })();
+  }).immediate();
 }

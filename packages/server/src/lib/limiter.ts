@@ -1,23 +1,122 @@
 /**
  * Atomic counters for the login throttle and the action limiter, on rate-limiter-flexible: in this
- * process's memory, or in Redis (one Lua script per change) so every instance shares them. One
- * place turns a store failure into StoreUnavailableError and gives a point back safely.
+ * process's memory, in Redis (one Lua script per change) or in PostgreSQL (one upsert per change),
+ * so every instance shares them. One place turns a store failure into StoreUnavailableError and
+ * gives a point back safely.
  */
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { StoreUnavailableError } from '../errors.js';
+import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { ConfigurationError, StoreUnavailableError } from '../errors.js';
 import { checkRedisClient } from './drivers.js';
-import { checkNumber } from './options.js';
+import { checkNumber, describe } from './options.js';
 
-export type Limiter = RateLimiterMemory | RateLimiterRedis;
+export type Limiter = RateLimiterMemory | RateLimiterRedis | RateLimiterPostgres;
+
+/** Where a limiter's counters live: at most one of the two; neither is this process's memory. */
+export interface LimiterBackend {
+  redis?: unknown;
+  postgres?: unknown;
+}
 
 /** Longest duration in seconds: the memory limiter drops each key with a timer, and Node's timers stop at 2^31 ms. */
 export const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
-export function createLimiter(redis: unknown, keyPrefix: string, points: number, duration: number): Limiter {
+/**
+ * The one table every PostgreSQL limiter shares (keys carry each limiter's prefix). One table, not
+ * one per limiter: rate-limiter-flexible names its prepared statements the same for every table,
+ * and a pooled connection refuses one name for two texts.
+ */
+export const POSTGRES_LIMITS_TABLE = 'latchkey_limits';
+
+interface PgPool {
+  query(text: string, values?: unknown[]): Promise<unknown>;
+  connect(): Promise<{ query(text: string): Promise<unknown>; release(error?: unknown): void }>;
+}
+
+/** Per pool: the table created once (and the hourly clean-up started once). */
+const tables = new WeakMap<object, Promise<void>>();
+
+/**
+ * Creates the shared table once per pool. Under an advisory lock: instances that start together
+ * would otherwise race on CREATE TABLE IF NOT EXISTS, which PostgreSQL does not make atomic.
+ */
+function postgresTable(pool: PgPool): Promise<void> {
+  let ready = tables.get(pool);
+  if (ready === undefined) {
+    ready = (async () => {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(`SELECT pg_advisory_xact_lock(hashtext('${POSTGRES_LIMITS_TABLE}'))`);
+        await client.query(
+          `CREATE TABLE IF NOT EXISTS ${POSTGRES_LIMITS_TABLE} (key text PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`,
+        );
+        await client.query('COMMIT');
+        client.release();
+      } catch (error) {
+        client.release(error);
+        throw error;
+      }
+    })();
+    // A failed creation is tried again by the next call (the database may come back).
+    ready.catch(() => tables.delete(pool));
+    tables.set(pool, ready);
+  }
+  return ready;
+}
+
+/** rate-limiter-flexible's PostgreSQL limiter, whose calls wait for the shared table first. */
+class PostgresLimiter extends RateLimiterPostgres {
+  readonly #pool: PgPool;
+  constructor(pool: PgPool, settings: { keyPrefix: string; points: number; duration: number }, cleans: boolean) {
+    // tableCreated: the table is ours (postgresTable); clearExpiredByTimeout: one clean-up per pool.
+    super({
+      ...settings,
+      storeClient: pool,
+      storeType: 'pool',
+      tableName: POSTGRES_LIMITS_TABLE,
+      tableCreated: true,
+      clearExpiredByTimeout: cleans,
+    });
+    this.#pool = pool;
+  }
+  override async consume(...args: Parameters<RateLimiterPostgres['consume']>) {
+    await postgresTable(this.#pool);
+    return super.consume(...args);
+  }
+  override async reward(...args: Parameters<RateLimiterPostgres['reward']>) {
+    await postgresTable(this.#pool);
+    return super.reward(...args);
+  }
+  override async penalty(...args: Parameters<RateLimiterPostgres['penalty']>) {
+    await postgresTable(this.#pool);
+    return super.penalty(...args);
+  }
+  override async get(...args: Parameters<RateLimiterPostgres['get']>) {
+    await postgresTable(this.#pool);
+    return super.get(...args);
+  }
+  override async set(...args: Parameters<RateLimiterPostgres['set']>) {
+    await postgresTable(this.#pool);
+    return super.set(...args);
+  }
+  override async delete(...args: Parameters<RateLimiterPostgres['delete']>) {
+    await postgresTable(this.#pool);
+    return super.delete(...args);
+  }
+}
+
+const cleaning = new WeakSet<object>();
+
+export function createLimiter(backend: LimiterBackend, keyPrefix: string, points: number, duration: number): Limiter {
   const settings = { keyPrefix, points, duration };
-  return redis === undefined
-    ? new RateLimiterMemory(settings)
-    : new RateLimiterRedis({ ...settings, storeClient: redis });
+  if (backend.redis !== undefined) return new RateLimiterRedis({ ...settings, storeClient: backend.redis });
+  if (backend.postgres !== undefined) {
+    const pool = backend.postgres as PgPool;
+    const cleans = !cleaning.has(pool);
+    cleaning.add(pool);
+    return new PostgresLimiter(pool, settings, cleans);
+  }
+  return new RateLimiterMemory(settings);
 }
 
 /**
@@ -42,13 +141,33 @@ export function positiveInteger(
 }
 
 /**
- * The `redis` option of a limiter: undefined (counts in memory) or an ioredis client.
+ * The `redis` and `postgres` options of a limiter: neither (counts in memory), an ioredis client,
+ * or a pg Pool; never both, which would leave it unclear where the counts are.
  *
  * @example
- * checkLimiterRedis('createLoginThrottle', options.redis);
+ * checkLimiterBackend('createLoginThrottle', options);
  */
-export function checkLimiterRedis(where: string, redis: unknown): void {
+export function checkLimiterBackend(where: string, backend: LimiterBackend): void {
+  const { redis, postgres } = backend;
+  if (redis !== undefined && postgres !== undefined)
+    throw new ConfigurationError(
+      `${where}: pass redis or postgres, not both: the counts must live in one place every instance reads`,
+    );
   if (redis !== undefined) checkRedisClient(`${where}: redis`, redis, 'redis: new Redis(process.env.REDIS_URL)');
+  if (postgres !== undefined) {
+    // A pg Pool: the counters take a connection per change and the table is made on one of them.
+    const pool = postgres as Partial<PgPool> | null;
+    const isPool =
+      pool !== null &&
+      typeof pool === 'object' &&
+      typeof pool.query === 'function' &&
+      typeof pool.connect === 'function' &&
+      ['Pool', 'BoundPool'].includes((pool as object).constructor?.name ?? '');
+    if (!isPool)
+      throw new ConfigurationError(
+        `${where}: postgres takes a pg Pool, not ${typeof postgres === 'string' ? 'a connection string' : describe(postgres)}: postgres: new pg.Pool({ connectionString: process.env.DATABASE_URL })`,
+      );
+  }
 }
 
 /** Whole seconds for a Retry-After header: at least 1, so a client never retries at once. */

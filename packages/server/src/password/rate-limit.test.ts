@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigurationError, InvalidArgumentError, StoreUnavailableError } from '../errors.js';
-import { REDIS_URL, serviceAvailable } from '../test/services.js';
+import { POSTGRES_URL, REDIS_URL, serviceAvailable } from '../test/services.js';
 import { createRateLimit, type RateLimit, type RateLimitDecision, type RateLimitOptions } from './rate-limit.js';
 
 type Make = (options: Omit<RateLimitOptions, 'redis' | 'prefix'>) => RateLimit;
@@ -170,5 +171,36 @@ describe.runIf(hasRedis)('rate limit on Redis (shared by every instance)', () =>
     });
     await expect(signups.take('192.0.2.1')).rejects.toBeInstanceOf(StoreUnavailableError);
     dead.disconnect();
+  });
+});
+
+const hasPostgres = await serviceAvailable('postgres', 5432);
+
+describe.runIf(hasPostgres)('rate limit on PostgreSQL (shared by every instance)', () => {
+  const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 4 });
+  const second = new pg.Pool({ connectionString: POSTGRES_URL, max: 4 });
+  afterAll(async () => {
+    await Promise.all([pool.end(), second.end()]);
+  });
+  const prefix = () => `lk-test:rate:${randomBytes(4).toString('hex')}`;
+  rateLimitCases({
+    make: (options) => createRateLimit({ ...options, postgres: pool, prefix: prefix() }),
+    pair: (options) => {
+      const p = prefix();
+      return [pool, second].map((postgres) => createRateLimit({ ...options, postgres, prefix: p }));
+    },
+    pass: (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000 + 50)),
+  });
+
+  it('fails closed with StoreUnavailableError when PostgreSQL is unreachable', async () => {
+    const dead = new pg.Pool({ host: '127.0.0.1', port: 1, connectionTimeoutMillis: 500 });
+    const signups = createRateLimit({
+      postgres: dead,
+      prefix: prefix(),
+      name: 'register',
+      perClient: { points: 10, duration: 3600 },
+    });
+    await expect(signups.take('192.0.2.1')).rejects.toBeInstanceOf(StoreUnavailableError);
+    await dead.end();
   });
 });

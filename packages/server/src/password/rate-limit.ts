@@ -8,7 +8,7 @@
  */
 import { ConfigurationError, InvalidArgumentError } from '../errors.js';
 import {
-  checkLimiterRedis,
+  checkLimiterBackend,
   createLimiter,
   giveBack,
   MAX_SECONDS,
@@ -30,7 +30,9 @@ export interface RateLimitRule {
 export interface RateLimitOptions {
   /** An ioredis client: counts shared by every instance. Default: in this process's memory. */
   redis?: unknown;
-  /** Key prefix in Redis. Default `latchkey:rate`. */
+  /** A pg Pool: counts shared by every instance, in the table `latchkey_limits`. Not with `redis`. */
+  postgres?: unknown;
+  /** Key prefix in Redis or PostgreSQL. Default `latchkey:rate`. */
   prefix?: string;
   /** Required. Names the action in the keys: letters, digits, `_`, `-` and `.` (no `:`, so no two actions share keys). */
   name: string;
@@ -88,7 +90,14 @@ export function createRateLimit(rateOptions: RateLimitOptions): RateLimit {
     throw new ConfigurationError(
       "createRateLimit needs options: createRateLimit({ name: 'register', perClient: { points: 10, duration: 3600 } })",
     );
-  const options = checkOptions('createRateLimit', rateOptions, ['redis', 'prefix', 'name', 'perClient', 'global']);
+  const options = checkOptions('createRateLimit', rateOptions, [
+    'redis',
+    'postgres',
+    'prefix',
+    'name',
+    'perClient',
+    'global',
+  ]);
   // A ':' in the name could make one action's keys another's.
   const name = checkString('name', options.name, {
     pattern: /^[\w.-]+$/,
@@ -102,9 +111,9 @@ export function createRateLimit(rateOptions: RateLimitOptions): RateLimit {
       'a rate limit needs perClient, global or both, such as perClient: { points: 10, duration: 3600 }',
     );
   const prefix = checkString('prefix', options.prefix, { default: 'latchkey:rate', maxLength: 200 });
-  checkLimiterRedis('createRateLimit', options.redis);
+  checkLimiterBackend('createRateLimit', options);
   const limiter = (scope: string, r: RateLimitRule | undefined) =>
-    r && createLimiter(options.redis, `${prefix}:${name}:${scope}`, r.points, r.duration);
+    r && createLimiter(options, `${prefix}:${name}:${scope}`, r.points, r.duration);
   const byClient = limiter('client', perClient);
   const byAll = limiter('global', global);
 

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigurationError, InvalidArgumentError, StoreUnavailableError } from '../errors.js';
-import { REDIS_URL, serviceAvailable } from '../test/services.js';
+import { POSTGRES_URL, REDIS_URL, serviceAvailable } from '../test/services.js';
 import {
   clientKey,
   createLoginThrottle,
@@ -420,5 +421,70 @@ describe.runIf(hasRedis)('login throttle on Redis (shared by every instance)', (
     await expect(t.remember('gina', '192.0.2.1')).rejects.toBeInstanceOf(StoreUnavailableError);
     expect(check).not.toHaveBeenCalled();
     dead.disconnect();
+  });
+});
+
+const hasPostgres = await serviceAvailable('postgres', 5432);
+
+describe.runIf(hasPostgres)('login throttle on PostgreSQL (shared by every instance)', () => {
+  // Two pools: the "two processes" of the shared-counter tests each have their own.
+  const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 4 });
+  const second = new pg.Pool({ connectionString: POSTGRES_URL, max: 4 });
+  afterAll(async () => {
+    await Promise.all([pool.end(), second.end()]);
+  });
+  const prefix = () => `lk-test:throttle:${randomBytes(4).toString('hex')}`;
+
+  throttleCases({
+    make: (options) => createLoginThrottle({ ...options, postgres: pool, prefix: prefix() }),
+    pair: (options) => {
+      const p = prefix();
+      return [pool, second].map((postgres) => createLoginThrottle({ ...options, postgres, prefix: p }));
+    },
+    pass: (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000 + 50)),
+    growth: [1, 2],
+  });
+
+  it('shares counts between two instances in one table, and keeps no username in a key', async () => {
+    const p = prefix();
+    const a = createLoginThrottle({ postgres: pool, prefix: p });
+    const b = createLoginThrottle({ postgres: second, prefix: p });
+    for (let i = 0; i < 6; i++) await (i % 2 ? a : b).attempt('frank', `198.51.100.${i}`, wrong);
+    expect(outcome(await a.attempt('frank', '192.0.2.1', right))).toBe('throttled:account');
+    expect(outcome(await b.attempt('frank', '192.0.2.1', right))).toBe('throttled:account');
+    const { rows } = await pool.query<{ key: string }>('SELECT key FROM latchkey_limits WHERE key LIKE $1', [`${p}%`]);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.map((r) => r.key).join(' ')).not.toContain('frank'); // names are hashed
+  });
+
+  it('a burst of concurrent wrong passwords from many instances checks no more than the free failures', async () => {
+    const p = prefix();
+    const instances = [pool, second, pool].map((postgres) => createLoginThrottle({ postgres, prefix: p }));
+    const check = vi.fn(wrong);
+    await Promise.all(Array.from({ length: 30 }, (_, i) => instances[i % 3]?.attempt('hana', `203.0.113.${i}`, check)));
+    // 5 free failures, then one attempt per back-off period; the in-flight cap (2) refuses the rest.
+    expect(check.mock.calls.length).toBeLessThanOrEqual(6);
+    expect(check.mock.calls.length).toBeGreaterThan(0);
+  });
+
+  it('refuses a connection string, a Client-like object, and redis with postgres at once', () => {
+    expect(() => createLoginThrottle({ postgres: POSTGRES_URL })).toThrow(
+      /postgres takes a pg Pool, not a connection string: postgres: new pg.Pool/,
+    );
+    expect(() => createLoginThrottle({ postgres: { query: () => undefined } })).toThrow(ConfigurationError);
+    expect(() => createLoginThrottle({ postgres: pool, redis: new Redis({ lazyConnect: true }) })).toThrow(
+      /pass redis or postgres, not both/,
+    );
+    expect(() => createLoginThrottle({ postgres: POSTGRES_URL })).not.toThrow(/postgres:\/\//);
+  });
+
+  it('fails closed with StoreUnavailableError when PostgreSQL is unreachable, before any check', async () => {
+    const dead = new pg.Pool({ host: '127.0.0.1', port: 1, connectionTimeoutMillis: 500 });
+    const t = createLoginThrottle({ postgres: dead, prefix: prefix() });
+    const check = vi.fn(right);
+    await expect(t.attempt('gina', '192.0.2.1', check)).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(t.remember('gina', '192.0.2.1')).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(check).not.toHaveBeenCalled();
+    await dead.end();
   });
 });

@@ -23,14 +23,14 @@
  * A refused attempt gives back every point it took, so hammering 429s neither counts as guesses
  * nor stretches the back-off. Keys hold SHA-256 of the username, never the name itself. The
  * throttle answers the same for accounts that exist and for names that do not, so it reveals
- * nothing about who has an account. With `redis`, every instance shares the counters; otherwise
- * they live in this process. A failing Redis is `StoreUnavailableError`, never a skipped throttle.
+ * nothing about who has an account. With `redis` or `postgres`, every instance shares the counters; otherwise
+ * they live in this process. A failing store is `StoreUnavailableError`, never a skipped throttle.
  */
 import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
 import {
-  checkLimiterRedis,
+  checkLimiterBackend,
   createLimiter,
   giveBack,
   guard,
@@ -46,7 +46,12 @@ import { checkOptions, checkString } from '../lib/options.js';
 export interface LoginThrottleOptions {
   /** An ioredis client: counters shared by every instance. Default: in this process's memory. */
   redis?: unknown;
-  /** Key prefix in Redis. Default `latchkey:throttle`. */
+  /**
+   * A pg Pool: counters shared by every instance, in one table (`latchkey_limits`, made at the
+   * first count). Not with `redis`.
+   */
+  postgres?: unknown;
+  /** Key prefix in Redis or PostgreSQL. Default `latchkey:throttle`. */
   prefix?: string;
   /** Failures per account before back-off starts. Default 5. */
   freeFailures?: number;
@@ -169,6 +174,7 @@ const accountKey = (username: string) =>
 const WHAT = 'login throttle';
 const KNOWN_OPTIONS = [
   'redis',
+  'postgres',
   'prefix',
   'freeFailures',
   'maxDelay',
@@ -209,10 +215,10 @@ export function createLoginThrottle(throttleOptions?: LoginThrottleOptions): Log
   const perAccount = positiveInteger('inFlightPerAccount', options.inFlightPerAccount, 2);
   const perClient = positiveInteger('inFlightPerClient', options.inFlightPerClient, 8);
   const prefix = checkString('prefix', options.prefix, { default: 'latchkey:throttle', maxLength: 200 });
-  checkLimiterRedis('createLoginThrottle', options.redis);
+  checkLimiterBackend('createLoginThrottle', options);
 
   const limiter = (name: string, points: number, duration: number) =>
-    createLimiter(options.redis, `${prefix}:${name}`, points, duration);
+    createLimiter(options, `${prefix}:${name}`, points, duration);
   // Attempts per address; a right password gives its point back, so what remains are failures.
   const clients = limiter('client', clientMax, clientWindow);
   const failures = limiter('failures', 1_000_000, window); // a counter: never refuses by itself

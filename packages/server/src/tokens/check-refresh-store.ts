@@ -21,7 +21,7 @@ export const refreshStoreMethods = [
 ] as const satisfies readonly (keyof RefreshStore)[];
 
 const CHOICES =
-  "createSqliteRefreshStore(db) from 'latchkey/tokens/sqlite', or createMemoryRefreshStore() from 'latchkey/tokens' (tests, one process)";
+  "createSqliteRefreshStore(db) from 'latchkey/tokens/sqlite', await createPostgresRefreshStore(pool) from 'latchkey/tokens/postgres', or createMemoryRefreshStore() from 'latchkey/tokens' (tests, one process)";
 
 /**
  * Returns `value` if it has every method of `RefreshStore`; `ConfigurationError` naming the fix otherwise.

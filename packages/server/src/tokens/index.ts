@@ -4,8 +4,8 @@
  * other processes through a log), and rotating refresh tokens with reuse detection. Browsers never
  * receive any of these: the backend-for-frontend mints one per call.
  *
- * Stores: `latchkey/tokens/sqlite`, `latchkey/tokens/redis`; the refresh-store conformance suite:
- * `latchkey/tokens/conformance`.
+ * Stores: `latchkey/tokens/sqlite`, `latchkey/tokens/postgres`, `latchkey/tokens/redis`; the
+ * refresh-store conformance suite: `latchkey/tokens/conformance`.
  */
 export { type AccessTokenOptions, type AccessTokens, createAccessTokens } from './access.js';
 export { MAX_ACCESS_TOKEN_LIFETIME, type VerifiedAccessToken } from './claims.js';

@@ -1,7 +1,8 @@
 /**
  * The refresh-token store contract: where families and their tokens live. latchkey ships a memory
- * store (`createMemoryRefreshStore`) and a SQLite one (`latchkey/tokens/sqlite`); any other must
- * pass `runRefreshStoreConformance` (`latchkey/tokens/conformance`).
+ * store (`createMemoryRefreshStore`), a SQLite one (`latchkey/tokens/sqlite`) and a PostgreSQL one
+ * (`latchkey/tokens/postgres`); any other must pass `runRefreshStoreConformance`
+ * (`latchkey/tokens/conformance`).
  *
  * Times are milliseconds since the epoch. Every method may reject (the caller fails closed).
  * Returned objects are copies: changing one never changes the store.

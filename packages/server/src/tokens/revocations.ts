@@ -4,9 +4,10 @@
  * account, "log out everywhere").
  *
  * How: the revocations form a shared, append-only log (a SQLite file: `latchkey/tokens/sqlite`; a
- * Redis stream: `latchkey/tokens/redis`; or your own `RevocationLog`). Each process keeps the
- * log's last hour in memory and reads what was appended since its cursor every `pollInterval`
- * (500 ms; at once on a Redis message). `check` is then a map look-up, synchronous and free of I/O.
+ * PostgreSQL table: `latchkey/tokens/postgres`; a Redis stream: `latchkey/tokens/redis`; or your own
+ * `RevocationLog`). Each process keeps the log's last hour in memory and reads what was appended
+ * since its cursor every `pollInterval` (500 ms; at once on a Redis message or a PostgreSQL
+ * NOTIFY). `check` is then a map look-up, synchronous and free of I/O.
  * Why not ask the store per token: that puts the store's latency and availability on every API
  * call, while the log costs one small read per interval per process whatever the traffic, and
  * stays small (an entry is useless once the tokens it revokes have expired: ≤ 1 h + skew).
@@ -71,7 +72,7 @@ export interface RevocationLog {
   watch?(onAppend: () => void): () => Promise<void>;
 }
 
-/** Options of `createSharedRevocations` (and of the SQLite and Redis backends, beside their own). Times in ms. */
+/** Options of `createSharedRevocations` (and of the SQLite, PostgreSQL and Redis backends, beside their own). Times in ms. */
 export interface SharedRevocationsOptions {
   /** Milliseconds between reads of the log. Default 500; 10 to 1000. */
   pollInterval?: number;
@@ -102,7 +103,7 @@ export function checkRevocations(value: unknown): AccessTokenRevocations | undef
   if (missing.length > 0)
     throw new ConfigurationError(
       `revocations must be an AccessTokenRevocations (${describe(value)} lacks ${missing.join(', ')}): ` +
-        'pass createMemoryRevocations(), createSqliteRevocations(db) or createRedisRevocations(redis)',
+        'pass createMemoryRevocations(), createSqliteRevocations(db), createPostgresRevocations(pool) or createRedisRevocations(redis)',
     );
   return value as AccessTokenRevocations;
 }
@@ -188,7 +189,8 @@ export function createMemoryRevocations(now: () => number = Date.now): AccessTok
 
 /**
  * Revocations shared through a log, for issuers and verifiers in several processes (see the top
- * of this file). Backends wrap it: `createSqliteRevocations`, `createRedisRevocations`.
+ * of this file). Backends wrap it: `createSqliteRevocations`, `createPostgresRevocations`,
+ * `createRedisRevocations`.
  * @example
  * const revocations = createSharedRevocations(myLog, { onError: (e) => log.warn({ err: e }, 'revocations') });
  * await revocations.ready();
@@ -202,7 +204,7 @@ export function createSharedRevocations(
   if (missing.length > 0)
     throw new ConfigurationError(
       `createSharedRevocations needs a RevocationLog (${describe(log)} lacks ${missing.join(', ')}): ` +
-        'pass createSqliteRevocationLog(db), createRedisRevocationLog(redis), or your own',
+        'pass createSqliteRevocationLog(db), createPostgresRevocationLog(pool), createRedisRevocationLog(redis), or your own',
     );
   const o = checkOptions('createSharedRevocations', options, SHARED_REVOCATIONS_OPTIONS);
   const pollInterval = checkNumber('pollInterval', o.pollInterval, {
