@@ -6,7 +6,7 @@
  *      many sessions (first for this process and its caches, after one untimed pass has brought
  *      them into the server's buffers and the OS page cache, as on a running system), and the
  *      median of repeated ("warm") validations of one;
- *   2. per framework (node:http, Express, Fastify) the bare route against the authenticated route of
+ *   2. per framework (node:http, Express, Fastify, Hono on @hono/node-server) the bare route against the authenticated route of
  *      latchkey on each store and of the anchors (express-session on memory, SQLite and Redis; the
  *      article's jsonwebtoken.verify with a string and a KeyObject secret; jose; iron-session),
  *      the same request on both routes, load from a separate process, alternating rounds;
@@ -163,7 +163,7 @@ for (const size of sizes) {
 }
 
 // 2. HTTP: every framework's bare route against each mechanism's authenticated route
-type Framework = 'node' | 'express' | 'fastify';
+type Framework = 'node' | 'express' | 'fastify' | 'hono';
 interface Case {
   framework: Framework;
   name: string;
@@ -200,6 +200,7 @@ const cases: Case[] = [
     ? [anchor('express', 'express-session, connect-redis', 'express-session-redis')]
     : []),
   ...latchkeyCases('fastify', fastVariants),
+  ...latchkeyCases('hono', fastVariants),
 ];
 
 /** Starts a bench server on a given port (pinned to core 0) and waits until it is ready. */
@@ -252,7 +253,7 @@ const summary = (rs: LoadResult[]) => ({
   p99: median(rs.map((r) => r.p99ms)),
 });
 type Summary = ReturnType<typeof summary>;
-const bareRuns: Record<Framework, LoadResult[]> = { node: [], express: [], fastify: [] };
+const bareRuns: Record<Framework, LoadResult[]> = { node: [], express: [], fastify: [], hono: [] };
 const authRuns = new Map<Case, LoadResult[]>();
 const largest = sizes[sizes.length - 1] as number;
 for (const c of cases) {
@@ -287,7 +288,7 @@ const line = (name: string, s: Summary, bareRps: number) =>
 console.log(
   `\nHTTP, ${largest.toLocaleString('en-US')} latchkey sessions, ${connections} connections, ${rounds}×${seconds} s per route, medians`,
 );
-for (const framework of ['node', 'express', 'fastify'] as const) {
+for (const framework of ['node', 'express', 'fastify', 'hono'] as const) {
   console.log(
     `  ${framework === 'node' ? 'node:http' : framework}${' '.repeat(44)}req/s median (min–max)             p50       p99   ratio`,
   );

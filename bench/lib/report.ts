@@ -120,7 +120,10 @@ look-up, CSRF and header work, a reused minted JWT, one HTTP round trip to the d
 }
 
 const docs = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs');
-const label = { node: 'node:http', express: 'Express', fastify: 'Fastify' } as Record<string, string>;
+const label = { node: 'node:http', express: 'Express', fastify: 'Fastify', hono: 'Hono (@hono/node-server)' } as Record<
+  string,
+  string
+>;
 
 export function writeReport(r: Results): void {
   mkdirSync(join(docs, 'benchmarks'), { recursive: true });
@@ -187,7 +190,7 @@ export function writeReport(r: Results): void {
   );
 
   const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  const httpTable = ['node', 'express', 'fastify']
+  const httpTable = ['node', 'express', 'fastify', 'hono']
     .map((f) => {
       const bare = r.bare[f] as Summary;
       const cells = (s: Summary, ratioText: string) => [

@@ -1,6 +1,6 @@
 /**
  * One benchmark server, configured by its environment, so every case runs the same way:
- *   FRAMEWORK = node | express | fastify
+ *   FRAMEWORK = node | express | fastify | hono (on @hono/node-server)
  *   MECH      = latchkey | express-session-memory | express-session-sqlite(-published) | express-session-redis
  *             | jsonwebtoken-string | jsonwebtoken-keyobject | jose | iron-session
  *             | better-auth | better-auth-cookie-cache
@@ -12,12 +12,14 @@ import { createSecretKey } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { serve } from '@hono/node-server';
 import Database from 'better-sqlite3';
 import createPublishedStore from 'better-sqlite3-session-store';
 import RedisStore from 'connect-redis';
 import express from 'express';
 import session from 'express-session';
 import Fastify from 'fastify';
+import { Hono } from 'hono';
 import { Redis } from 'ioredis';
 import { getIronSession } from 'iron-session';
 import { jwtVerify, SignJWT } from 'jose';
@@ -25,6 +27,7 @@ import jsonwebtoken from 'jsonwebtoken';
 import { createSessionManager } from 'latchkey';
 import { createExpressSessions, getSession as getExpressSession } from 'latchkey/express';
 import { createFastifySessions, getSession as getFastifySession } from 'latchkey/fastify';
+import { createHonoSessions, getSession as getHonoSession, type SessionEnv } from 'latchkey/hono';
 import { createNodeSessions } from 'latchkey/node';
 import { createSqliteSessionStore } from '../anchors/express-session-sqlite.js';
 import { BENCH_KEY, openFromEnv, REDIS_URL } from '../lib/backends.js';
@@ -105,6 +108,21 @@ if (framework === 'express') {
   });
   await app.listen({ port, host: '127.0.0.1' });
   ready();
+} else if (framework === 'hono') {
+  const app = new Hono<SessionEnv>();
+  app.get('/bare', (c) => c.body(ok, 200, { 'content-type': 'application/json' }));
+  const auth = createHonoSessions(await latchkey());
+  // The session middleware on the routes that use it, as the adapter's example does for /api/*.
+  app.use('/login', auth.middleware);
+  app.use('/auth', auth.middleware);
+  app.post('/login', async (c) => {
+    await auth.login(c, 'bench-user');
+    return c.body(ok, 200, { 'content-type': 'application/json' });
+  });
+  app.get('/auth', auth.requireSession, (c) =>
+    c.body(JSON.stringify({ userId: getHonoSession(c)?.userId }), 200, { 'content-type': 'application/json' }),
+  );
+  serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, ready);
 } else {
   type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<string | null>;
   let check: Handler;

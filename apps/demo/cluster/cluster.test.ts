@@ -82,11 +82,24 @@ function clusterCases(get: () => Cluster, store: { name: string; stop(): Promise
     const out = await call(cluster, b, '/api/auth/logout', { method: 'POST', cookie });
     expect(out.status).toBeLessThan(300);
     const seen = await Promise.all([a, c].map((base) => until(cluster, base, cookie, 401, 1000)));
+    // The invalidation bus, not the 1 s staleness bound, told them (without it: ~1000 ms).
+    expect(Math.max(...seen)).toBeLessThan(250);
     console.log(
       `cluster (${store.name}): logout on app2 seen by app1 and app3 after ${seen.map((ms) => ms.toFixed(0)).join(' and ')} ms`,
     );
     // And it stays seen through the balancer.
     for (let i = 0; i < 6; i++) expect((await call(cluster, cluster.url, '/api/me', { cookie })).status).toBe(401);
+  });
+
+  it('the probes answer on each instance, and 404 through the balancer', async () => {
+    const cluster = get();
+    for (const i of cluster.instances) {
+      expect((await call(cluster, i.base, '/healthz')).status).toBe(200);
+      const ready = await call(cluster, i.base, '/readyz');
+      expect(ready.status).toBe(200);
+      expect(ready.headers.get('cache-control')).toBe('no-store');
+    }
+    for (const path of ['/healthz', '/readyz']) expect((await call(cluster, cluster.url, path)).status).toBe(404);
   });
 
   it('the throttle holds across instances: waves of wrong passwords over all three check at most 6', async () => {
@@ -171,7 +184,9 @@ function clusterCases(get: () => Cluster, store: { name: string; stop(): Promise
     expect(other).toBe(0);
     // It came back, and the balancer sends it traffic again.
     await expect
-      .poll(async () => (await call(cluster, cluster.url, '/readyz')).headers.get('x-served-by'), { timeout: 15_000 })
+      .poll(async () => (await call(cluster, cluster.url, '/api/auth/methods')).headers.get('x-served-by'), {
+        timeout: 15_000,
+      })
       .toBe(victim?.name);
   });
 

@@ -57,6 +57,7 @@ export interface Cluster {
  *   While a store is down every instance is out, and HAProxy answers 503 itself.
  * - Retries only on a failed connection (the request never reached the server), then to another
  *   instance (`redispatch`): a POST is never sent twice.
+ * - The probes answer 404 to clients: only HAProxy's own checks reach them.
  */
 export function haproxyConfiguration(options: {
   port: number;
@@ -85,6 +86,8 @@ frontend web
   http-request del-header forwarded
   option forwardfor
   http-request set-header x-forwarded-proto http
+  # The probes are for HAProxy, whose checks go straight to the servers; /readyz costs a store read.
+  http-request deny deny_status 404 if { path /healthz /readyz }
   default_backend latchkey
 
 backend latchkey
@@ -183,7 +186,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       'HAProxy sending traffic to every instance',
       async () => {
         if (haproxy.exitCode !== null) throw new Error(`haproxy exited: ${haproxyErrors}`);
-        const res = await fetch(`${url}/readyz`);
+        // Any route: HAProxy sends it only to instances that passed their checks.
+        const res = await fetch(`${url}/api/auth/methods`);
+        await res.body?.cancel();
         const by = res.headers.get('x-served-by');
         if (res.status === 200 && by) seen.add(by);
         return seen.size === instances.length;

@@ -45,7 +45,7 @@ const cluster = await startCluster({
   env: { LOG_LEVEL: env.LOG_LEVEL ?? 'warn' },
 }).catch((error: Error) => {
   process.stderr.write(
-    `the cluster did not start: ${error.message}\nIs the store running? PostgreSQL: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start; Redis: redis-server --daemonize yes\n`,
+    `the cluster did not start: ${error.message}\nIs the store running, with its database? PostgreSQL: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start, then createdb -h 127.0.0.1 -U postgres test (or set LATCHKEY_POSTGRES_URL); Redis: redis-server --daemonize yes\n`,
   );
   process.exit(1);
 });

@@ -405,6 +405,9 @@ if (lab && process.stdout.isTTY && env.LATCHKEY_LAB_OPEN !== '0') {
       .unref();
 }
 
+// Started by a parent with an IPC channel (npm run cluster, the tests): when the parent goes, even
+// by SIGKILL, the channel closes; stop as on SIGTERM rather than serve on as an orphan.
+process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     redirect?.close();

@@ -33,9 +33,12 @@ export async function startServerProcess(env: Record<string, string>, port?: num
     ['--import', 'tsx', ...(env.NODE_FLAGS ?? '').split(' ').filter(Boolean), main],
     {
       env: { ...process.env, PORT: String(chosen), HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // An IPC channel: when this process goes (even by SIGKILL), the server sees it close and stops.
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     },
   );
+  // The channel alone must not keep this process alive.
+  child.channel?.unref();
   // stderr still reaches the test's output, and its last lines go into the error when start-up
   // fails, so a CI log says why (a port taken, a store refused) without a rerun.
   let errTail = '';

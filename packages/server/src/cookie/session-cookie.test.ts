@@ -1,3 +1,4 @@
+import { parseCookie } from 'cookie';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../errors.js';
 import { createCookieReader, serializeExpiredSessionCookie, serializeSessionCookie } from './session-cookie.js';
@@ -53,5 +54,49 @@ describe('session cookie', () => {
       expect(() => createCookieReader(name)).toThrow(ConfigurationError);
     }
     expect(() => createCookieReader('sess=ion')).toThrow(/such as __Host-session$/);
+  });
+
+  it('reads values exactly as the cookie package would, over 20,000 random headers (differential)', () => {
+    // The reader slices our one pair out instead of parsing the whole header; the cookie package's
+    // parse (no decoding) is the reference for every header the reader does not call ambiguous.
+    const pieces = [
+      '__Host-session',
+      '__host-session',
+      '__Host-session2',
+      'x__Host-session',
+      'a',
+      'b',
+      ' ',
+      '\t',
+      '=',
+      ';',
+      '; ',
+      '"',
+      'v.1',
+      '%41',
+      'tok=en',
+      '',
+    ];
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed % n;
+    };
+    let compared = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const header = Array.from({ length: 1 + random(8) }, () => pieces[random(pieces.length)]).join('');
+      const reading = read(header);
+      if (reading.kind === 'ambiguous') continue;
+      const expected = parseCookie(header, { decode: (v) => v })['__Host-session'];
+      expect(reading.kind === 'value' ? reading.value : undefined, JSON.stringify(header)).toBe(expected);
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(10_000);
+  });
+
+  it('slices the value between the = and the next ;, without the spaces and tabs around it', () => {
+    expect(read('__Host-session= \ta.b=c\t ; other=1')).toEqual({ kind: 'value', value: 'a.b=c' });
+    expect(read('x=1;__Host-session=')).toEqual({ kind: 'value', value: '' });
+    expect(read('__Host-session2=a; x__Host-session=b')).toEqual({ kind: 'none' });
   });
 });

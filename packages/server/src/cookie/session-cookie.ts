@@ -1,13 +1,15 @@
 /**
  * The session cookie: read it strictly, write it with the secure defaults.
- * Syntax comes from the `cookie` package; the rules on top are ours:
+ * Writing uses the `cookie` package; reading finds our one pair by its exact name and slices its
+ * value out, with the `cookie` package's rule for a value (a differential test holds them equal).
+ * The rules on top are ours:
  * - RFC 6265bis §4.1.3.2: a `__Host-` cookie is Secure, Path=/ and has no Domain, so no sibling
  *   subdomain and no other path can set or shadow it.
  * - RFC 6265bis §5.4: browsers match cookie prefixes case-insensitively, so `__HOST-session` set
  *   by a sibling without the prefix rules could shadow ours. A header that carries our name twice,
  *   or any case variant of it, is not authenticated.
  */
-import { parseCookie, stringifySetCookie } from 'cookie';
+import { stringifySetCookie } from 'cookie';
 import { ConfigurationError } from '../errors.js';
 
 /**
@@ -53,7 +55,16 @@ export function assertCookieName(name: string): void {
 
 // Values are never percent-decoded: a token has exactly one spelling, so no alternate encoding of
 // a captured token is accepted.
-const identity = (value: string) => value;
+const NONE: CookieReading = Object.freeze({ kind: 'none' });
+const AMBIGUOUS: CookieReading = Object.freeze({ kind: 'ambiguous' });
+/** Without the spaces and tabs around it (the cookie package's rule for a value). */
+function trimOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && (value.charCodeAt(start) === 0x20 || value.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
 
 /**
  * Returns a reader bound to one cookie name; the name's pattern is compiled once.
@@ -67,12 +78,17 @@ export function createCookieReader(name: string): (header: string | undefined) =
   const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const occurrences = new RegExp(`(?:^|;)[ \\t]*(${escaped})[ \\t]*=`, 'gi');
   return (header) => {
-    if (typeof header !== 'string' || header.length === 0) return { kind: 'none' };
-    const found = header.match(occurrences);
-    if (found === null) return { kind: 'none' };
-    if (found.length !== 1 || !found[0].includes(name)) return { kind: 'ambiguous' };
-    const value = parseCookie(header, { decode: identity })[name];
-    return value === undefined ? { kind: 'none' } : { kind: 'value', value };
+    if (typeof header !== 'string' || header.length === 0) return NONE;
+    occurrences.lastIndex = 0;
+    const first = occurrences.exec(header);
+    if (first === null) return NONE;
+    // Our name twice (in any case), or only a case variant of it: which one is ours is unclear.
+    if (first[1] !== name || occurrences.exec(header) !== null) return AMBIGUOUS;
+    // The one pair is found: its value is sliced out, not every cookie of the header parsed into an
+    // object per request (#18). Trimmed of spaces and tabs, as the cookie package reads values.
+    const start = first.index + first[0].length;
+    const end = header.indexOf(';', start);
+    return { kind: 'value', value: trimOws(header.slice(start, end === -1 ? header.length : end)) };
   };
 }
 

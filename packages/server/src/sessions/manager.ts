@@ -439,15 +439,17 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     return record;
   }
 
-  /** The sliding write, throttled: at most one store write per touch interval per session. */
-  async function slide(record: SessionRecord, session: Session): Promise<Session> {
+  /**
+   * The sliding write, throttled: at most one store write per touch interval per session. Not an
+   * async function: most requests write nothing, and then the session comes back as it is, without
+   * a promise of its own (#18: each async layer costs the request path an allocation and a tick).
+   */
+  function slide(record: SessionRecord, session: Session): Session | Promise<Session> {
     const t = now();
-    if (t - record.lastSeenAt >= touchMs) {
-      session.lastSeenAt = t;
-      session.expiresAt = Math.min(t + idleOf(record), limitOf(record));
-      await store.touch(record.id, session.lastSeenAt, session.expiresAt);
-    }
-    return session;
+    if (t - record.lastSeenAt < touchMs) return session;
+    session.lastSeenAt = t;
+    session.expiresAt = Math.min(t + idleOf(record), limitOf(record));
+    return store.touch(record.id, session.lastSeenAt, session.expiresAt).then(() => session);
   }
 
   let timer: NodeJS.Timeout | undefined;

@@ -38,13 +38,14 @@ import type { SessionManager } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
 import { createSessionGuard } from '../guard.js';
 import { setFlowHeaders } from '../node-headers.js';
+import { RequestSlot } from '../request-slot.js';
 
 export { handleClientError } from '../../http/client-error.js';
 export type { LoginOptions } from '../../http/session-flow.js';
 
 /** `undefined`: the session middleware has not run for this request; `null`: it found none. */
-const sessions = new WeakMap<Request, Session | null>();
-const nonces = new WeakMap<Request, string>();
+const sessions = new RequestSlot<Request, Session | null>('session');
+const nonces = new RequestSlot<Request, string>('nonce');
 
 /** The session `middleware` found for this request; `null` when none (or the middleware did not run). */
 export function getSession(req: Request): Session | null {

@@ -35,13 +35,14 @@ import { checkLoginOptions, createSessionFlow, type FlowHeaders, type LoginOptio
 import type { SessionManager } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
 import { createSessionGuard } from '../guard.js';
+import { RequestSlot } from '../request-slot.js';
 
 export { handleClientError } from '../../http/client-error.js';
 export type { LoginOptions } from '../../http/session-flow.js';
 
 /** `undefined`: the session hook has not run for this request; `null`: it found none. */
-const sessions = new WeakMap<FastifyRequest, Session | null>();
-const nonces = new WeakMap<FastifyRequest, string>();
+const sessions = new RequestSlot<FastifyRequest, Session | null>('session');
+const nonces = new RequestSlot<FastifyRequest, string>('nonce');
 
 /** The session `onRequest` found for this request; `null` when none (or the hook did not run). */
 export function getSession(request: FastifyRequest): Session | null {

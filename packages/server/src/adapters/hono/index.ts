@@ -41,6 +41,7 @@ import { checkLoginOptions, createSessionFlow, type FlowHeaders, type LoginOptio
 import type { SessionManager } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
 import { createSessionGuard } from '../guard.js';
+import { RequestSlot } from '../request-slot.js';
 
 export { handleClientError } from '../../http/client-error.js';
 export type { LoginOptions } from '../../http/session-flow.js';
@@ -58,7 +59,7 @@ export interface SessionEnv {
   Variables: { session: Session | null };
 }
 
-const nonces = new WeakMap<Context, string>();
+const nonces = new RequestSlot<Context, string>('nonce');
 
 /** The session the middleware found for this request (`c.get('session')`); `null` when none. */
 export function getSession(c: Context): Session | null {

@@ -48,13 +48,14 @@ import type { SessionManager, SessionMeta } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
 import { createSessionGuard } from '../guard.js';
 import { setFlowHeaders } from '../node-headers.js';
+import { RequestSlot } from '../request-slot.js';
 
 export { handleClientError } from '../../http/client-error.js';
 export type { LoginOptions } from '../../http/session-flow.js';
 
 /** `undefined`: `authenticate` has not run for this request; `null`: it found no session. */
-const sessions = new WeakMap<IncomingMessage, Session | null>();
-const nonces = new WeakMap<IncomingMessage, string>();
+const sessions = new RequestSlot<IncomingMessage, Session | null>('session');
+const nonces = new RequestSlot<IncomingMessage, string>('nonce');
 
 /** The session `authenticate` found for this request; `null` when none (or it did not run). */
 export function getSession(req: IncomingMessage): Session | null {
