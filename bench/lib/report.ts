@@ -29,7 +29,8 @@ interface Results {
   seconds: number;
   inProcess: { size: number; variant: string; coldMedianUs: number; coldP99Us: number; warmMedianUs: number }[];
   bare: Record<string, Summary>;
-  http: ({ framework: string; name: string } & Summary)[];
+  /** `ratio`: the median over rounds of authenticated req/s to the bare round just before it (absent in older results). */
+  http: ({ framework: string; name: string; ratio?: number } & Summary)[];
   scaling: { connections: number; bare: Summary; auth: Summary }[];
   storm: { rps: number; p99ms: number; rawHashRate: number; eld: { p50: number; p99: number; max: number } };
   tokens?: TokenResults;
@@ -100,6 +101,43 @@ core per instance, and give the load balancer and the store cores of their own.
 `;
 }
 
+/**
+ * Where the time goes: what CPU profiles of the bench servers under load showed (2026-12-01), and
+ * what changed because of them. Prose, not a measurement of this run: \`node --cpu-prof\` costs
+ * throughput, so profiles are taken apart from \`npm run bench\`.
+ */
+const PROFILE_SECTION = `## Where the time goes (CPU profiles)
+
+Taken with \`node --cpu-prof\` on the bench server (SQLite exclusive + cache, 64 connections from wrk
+on the other core), counting only the 6 s of steady load, per request. Reproduce with
+\`npm run bench:profile -- --framework node --route auth\` (and \`--route bare\`):
+
+| node:http | bare route | authenticated route |
+|---|---:|---:|
+| CPU per request, all frames | 39–40 µs | 60–76 µs |
+| of which latchkey's own functions (inclusive) | — | 5.1–6.6 µs |
+| of which the socket write (\`writev\`) | 17 µs | 20–24 µs |
+
+- **latchkey's part is small and where it should be.** The adapter's \`authenticate\` is 5–7 µs
+  inclusive: the manager's \`load\` (the verified-token and session caches, 1.6 µs for the cache's
+  \`get\`), the cookie read (1.5 µs), the no-store header (0.2 µs). The in-process figure above,
+  0.5–1 µs warm, is the same work without a request around it.
+- **The rest of the gap is not in latchkey's frames.** Every Node frame of the HTTP path runs
+  slower on the authenticated route (the socket write +3–7 µs, the header parser and the event
+  emitter about 2×), in three pairs of profiles taken in either order. A process doing a little
+  more work per request on this 2-core virtual machine pays for it again in the HTTP code around it;
+  we have not found a cause we can remove, so the ratio targets of #18 (Fastify ≥ 0.9× with the
+  cache, node:http ≥ 0.95×) are not met on this machine.
+- **Fastify:** latchkey's functions were 7.5 % of busy samples, garbage collection 2.0 % (5.8 % in
+  the profile that opened #18), and the socket write the top frame (16.6 %).
+- **Changed because of the profiles:** the adapters kept each request's session and nonce in
+  WeakMaps; a WeakMap entry per short-lived request cost about 1.2 µs in the collector against
+  0.06 µs for a symbol property (a microbenchmark of 2 million requests), so they now use a
+  symbol on the request. The session cookie is sliced out of the header instead of parsing
+  every cookie into an object. The idle-timeout slide no longer wraps an unchanged session in a
+  promise of its own.
+`;
+
 /** The tokens section: verify/s and the cost the BFF adds per forwarded request. */
 export function tokensSection(t: TokenResults): string {
   const rows = t.verify
@@ -129,7 +167,8 @@ export function writeReport(r: Results): void {
   mkdirSync(join(docs, 'benchmarks'), { recursive: true });
   // The raw numbers of the run, beside the report they produced.
   writeFileSync(join(docs, 'benchmarks/results.json'), `${JSON.stringify(r, null, 2)}\n`);
-  const ratio = (row: Summary & { framework: string }) => row.rps / (r.bare[row.framework] as Summary).rps;
+  const ratio = (row: Summary & { framework: string; ratio?: number }) =>
+    row.ratio ?? row.rps / (r.bare[row.framework] as Summary).rps;
   const find = (framework: string, name: string) =>
     r.http.find((h) => h.framework === framework && h.name.startsWith(name));
 
@@ -266,7 +305,10 @@ process pinned to the other core than the server. Versions: ${versions}.
 get the same request, credential included, so the difference is the authentication work. Rounds
 alternate bare and authenticated (${r.rounds} × ${r.seconds} s each, ${r.connections} connections, after a
 1 s warm-up); the tables give medians with the min–max of req/s so the noise of this shared machine
-shows. latchkey's stores hold ${r.sizes[r.sizes.length - 1]?.toLocaleString('en-US')} sessions during the HTTP runs.
+shows. A ratio is the median, over a case's rounds, of its authenticated req/s to the bare round
+just before it in the same process: this machine's speed drifts by up to 1.7× over minutes (the
+same route's CPU time per request went from 33 to 56 µs between adjacent 3-s runs), and adjacent
+rounds share the drift while a bare median pooled over the whole run does not. latchkey's stores hold ${r.sizes[r.sizes.length - 1]?.toLocaleString('en-US')} sessions during the HTTP runs.
 
 ## Headline
 
@@ -319,6 +361,7 @@ ${scalingTable}
 ${r.tokens ? tokensSection(r.tokens) : ''}
 ${r.memory ? memorySection(r.memory) : ''}
 ${r.scaleOut ? scaleOutSection(r.scaleOut, r.cores) : ''}
+${PROFILE_SECTION}
 ## What surprised us, and why
 
 - **\`jsonwebtoken.verify\` with a string secret is ${jwtString && jwtKey ? fmt(jwtKey.rps / jwtString.rps, 1) : '?'}× slower than with a KeyObject.**
