@@ -128,12 +128,18 @@ on the other core), counting only the 6 s of steady load, per request. Reproduce
   more work per request on this 2-core virtual machine pays for it again in the HTTP code around it;
   we have not found a cause we can remove, so the ratio targets of #18 (Fastify ≥ 0.9× with the
   cache, node:http ≥ 0.95×) are not met on this machine.
+- **Part of the gap is the route, not the session.** A stub of the authenticated route without
+  latchkey (it reads the Cookie header, which makes Node build \`req.headers\`, awaits once, sets
+  \`Cache-Control\` and writes \`{"userId": …}\`) cost 7–15 µs more CPU per request than the bare
+  route (median 9.4 µs over 6 adjacent pairs, measured from \`/proc\` CPU ticks under wrk). Any
+  authenticated route pays that; the bare route is a lower bound no session check can reach.
 - **Fastify:** latchkey's functions were 7.5 % of busy samples, garbage collection 2.0 % (5.8 % in
   the profile that opened #18), and the socket write the top frame (16.6 %).
 - **Changed because of the profiles:** the adapters kept each request's session and nonce in
   WeakMaps; a WeakMap entry per short-lived request cost about 1.2 µs in the collector against
   0.06 µs for a symbol property (a microbenchmark of 2 million requests), so they now use a
-  symbol on the request. The session cookie is sliced out of the header instead of parsing
+  symbol on the request: node:http's \`authenticate\` went from 6.7 to 5.2 µs inclusive in the
+  profiles (two of each). The session cookie is sliced out of the header instead of parsing
   every cookie into an object. The idle-timeout slide no longer wraps an unchanged session in a
   promise of its own.
 `;
