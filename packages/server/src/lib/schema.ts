@@ -8,7 +8,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { ConfigurationError } from '../errors.js';
 import type { PgQueryable } from '../stores/postgres.js';
 import { driverKind, driverName, storeFor } from './drivers.js';
-import { describe } from './options.js';
+import { checkString, describe } from './options.js';
 
 const newer = (what: string, version: unknown, steps: number) =>
   new ConfigurationError(
@@ -68,4 +68,20 @@ export function checkPgQueryable(where: string, db: unknown): void {
   throw new ConfigurationError(
     `${where} takes a pg Pool, pg Client or PGlite (anything with query(text, params)): ${example}; got ${got}${wrap === undefined ? '' : ` (for it, use ${wrap})`}`,
   );
+}
+
+/**
+ * A PostgreSQL store's `tablePrefix`: letters, digits and `_`, not starting with a digit, because
+ * it is spliced into SQL as part of an identifier. `fallback` is the store's default.
+ *
+ * @example
+ * const t = checkTablePrefix(options.tablePrefix, 'latchkey_refresh_');
+ */
+export function checkTablePrefix(prefix: unknown, fallback: string): string {
+  return checkString('tablePrefix', prefix, {
+    default: fallback,
+    pattern: /^[A-Za-z_][A-Za-z0-9_]*$/,
+    expected: 'letters, digits and _ only, not starting with a digit',
+    maxLength: 40,
+  });
 }

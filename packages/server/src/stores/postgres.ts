@@ -5,8 +5,8 @@
  * per-user lock, so the session cap holds across processes.
  */
 import { checkDeadline, guarded } from '../lib/deadline.js';
-import { checkNumber, checkOptions, checkString } from '../lib/options.js';
-import { checkPgQueryable, migratePostgresSchema } from '../lib/schema.js';
+import { checkNumber, checkOptions } from '../lib/options.js';
+import { checkPgQueryable, checkTablePrefix, migratePostgresSchema } from '../lib/schema.js';
 import type { SessionBinding, SessionData, SessionRecord, SessionStore } from './store.js';
 
 /** The one method the store uses. pg's Pool and Client, and PGlite, all have it. */
@@ -132,14 +132,7 @@ const toRecord = (id: string, row: Row): SessionRecord => ({
   binding: row.binding === null ? null : (JSON.parse(row.binding) as SessionBinding),
 });
 
-/** Letters, digits and `_`, not starting with a digit: it is spliced into SQL as an identifier. */
-const checkPrefix = (prefix: unknown) =>
-  checkString('tablePrefix', prefix, {
-    default: 'latchkey_',
-    pattern: /^[A-Za-z_][A-Za-z0-9_]*$/,
-    expected: 'letters, digits and _ only, not starting with a digit',
-    maxLength: 40,
-  });
+const checkPrefix = (prefix: unknown) => checkTablePrefix(prefix, 'latchkey_');
 
 /**
  * Creates the tables on first use (or moves them to this version) under an advisory lock, so

@@ -8,8 +8,8 @@
  */
 import { StoreUnavailableError } from '../errors.js';
 import { checkDeadline, guarded } from '../lib/deadline.js';
-import { checkNumber, checkOptions, checkString } from '../lib/options.js';
-import { checkPgQueryable, migratePostgresSchema } from '../lib/schema.js';
+import { checkNumber, checkOptions } from '../lib/options.js';
+import { checkPgQueryable, checkTablePrefix, migratePostgresSchema } from '../lib/schema.js';
 import type { PgQueryable } from '../stores/postgres.js';
 import type { RefreshFamily, RefreshRecord, RefreshStore } from './refresh-store.js';
 
@@ -103,14 +103,7 @@ const toRecord = (r: TokenRow): RefreshRecord => ({
   successorSealed: r.successor_sealed,
 });
 
-/** Letters, digits and `_`, not starting with a digit: it is spliced into SQL as an identifier. */
-const checkPrefix = (prefix: unknown) =>
-  checkString('tablePrefix', prefix, {
-    default: 'latchkey_refresh_',
-    pattern: /^[A-Za-z_][A-Za-z0-9_]*$/,
-    expected: 'letters, digits and _ only, not starting with a digit',
-    maxLength: 40,
-  });
+const checkPrefix = (prefix: unknown) => checkTablePrefix(prefix, 'latchkey_refresh_');
 
 /** SQLSTATE 40001: a rotation lost a race under REPEATABLE READ or SERIALIZABLE. */
 const isSerializationFailure = (error: unknown): boolean =>

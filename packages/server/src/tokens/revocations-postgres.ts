@@ -9,8 +9,8 @@
  */
 import { ConfigurationError, StoreUnavailableError } from '../errors.js';
 import { checkDeadline, guarded } from '../lib/deadline.js';
-import { checkOptions, checkString } from '../lib/options.js';
-import { checkPgQueryable, migratePostgresSchema } from '../lib/schema.js';
+import { checkOptions } from '../lib/options.js';
+import { checkPgQueryable, checkTablePrefix, migratePostgresSchema } from '../lib/schema.js';
 import type { PgQueryable } from '../stores/postgres.js';
 import type { PgListener } from '../stores/postgres-invalidation.js';
 import {
@@ -80,14 +80,7 @@ interface Row {
   at: number;
 }
 
-/** Letters, digits and `_`, not starting with a digit: it is spliced into SQL as an identifier. */
-const checkPrefix = (prefix: unknown) =>
-  checkString('tablePrefix', prefix, {
-    default: 'latchkey_access_',
-    pattern: /^[A-Za-z_][A-Za-z0-9_]*$/,
-    expected: 'letters, digits and _ only, not starting with a digit',
-    maxLength: 40,
-  });
+const checkPrefix = (prefix: unknown) => checkTablePrefix(prefix, 'latchkey_access_');
 
 /**
  * The log alone, for `createSharedRevocations` (`createPostgresRevocations` wraps the two). A call
