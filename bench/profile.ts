@@ -123,7 +123,8 @@ console.log(
   `${framework} /${route}: ${Math.round(requests).toLocaleString('en-US')} requests in ${seconds} s; CPU ${per(busy)} µs per request`,
 );
 console.log('\nself time, µs per request');
-for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`${per(v)}  ${k}`);
+for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP ?? 20)))
+  console.log(`${per(v)}  ${k}`);
 if (inclusive.size > 0) {
   console.log("\nlatchkey's functions, inclusive, µs per request");
   for (const [k, v] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, 10)) console.log(`${per(v)}  ${k}`);

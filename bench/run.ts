@@ -34,7 +34,7 @@ import {
   sqliteBackend,
   variantName,
 } from './lib/backends.js';
-import { type LoadResult, load, pinned, tools } from './lib/load.js';
+import { type LoadResult, load, measured, pinned, tools } from './lib/load.js';
 import { writeReport } from './lib/report.js';
 import { fmt, median, percentile } from './lib/stats.js';
 import { verifyRates } from './lib/tokens.js';
@@ -220,7 +220,7 @@ async function startServer(
   env: Record<string, string>,
   args: string[] = [],
   pin = true,
-): Promise<{ base: string; stop: () => void }> {
+): Promise<{ base: string; pid: number | undefined; stop: () => void }> {
   const port = await freePort();
   const command = ['--import', 'tsx', join(here, script), String(port), ...args];
   const [cmd, cmdArgs] = pin ? pinned(0, process.execPath, command) : [process.execPath, command];
@@ -232,7 +232,8 @@ async function startServer(
     server.once('message', () => resolve());
     server.once('exit', (code) => reject(new Error(`bench server ${script} exited ${code}`)));
   });
-  return { base: `http://127.0.0.1:${port}`, stop: () => server.kill() };
+  // taskset execs node, so the child's pid is the server's.
+  return { base: `http://127.0.0.1:${port}`, pid: server.pid, stop: () => server.kill() };
 }
 
 /** Logs in once and returns the header the authenticated route needs. */
@@ -249,16 +250,19 @@ const summary = (rs: LoadResult[]) => ({
   rps: median(rs.map((r) => r.rps)),
   min: Math.min(...rs.map((r) => r.rps)),
   max: Math.max(...rs.map((r) => r.rps)),
-  p50: median(rs.map((r) => r.p50ms)),
-  p99: median(rs.map((r) => r.p99ms)),
+  // A round whose wrk printed no percentile is left out, not allowed to turn the median into NaN.
+  p50: median(rs.map((r) => r.p50ms).filter(Number.isFinite)),
+  p99: median(rs.map((r) => r.p99ms).filter(Number.isFinite)),
+  cpuUs: median(rs.map((r) => r.cpuUs ?? Number.NaN).filter(Number.isFinite)),
 });
 type Summary = ReturnType<typeof summary>;
 const bareRuns: Record<Framework, LoadResult[]> = { node: [], express: [], fastify: [], hono: [] };
 const authRuns = new Map<Case, LoadResult[]>();
 const caseRatios = new Map<Case, number>();
+const caseCpuRatios = new Map<Case, number>();
 const largest = sizes[sizes.length - 1] as number;
 for (const c of cases) {
-  const { base, stop } = await startServer('servers/app.ts', { FRAMEWORK: c.framework, ...c.env });
+  const { base, pid, stop } = await startServer('servers/app.ts', { FRAMEWORK: c.framework, ...c.env });
   try {
     const headers = await credential(base);
     if (!quick) {
@@ -267,17 +271,21 @@ for (const c of cases) {
     }
     const runs: LoadResult[] = [];
     const ratios: number[] = [];
+    const cpuRatios: number[] = [];
     for (let r = 0; r < rounds; r++) {
       // Both routes get the same request, credential included: the difference is the auth work.
-      const bare = await load(`${base}/bare`, seconds, connections, headers);
-      const auth = await load(`${base}/auth`, seconds, connections, headers);
+      const bare = await measured(pid, `${base}/bare`, seconds, connections, headers);
+      const auth = await measured(pid, `${base}/auth`, seconds, connections, headers);
       bareRuns[c.framework].push(bare);
       runs.push(auth);
       ratios.push(auth.rps / bare.rps);
+      cpuRatios.push((bare.cpuUs ?? Number.NaN) / (auth.cpuUs ?? Number.NaN));
     }
     // The case's ratio: each authenticated round against the bare round just before it, in the same
     // process. This machine's speed drifts over minutes; adjacent rounds share the drift.
     caseRatios.set(c, median(ratios));
+    // The same from the server's CPU per request: what share of a core authentication leaves.
+    caseCpuRatios.set(c, median(cpuRatios.filter(Number.isFinite)));
     if (runs.some((r) => r.non2xx > 0))
       throw new Error(`${c.framework} / ${c.name} answered non-2xx: the harness is broken`);
     authRuns.set(c, runs);
@@ -294,19 +302,20 @@ const rows = cases.map((c) => ({
   name: c.name,
   ...summary(authRuns.get(c) as LoadResult[]),
   ratio: caseRatios.get(c) as number,
+  cpuRatio: caseCpuRatios.get(c) as number,
 }));
-const line = (name: string, s: Summary, ratio: number) =>
+const line = (name: string, s: Summary, ratio: number, cpuRatio = 1) =>
   `  ${name.padEnd(52)} ${fmt(s.rps, 0).padStart(7)} (${fmt(s.min, 0)}–${fmt(s.max, 0)})`.padEnd(86) +
-  `${fmt(s.p50, 2).padStart(6)} ms ${fmt(s.p99, 2).padStart(6)} ms  ${fmt(ratio, 2)}×`;
+  `${fmt(s.p50, 2).padStart(6)} ms ${fmt(s.p99, 2).padStart(6)} ms  ${fmt(ratio, 2)}×   ${fmt(s.cpuUs, 1).padStart(6)} µs CPU  ${fmt(cpuRatio, 2)}×`;
 console.log(
   `\nHTTP, ${largest.toLocaleString('en-US')} latchkey sessions, ${connections} connections, ${rounds}×${seconds} s per route, medians`,
 );
 for (const framework of ['node', 'express', 'fastify', 'hono'] as const) {
   console.log(
-    `  ${framework === 'node' ? 'node:http' : framework}${' '.repeat(44)}req/s median (min–max)             p50       p99   ratio`,
+    `  ${framework === 'node' ? 'node:http' : framework}${' '.repeat(44)}req/s median (min–max)             p50       p99   ratio   CPU/request  ratio`,
   );
   console.log(line('bare route', bareOf[framework], 1));
-  for (const r of rows.filter((x) => x.framework === framework)) console.log(line(r.name, r, r.ratio));
+  for (const r of rows.filter((x) => x.framework === framework)) console.log(line(r.name, r, r.ratio, r.cpuRatio));
 }
 
 // 3. Latency against concurrent connections (node:http, latchkey on SQLite + cache)

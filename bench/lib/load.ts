@@ -4,7 +4,7 @@
  * `taskset` exists and the machine has two cores or more.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,34 @@ export interface LoadResult {
   p50ms: number;
   p99ms: number;
   non2xx: number;
+  /** The server's CPU time per request in µs, when the caller measured it (`measured`). */
+  cpuUs?: number;
+}
+
+/**
+ * User + system CPU time of a process so far, in µs, from /proc (Linux); NaN elsewhere. Clock
+ * ticks are 10 ms: over a round of seconds, a fraction of a percent.
+ */
+export function cpuMicros(pid: number | undefined): number {
+  try {
+    const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** `load`, with the CPU time the server process `pid` spent per request during it. */
+export async function measured(
+  pid: number | undefined,
+  url: string,
+  seconds: number,
+  connections: number,
+  headers: Record<string, string>,
+): Promise<LoadResult> {
+  const before = cpuMicros(pid);
+  const result = await load(url, seconds, connections, headers);
+  return { ...result, cpuUs: (cpuMicros(pid) - before) / (result.rps * seconds) };
 }
 
 const has = (cmd: string) => {
@@ -78,6 +106,7 @@ export async function load(
       const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)$`, 'm').exec(out);
       return m ? toMs(m[1] as string, m[2] as string) : Number.NaN;
     };
+    if (Number.isNaN(latency('99'))) console.warn(`wrk printed no 99th percentile for ${url}:\n${out}`);
     return {
       rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
       p50ms: latency('50'),

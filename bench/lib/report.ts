@@ -14,6 +14,8 @@ interface Summary {
   max: number;
   p50: number;
   p99: number;
+  /** The server's CPU time per request, µs (median of rounds; absent in older results). */
+  cpuUs?: number;
 }
 interface Results {
   date: string;
@@ -30,7 +32,7 @@ interface Results {
   inProcess: { size: number; variant: string; coldMedianUs: number; coldP99Us: number; warmMedianUs: number }[];
   bare: Record<string, Summary>;
   /** `ratio`: the median over rounds of authenticated req/s to the bare round just before it (absent in older results). */
-  http: ({ framework: string; name: string; ratio?: number } & Summary)[];
+  http: ({ framework: string; name: string; ratio?: number; cpuRatio?: number } & Summary)[];
   scaling: { connections: number; bare: Summary; auth: Summary }[];
   storm: { rps: number; p99ms: number; rawHashRate: number; eld: { p50: number; p99: number; max: number } };
   tokens?: TokenResults;
@@ -238,17 +240,24 @@ export function writeReport(r: Results): void {
   const httpTable = ['node', 'express', 'fastify', 'hono']
     .map((f) => {
       const bare = r.bare[f] as Summary;
-      const cells = (s: Summary, ratioText: string) => [
+      const cells = (s: Summary, ratioText: string, cpuRatioText: string) => [
         fmt(s.rps, 0),
         `${fmt(s.min, 0)}–${fmt(s.max, 0)}`,
         fmt(s.p50, 2),
         fmt(s.p99, 2),
         ratioText,
+        fmt(s.cpuUs ?? null, 1),
+        cpuRatioText,
       ];
-      const head = row([`${label[f]} bare route`, ...cells(bare, '1.00×')]);
+      const head = row([`${label[f]} bare route`, ...cells(bare, '1.00×', '1.00×')]);
       const body = r.http
         .filter((h) => h.framework === f)
-        .map((h) => row([`${label[f]}: ${h.name}`, ...cells(h, `${fmt(ratio(h), 2)}×`)]));
+        .map((h) =>
+          row([
+            `${label[f]}: ${h.name}`,
+            ...cells(h, `${fmt(ratio(h), 2)}×`, h.cpuRatio === undefined ? '–' : `${fmt(h.cpuRatio, 2)}×`),
+          ]),
+        );
       return [head, ...body].join('\n');
     })
     .join('\n');
@@ -337,9 +346,14 @@ rounds share the drift while a bare median pooled over the whole run does not. l
 
 ## Requests per second
 
-| route | req/s | min–max | p50 ms | p99 ms | ratio to bare |
-|---|---:|---:|---:|---:|---:|
+| route | req/s | min–max | p50 ms | p99 ms | ratio to bare | CPU µs/request | CPU ratio |
+|---|---:|---:|---:|---:|---:|---:|---:|
 ${httpTable}
+
+"CPU µs/request" is the server process's user and system time over a round (from \`/proc\`)
+divided by the requests it answered; "CPU ratio" is the median over rounds of the bare route's
+CPU per request to the authenticated route's, in adjacent rounds: the share of a core that the
+authentication work leaves. The socket's kernel work counts in both.
 
 ## Validation latency by store and size (in process)
 

@@ -61,6 +61,7 @@ describe('session cookie', () => {
     // parse (no decoding) is the reference for every header the reader does not call ambiguous.
     const pieces = [
       '__Host-session',
+      '__Host-session=',
       '__host-session',
       '__Host-session2',
       'x__Host-session',
@@ -83,6 +84,7 @@ describe('session cookie', () => {
       return seed % n;
     };
     let compared = 0;
+    let onePair = 0;
     for (let i = 0; i < 20_000; i++) {
       const header = Array.from({ length: 1 + random(8) }, () => pieces[random(pieces.length)]).join('');
       const reading = read(header);
@@ -90,13 +92,18 @@ describe('session cookie', () => {
       const expected = parseCookie(header, { decode: (v) => v })['__Host-session'];
       expect(reading.kind === 'value' ? reading.value : undefined, JSON.stringify(header)).toBe(expected);
       compared++;
+      if (header.startsWith('__Host-session=') && !header.includes(';')) onePair++;
     }
     expect(compared).toBeGreaterThan(10_000);
+    expect(onePair).toBeGreaterThan(20); // the one-pair shortcut was compared too
   });
 
   it('slices the value between the = and the next ;, without the spaces and tabs around it', () => {
     expect(read('__Host-session= \ta.b=c\t ; other=1')).toEqual({ kind: 'value', value: 'a.b=c' });
     expect(read('x=1;__Host-session=')).toEqual({ kind: 'value', value: '' });
+    // The header with our one pair only (the shortcut), trimmed the same way.
+    expect(read('__Host-session= \tabc.d=e \t')).toEqual({ kind: 'value', value: 'abc.d=e' });
+    expect(read('__Host-session=')).toEqual({ kind: 'value', value: '' });
     expect(read('__Host-session2=a; x__Host-session=b')).toEqual({ kind: 'none' });
   });
 });

@@ -77,8 +77,13 @@ export function createCookieReader(name: string): (header: string | undefined) =
   assertCookieName(name);
   const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const occurrences = new RegExp(`(?:^|;)[ \\t]*(${escaped})[ \\t]*=`, 'gi');
+  const prefix = `${name}=`;
   return (header) => {
     if (typeof header !== 'string' || header.length === 0) return NONE;
+    // One pair, ours by its exact name (an API origin's requests often carry nothing else): no
+    // second pair can shadow it, so the scan below would find what this finds.
+    if (header.startsWith(prefix) && !header.includes(';', prefix.length))
+      return { kind: 'value', value: trimOws(header.slice(prefix.length)) };
     occurrences.lastIndex = 0;
     const first = occurrences.exec(header);
     if (first === null) return NONE;

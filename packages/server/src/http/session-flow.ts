@@ -78,6 +78,18 @@ export interface SessionFlow {
     path?: string,
   ): Promise<{ session: Session | null; headers: FlowHeaders }>;
   /**
+   * `authenticate` without waiting: the same answer when it is at hand (the session in the cached
+   * store's memory or an in-process SQLite file, no sliding write due, or no live cookie at all),
+   * `undefined` when only `authenticate` can give it. An adapter calls this first and
+   * `authenticate` on `undefined`, so most requests pass through without a promise. Throws
+   * StoreUnavailableError when the store fails.
+   */
+  authenticateNow(
+    cookieHeader: string | undefined,
+    method?: string,
+    path?: string,
+  ): { session: Session | null; headers: FlowHeaders } | undefined;
+  /**
    * Starts a session after the caller verified a credential. Any session the request already
    * carried is revoked first, so a planted or pre-login id never survives a login (F1, S4).
    */
@@ -105,6 +117,9 @@ const NONE: FlowHeaders = Object.freeze({});
 const AUTHENTICATED: FlowHeaders = Object.freeze({ 'cache-control': NO_STORE });
 const FRESH = Object.freeze({ fresh: true });
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Unsafe methods change state: they read past any cache, so a revocation is never missed. */
+const readOptions = (method: string | undefined) =>
+  method !== undefined && !SAFE_METHODS.has(method) ? FRESH : undefined;
 /**
  * The path login, logout and step-up give the binding: none, which it enforces without asking the
  * app's `enforce`. Why: `''` used to reach `enforce`, and one that covers /api/ only exempted it, so
@@ -163,6 +178,18 @@ export function createSessionFlow(manager: SessionManager, options: SessionFlowO
     const found = await validateBound(value, FRESH, (s) => !stolen(s, cookieHeader, 'POST', NO_PATH));
     return found === false ? null : found;
   };
+  const validateNow = internalsOf(manager)?.validateNow;
+  /** A request's session, if its cookie named a live one that it may use. */
+  const acceptFor =
+    (cookieHeader: string | undefined, method: string | undefined, path: string | undefined) => (s: Session) =>
+      !stolen(s, cookieHeader, method ?? 'GET', path ?? '');
+  const answer = (session: Session | null | false): { session: Session | null; headers: FlowHeaders } => {
+    // D1: not "logged in" without the bound cookie; the cookie stays (the key holder renews the
+    // bound one), and the refused request did not slide the session's idle timeout.
+    if (session === false) return { session: null, headers: AUTHENTICATED };
+    if (session !== null) return { session, headers: AUTHENTICATED };
+    return { session: null, headers: { 'set-cookie': expire, 'cache-control': NO_STORE } };
+  };
   /** The new session's headers: the cookie, and the offer to bind a device key. */
   const issuedHeaders = (session: Session, cookie: string): FlowHeaders =>
     binding === undefined
@@ -173,24 +200,28 @@ export function createSessionFlow(manager: SessionManager, options: SessionFlowO
     manager,
     deviceBinding: binding,
 
+    authenticateNow(cookieHeader, method, path) {
+      const reading = read(cookieHeader);
+      if (reading.kind === 'none') return { session: null, headers: NONE };
+      const value = token(reading);
+      if (value === null || validateNow === undefined) return value === null ? answer(null) : undefined;
+      const accept = binding === undefined ? undefined : acceptFor(cookieHeader, method, path);
+      const session = validateNow(value, readOptions(method), accept);
+      return session === undefined ? undefined : answer(session);
+    },
+
     async authenticate(cookieHeader, method, path) {
       const reading = read(cookieHeader);
       if (reading.kind === 'none') return { session: null, headers: NONE };
       const value = token(reading);
-      // Unsafe methods change state: they read past any cache, so a revocation is never missed.
-      const fresh = method !== undefined && !SAFE_METHODS.has(method);
-      const options = fresh ? FRESH : undefined;
+      const options = readOptions(method);
       const session =
         value === null
           ? null
           : validateBound === undefined
             ? await manager.validateToken(value, options)
-            : await validateBound(value, options, (s) => !stolen(s, cookieHeader, method ?? 'GET', path ?? ''));
-      // D1: not "logged in" without the bound cookie; the cookie stays (the key holder renews the
-      // bound one), and the refused request did not slide the session's idle timeout.
-      if (session === false) return { session: null, headers: AUTHENTICATED };
-      if (session !== null) return { session, headers: AUTHENTICATED };
-      return { session: null, headers: { 'set-cookie': expire, 'cache-control': NO_STORE } };
+            : await validateBound(value, options, acceptFor(cookieHeader, method, path));
+      return answer(session);
     },
 
     async login(cookieHeader, userId, meta) {

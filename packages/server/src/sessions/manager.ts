@@ -20,7 +20,7 @@ import { checkSessionStore } from '../stores/check-store.js';
 import type { GetOptions, Session, SessionBinding, SessionData, SessionRecord, SessionStore } from '../stores/store.js';
 import { createKeyRing, type KeyRing, type SigningKey } from './key-ring.js';
 import { checkSessionData } from './session-data.js';
-import { generateTokenParts, hashSecret, ID_CHARS, signToken, verifyToken } from './token.js';
+import { generateTokenParts, hashSecret, ID_CHARS, signToken, type TokenParts, verifyToken } from './token.js';
 
 /**
  * Options of `createSessionManager`. Times are in seconds, except `now`, which gives milliseconds.
@@ -326,6 +326,15 @@ export interface ManagerInternals {
     options: GetOptions | undefined,
     accept: (session: Session) => boolean,
   ): Promise<Session | null | false>;
+  /**
+   * `validate` without waiting: the same answer when the store has the session at hand and no
+   * sliding write is due; `undefined` when only `validate` can answer. `accept` as in `validate`.
+   */
+  validateNow(
+    token: string,
+    options: GetOptions | undefined,
+    accept: ((session: Session) => boolean) | undefined,
+  ): Session | null | false | undefined;
   /** The live session a token names, as `validateToken` finds it, without sliding its idle timeout. */
   peek(token: string, options?: GetOptions): Promise<Session | null>;
   /** The store's compare-and-set of a binding, or `undefined` when the store has none. */
@@ -416,28 +425,52 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   // The look-up is a hash-table probe (random per-process seed), not a comparison an attacker can time.
   const verified = verifiedMax > 0 ? new LRUCache<string, true>({ max: verifiedMax }) : undefined;
 
+  /**
+   * What a token claims before any store look-up: `undefined` when it was proven before (its id is
+   * its first characters), its parts when the stored hash must still be compared, `null` when it
+   * is forged or malformed.
+   */
+  const claimOf = (token: string): TokenParts | null | undefined =>
+    verified?.has(token) === true ? undefined : verifyToken(token, ring);
+
+  /** The stored record if it belongs to the token: the secret's hash compared unless proven before. */
+  function owned(token: string, parts: TokenParts | undefined, record: SessionRecord | null): SessionRecord | null {
+    if (record === null || parts === undefined) return record;
+    // Prevent a timing oracle on the stored hash: constant-time comparison.
+    if (!constantTimeEqual(record.secretHash, hashSecret(parts.secret))) return null;
+    verified?.set(token, true);
+    return record;
+  }
+
   /** The stored record behind a token, if the token is authentic and the session alive. */
   async function load(token: string, options?: GetOptions): Promise<SessionRecord | null> {
-    let record: SessionRecord | null;
-    if (verified?.has(token) === true) {
-      record = await store.get(token.slice(0, ID_CHARS), options);
-      if (record === null) return null;
-    } else {
-      const parts = verifyToken(token, ring); // forged or malformed: rejected before any store look-up
-      if (parts === null) return null;
-      record = await store.get(parts.id, options);
-      if (record === null) return null;
-      // Prevent a timing oracle on the stored hash: constant-time comparison.
-      if (!constantTimeEqual(record.secretHash, hashSecret(parts.secret))) return null;
-      verified?.set(token, true);
-    }
-    const t = now();
-    if (expired(record, t)) {
+    const parts = claimOf(token);
+    if (parts === null) return null;
+    const record = owned(token, parts, await store.get(parts?.id ?? token.slice(0, ID_CHARS), options));
+    if (record !== null && expired(record, now())) {
       await store.delete(record.id); // T2: an expired session is deleted on sight.
       return null;
     }
     return record;
   }
+
+  const getNow = store.getNow?.bind(store);
+  /**
+   * `load` without waiting, when the store answers at once (`getNow`); `undefined` when it cannot,
+   * or when the session expired: deleting it is a write, which `load` does.
+   */
+  function loadNow(token: string, options?: GetOptions): SessionRecord | null | undefined {
+    const parts = claimOf(token);
+    if (parts === null) return null; // forged or malformed: no store is asked, so none need answer at once
+    if (getNow === undefined) return undefined;
+    const found = getNow(parts?.id ?? token.slice(0, ID_CHARS), options);
+    if (found === undefined) return undefined;
+    const record = owned(token, parts, found);
+    return record !== null && expired(record, now()) ? undefined : record;
+  }
+
+  /** The sliding write is due: at most one store write per touch interval per session. */
+  const slideDue = (record: SessionRecord, t: number) => t - record.lastSeenAt >= touchMs;
 
   /**
    * The sliding write, throttled: at most one store write per touch interval per session. Not an
@@ -446,7 +479,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
    */
   function slide(record: SessionRecord, session: Session): Session | Promise<Session> {
     const t = now();
-    if (t - record.lastSeenAt < touchMs) return session;
+    if (!slideDue(record, t)) return session;
     session.lastSeenAt = t;
     session.expiresAt = Math.min(t + idleOf(record), limitOf(record));
     return store.touch(record.id, session.lastSeenAt, session.expiresAt).then(() => session);
@@ -565,6 +598,14 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       if (record === null) return null;
       const session = toSession(record);
       return accept(session) ? slide(record, session) : false;
+    },
+    validateNow(token, options, accept) {
+      const record = loadNow(token, options);
+      if (record == null) return record;
+      const session = toSession(record);
+      if (accept !== undefined && !accept(session)) return false;
+      // The sliding write is due: only `validate` writes.
+      return slideDue(record, now()) ? undefined : session;
     },
     setBinding: store.setBinding?.bind(store),
   });

@@ -165,30 +165,49 @@ export async function createCachedStore(
           },
         };
 
+  /** What the backing store read, kept unless an invalidation came while it was read. */
+  const keep = (id: string, record: SessionRecord | null, started: number): SessionRecord | null => {
+    if (record !== null && live && started === epoch) {
+      // Frozen, so no caller changes what others read: the record itself (one call; its fields are
+      // flat), then what it holds. deepFreeze over the record walked thirteen fields on every miss.
+      Object.freeze(record);
+      deepFreeze(record.data);
+      if (record.binding != null) deepFreeze(record.binding);
+      cache.set(id, record);
+    }
+    return record;
+  };
+  const hitFor = (id: string, getOptions: GetOptions | undefined): SessionRecord | undefined => {
+    if (!live || getOptions?.fresh === true) return undefined;
+    const hit = cache.get(id);
+    if (hit !== undefined) stats.hits++;
+    return hit;
+  };
+  const backingGetNow = backing.getNow;
+
   return {
     stats,
     ...bindingMethods,
     async get(id: string, getOptions?: GetOptions) {
-      if (live && getOptions?.fresh !== true) {
-        const hit = cache.get(id);
-        if (hit !== undefined) {
-          stats.hits++;
-          return hit;
-        }
-      }
+      const hit = hitFor(id, getOptions);
+      if (hit !== undefined) return hit;
       stats.misses++;
       const started = epoch;
       // `.catch`, not `through`: one promise step fewer on the request path's miss.
-      const record = await backing.get(id, getOptions).catch(failed);
-      if (record !== null && live && started === epoch) {
-        // Frozen, so no caller changes what others read: the record itself (one call; its fields are
-        // flat), then what it holds. deepFreeze over the record walked thirteen fields on every miss.
-        Object.freeze(record);
-        deepFreeze(record.data);
-        if (record.binding != null) deepFreeze(record.binding);
-        cache.set(id, record);
+      return keep(id, await backing.get(id, getOptions).catch(failed), started);
+    },
+    getNow(id: string, getOptions?: GetOptions) {
+      const hit = hitFor(id, getOptions);
+      if (hit !== undefined || backingGetNow === undefined) return hit;
+      let record: SessionRecord | null | undefined;
+      try {
+        record = backingGetNow.call(backing, id, getOptions);
+      } catch (error) {
+        failed(error);
       }
-      return record;
+      if (record === undefined) return undefined;
+      stats.misses++;
+      return keep(id, record, epoch);
     },
     async create(record, maxPerUser) {
       const evicted = await through(backing.create(record, maxPerUser));

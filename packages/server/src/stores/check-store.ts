@@ -32,6 +32,12 @@ const CHOICES =
 export function checkSessionStore(name: string, value: unknown): SessionStore {
   if (value === undefined || value === null) throw new ConfigurationError(`${name} is required: pass ${CHOICES}`);
   const missing = storeMethods.filter((m) => typeof (value as Record<string, unknown>)[m] !== 'function');
+  const getNow = (value as Record<string, unknown>).getNow;
+  if (missing.length === 0 && getNow !== undefined && typeof getNow !== 'function') {
+    throw new ConfigurationError(
+      `${name}: getNow must be a function when given (it is optional), not ${describe(getNow)}`,
+    );
+  }
   if (missing.length === 0) return value as SessionStore;
   const kind = driverKind(value);
   const wrap = kind === undefined ? undefined : storeFor[kind];

@@ -112,6 +112,28 @@ export function runStoreConformance(options: ConformanceOptions): void {
       assert.deepEqual(store.setBinding === undefined ? { binding: null, ...got } : got, record);
     });
 
+    it('getNow, when the store has it, answers as get does or not at all (undefined), never with a deleted record', async () => {
+      const getNow = store.getNow?.bind(store);
+      if (getNow === undefined) return; // optional: the manager then always waits for get
+      const record = sampleRecord({ data: { n: 1 } });
+      const other = sampleRecord({ userId: record.userId, createdAt: T0 + 1 });
+      await store.create(record, 10);
+      await store.create(other, 10);
+      for (const options of [undefined, { fresh: true }]) {
+        const now = getNow(record.id, options);
+        if (now !== undefined) assert.deepEqual(now, await store.get(record.id, options));
+        assert.ok([null, undefined].includes(getNow(sampleRecord().id, options) as null | undefined));
+      }
+      await store.touch(record.id, T0 + 5, T0 + HOUR);
+      const touched = getNow(record.id, { fresh: true });
+      if (touched !== undefined) assert.equal(touched?.lastSeenAt, T0 + 5);
+      assert.equal(await store.delete(record.id), true);
+      assert.equal(await store.deleteUser(record.userId), 1);
+      for (const id of [record.id, other.id])
+        for (const options of [undefined, { fresh: true }])
+          assert.ok([null, undefined].includes(getNow(id, options) as null | undefined), 'a deleted record came back');
+    });
+
     it('answers null for an unknown id, and for ids that only look alike', async () => {
       const record = sampleRecord();
       await store.create(record, 10);

@@ -55,6 +55,10 @@ export function createMemoryStore(options?: Record<string, never>): SessionStore
       .map((id) => records.get(id) as SessionRecord)
       .sort((a, b) => a.createdAt - b.createdAt);
 
+  const getNow = (id: string): SessionRecord | null => {
+    const record = records.get(id);
+    return record === undefined ? null : copy(record);
+  };
   return {
     async create(record, maxPerUser) {
       records.set(record.id, copy(record));
@@ -70,10 +74,8 @@ export function createMemoryStore(options?: Record<string, never>): SessionStore
       for (const id of evicted) remove(id);
       return evicted;
     },
-    async get(id) {
-      const record = records.get(id);
-      return record === undefined ? null : copy(record);
-    },
+    get: async (id) => getNow(id),
+    getNow,
     async touch(id, lastSeenAt, expiresAt) {
       const record = records.get(id);
       if (record !== undefined) {

@@ -183,17 +183,26 @@ export function createSqliteStore(db: BetterSqlite3.Database, options?: SqliteSt
     }
   };
 
+  /** The validation path: one statement, no closure, no promise. */
+  const getNow = (id: string): SessionRecord | null => {
+    try {
+      const row = s.get.get(id) as Row | undefined;
+      return row === undefined ? null : toRecord(id, row);
+    } catch (error) {
+      throw unavailable(error);
+    }
+  };
+
   return {
     create: (record, maxPerUser) => guard(() => create.immediate(record, maxPerUser)),
     get(id) {
-      // The validation path: no closure, one statement, one promise.
       try {
-        const row = s.get.get(id) as Row | undefined;
-        return Promise.resolve(row === undefined ? null : toRecord(id, row));
+        return Promise.resolve(getNow(id));
       } catch (error) {
-        return Promise.reject(unavailable(error));
+        return Promise.reject(error);
       }
     },
+    getNow,
     touch: (id, lastSeenAt, expiresAt) =>
       guard(() => {
         s.touch.run(lastSeenAt, expiresAt, id);

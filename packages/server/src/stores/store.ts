@@ -94,6 +94,13 @@ export interface SessionStore {
    * must read its backing store (unsafe requests ask for this); other stores ignore it.
    */
   get(id: string, options?: GetOptions): Promise<SessionRecord | null>;
+  /**
+   * Optional: `get` without waiting, for the request path. The record or `null` when the store
+   * knows at once (a cache hit, an in-process database), `undefined` when only `get` can tell. It
+   * answers as `get` would at that moment and throws what `get` rejects with. Why: a request whose
+   * session is at hand then needs no promise between the cookie and the handler (#18).
+   */
+  getNow?(id: string, options?: GetOptions): SessionRecord | null | undefined;
   /** Sets `lastSeenAt` and `expiresAt` of a record, if it still exists. */
   touch(id: string, lastSeenAt: number, expiresAt: number): Promise<void>;
   /** Replaces a record's data; `false` when no such record exists. */

@@ -203,7 +203,10 @@ export function createExpressSessions(manager: SessionManager, options: ExpressS
             return;
           }
         }
-        const { session, headers } = await flow.authenticate(req.headers.cookie, req.method, req.originalUrl);
+        // Most requests: the session is at hand, and `next` runs without waiting a tick.
+        const { session, headers } =
+          flow.authenticateNow(req.headers.cookie, req.method, req.originalUrl) ??
+          (await flow.authenticate(req.headers.cookie, req.method, req.originalUrl));
         apply(res, headers);
         sessions.set(req, session);
       } catch (error) {

@@ -26,7 +26,7 @@
  * app.get('/api/me', { preHandler: auth.requireSession }, async (request) => ({ userId: getSession(request)?.userId }));
  * app.post('/api/password', { preHandler: auth.requireFreshSession }, changePassword); // 403 unless fresh
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { DeviceBinding } from '../../dbsc/binding.js';
 import { ConfigurationError, StoreUnavailableError } from '../../errors.js';
 import { codeForError, type ErrorAnswer, errorAnswer, errorBody, type HttpErrorCode } from '../../http/error-codes.js';
@@ -38,6 +38,9 @@ import { createSessionGuard } from '../guard.js';
 import { RequestSlot } from '../request-slot.js';
 
 export { handleClientError } from '../../http/client-error.js';
+
+type FlowResult = { session: Session | null; headers: FlowHeaders };
+
 export type { LoginOptions } from '../../http/session-flow.js';
 
 /** `undefined`: the session hook has not run for this request; `null`: it found none. */
@@ -77,12 +80,15 @@ export function sendError(
  * app.post('/api/logout', async (request, reply) => ({ revoked: await auth.logout(request, reply) }));
  */
 export interface FastifySessions {
-  /** `onRequest` hook: reads the session (`getSession(request)`); a store that is down answers 503. */
-  onRequest(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
+  /**
+   * `onRequest` hook: reads the session (`getSession(request)`); a store that is down answers 503.
+   * A callback hook, not an async one: a session at hand passes on without a promise (#18).
+   */
+  onRequest(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void;
   /** preHandler: 401 `SESSION_REQUIRED` without a session. */
-  requireSession(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
+  requireSession(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void;
   /** preHandler: 401 without a session, 403 `REAUTHENTICATION_REQUIRED` unless it is fresh (F3). */
-  requireFreshSession(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
+  requireFreshSession(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void;
   /** Starts a session after your code checked a credential: any previous one is revoked, a new cookie set. */
   login(request: FastifyRequest, reply: FastifyReply, userId: string, options?: LoginOptions): Promise<Session>;
   /** Step-up after your code checked the password again: new token, fresh session. `null` if none. */
@@ -129,27 +135,51 @@ export function createFastifySessions(manager: SessionManager, options: FastifyS
     manager,
     "add sessions.onRequest as an onRequest hook of the route's scope first (app.addHook('onRequest', sessions.onRequest))",
   );
+  // Callback hooks: a refusal is sent and `done` is not called; Fastify waits for the reply.
   const guarded = (fresh: boolean) =>
-    async function requireSession(request: FastifyRequest, reply: FastifyReply) {
+    function requireSession(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
       const refusal = guard(sessions.get(request), fresh);
-      return refusal === null ? undefined : sendError(reply, refusal);
+      if (refusal === null) done();
+      else sendError(reply, refusal);
     };
+  const settle = (request: FastifyRequest, reply: FastifyReply, result: FlowResult) => {
+    reply.headers(result.headers);
+    sessions.set(request, result.session);
+  };
+  /** The hook's path that waits: a device-binding route, or a session the store must be asked for. `true`: answered. */
+  const wait = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
+    if (device?.owns(request.url) === true && (await answerDevice(device, request, reply)) !== undefined) return true;
+    settle(request, reply, await flow.authenticate(request.headers.cookie, request.method, request.url));
+    return false;
+  };
+  const failed = (error: unknown, reply: FastifyReply, done: HookHandlerDoneFunction) => {
+    // A store that is down means 503 and "not logged in", never "logged in".
+    if (error instanceof StoreUnavailableError) sendError(reply, 'STORE_UNAVAILABLE');
+    else done(error as Error);
+  };
   return {
-    async onRequest(request, reply) {
+    onRequest(request, reply, done) {
+      let now: FlowResult | undefined;
       try {
-        if (device?.owns(request.url) === true) {
-          const answer = await answerDevice(device, request, reply);
-          if (answer !== undefined) return answer;
-        }
-        const { session, headers } = await flow.authenticate(request.headers.cookie, request.method, request.url);
-        reply.headers(headers);
-        sessions.set(request, session);
+        now =
+          device?.owns(request.url) === true
+            ? undefined
+            : flow.authenticateNow(request.headers.cookie, request.method, request.url);
       } catch (error) {
-        // A store that is down means 503 and "not logged in", never "logged in".
-        if (error instanceof StoreUnavailableError) return sendError(reply, 'STORE_UNAVAILABLE');
-        throw error;
+        failed(error, reply, done);
+        return;
       }
-      return undefined;
+      if (now !== undefined) {
+        settle(request, reply, now);
+        done();
+        return;
+      }
+      wait(request, reply).then(
+        (answered) => {
+          if (!answered) done();
+        },
+        (error: unknown) => failed(error, reply, done),
+      );
     },
     requireSession: guarded(false),
     requireFreshSession: guarded(true),
@@ -208,7 +238,8 @@ export type FastifyHardeningOptions = HardeningOptions<FastifyRequest>;
 
 /** The hardening hook, with the handler for the errors Fastify answers before any hook runs. */
 export interface FastifyHardening {
-  (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
+  /** A callback hook: it passes on without a promise unless it receives a CSP report. */
+  (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void;
   /**
    * For `Fastify({ frameworkErrors })`: a URL Fastify cannot decode (`/api/me%`) is answered
    * before routing and before any `onRequest` hook, by default with the path echoed in the message
@@ -241,18 +272,35 @@ export function createFastifyHardening(options: FastifyHardeningOptions): Fastif
     httpVersion: request.raw.httpVersion,
     https: request.protocol === 'https',
   });
-  const hook = async function fastifyHardening(
+  const hook = function fastifyHardening(
     request: FastifyRequest,
     reply: FastifyReply,
-  ): Promise<FastifyReply | undefined> {
+    done: HookHandlerDoneFunction,
+  ): void {
     const described = describe(request);
-    const { nonce, headers, answer } = hardening.check(described, request);
+    let checked: ReturnType<typeof hardening.check>;
+    try {
+      checked = hardening.check(described, request);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    const { nonce, headers, answer } = checked;
     nonces.set(request, nonce);
     reply.headers(headers);
-    if (answer === null) return undefined;
-    if (answer !== 'csp-report') return sendError(reply, answer);
-    const refusal = await hardening.receiveReport(described, request.raw, request);
-    return refusal === null ? reply.code(204).send() : sendError(reply, refusal);
+    if (answer === null) {
+      done();
+      return;
+    }
+    // A refusal is sent and `done` is not called: Fastify waits for the reply.
+    if (answer !== 'csp-report') {
+      sendError(reply, answer);
+      return;
+    }
+    hardening.receiveReport(described, request.raw, request).then(
+      (refusal) => (refusal === null ? reply.code(204).send() : sendError(reply, refusal)),
+      (error: unknown) => done(error as Error),
+    );
   };
   return Object.assign(hook, {
     frameworkErrors(error: unknown, request: FastifyRequest, reply: FastifyReply) {

@@ -92,6 +92,15 @@ function apply(c: Context, headers: FlowHeaders): void {
 const incomingOf = (c: Context): IncomingMessage | undefined =>
   (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
 
+/**
+ * The Cookie header. Under `@hono/node-server`, from the Node request: reading the fetch
+ * `Request`'s headers there builds a `Headers` object for every request.
+ */
+const cookieOf = (c: Context): string | undefined => {
+  const incoming = incomingOf(c);
+  return incoming === undefined ? c.req.header('cookie') : incoming.headers.cookie;
+};
+
 /** The request headers the policy reads, from a fetch `Headers` (repeated headers arrive joined by ", "). */
 function headerRecord(headers: Headers): HardeningRequest['headers'] {
   const record: Record<string, string | undefined> = {};
@@ -227,7 +236,11 @@ export function createHonoSessions(manager: SessionManager, options: HonoSession
           });
           if (answer !== null) return c.body(answer.body, answer.status as 200, answer.headers);
         }
-        const { session, headers } = await flow.authenticate(c.req.header('cookie'), c.req.method, c.req.path);
+        const cookie = cookieOf(c);
+        // Most requests: the session is at hand, and the next handler runs without waiting a tick.
+        const { session, headers } =
+          flow.authenticateNow(cookie, c.req.method, c.req.path) ??
+          (await flow.authenticate(cookie, c.req.method, c.req.path));
         apply(c, headers);
         c.set('session', session);
       } catch (error) {
@@ -248,20 +261,20 @@ export function createHonoSessions(manager: SessionManager, options: HonoSession
         data: options.data,
         remember: options.remember,
       };
-      const { session, headers } = await flow.login(c.req.header('cookie'), userId, meta);
+      const { session, headers } = await flow.login(cookieOf(c), userId, meta);
       apply(c, headers);
       c.set('session', session);
       return session;
     },
     async reauthenticate(c) {
-      const result = await flow.reauthenticate(c.req.header('cookie'));
+      const result = await flow.reauthenticate(cookieOf(c));
       if (result === null) return null;
       apply(c, result.headers);
       c.set('session', result.session);
       return result.session;
     },
     async logout(c) {
-      const { revoked, headers } = await flow.logout(c.req.header('cookie'));
+      const { revoked, headers } = await flow.logout(cookieOf(c));
       apply(c, headers);
       c.set('session', null);
       return revoked;

@@ -166,6 +166,15 @@ export function createNodeHardening(
   };
 }
 
+type FlowResult = { session: Session | null; headers: FlowHeaders };
+
+/** Puts what `authenticate` found on the response and the request. */
+function settle(req: IncomingMessage, res: ServerResponse, result: FlowResult): Session | null {
+  apply(res, result.headers);
+  sessions.set(req, result.session);
+  return result.session;
+}
+
 /**
  * Sessions for plain node:http, from `createNodeSessions`. Without middleware, call `authenticate`
  * at the top of the handler; the guards and `getSession(req)` read what it found.
@@ -244,11 +253,16 @@ export function createNodeSessions(manager: SessionManager, options: NodeSession
       res.end(answer.body);
       return true;
     },
-    async authenticate(req, res) {
-      const { session, headers } = await flow.authenticate(req.headers.cookie, req.method, req.url);
-      apply(res, headers);
-      sessions.set(req, session);
-      return session;
+    authenticate(req, res) {
+      let now: FlowResult | undefined;
+      try {
+        now = flow.authenticateNow(req.headers.cookie, req.method, req.url);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      // Most requests: the session is at hand, and the promise is already settled.
+      if (now !== undefined) return Promise.resolve(settle(req, res, now));
+      return flow.authenticate(req.headers.cookie, req.method, req.url).then((result) => settle(req, res, result));
     },
     requireSession: guarded(false),
     requireFreshSession: guarded(true),

@@ -1,0 +1,82 @@
+/**
+ * `npm run bench:cpu -- --framework fastify`: the server's CPU time per request on the bare and the
+ * authenticated route (SQLite exclusive + cache, as in `npm run bench`), in interleaved rounds
+ * under wrk, from the process's own CPU counters (/proc, Linux). Why beside req/s: a round's
+ * req/s moves with whatever else the machine runs, while the CPU a request costs moves less; the
+ * ratio of the two routes' CPU per request is the share of a core that authentication leaves.
+ * Flags: --framework node|express|fastify|hono, --rounds R (default 6), --seconds S (default 3),
+ * --connections C (default 64).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../apps/demo/test/server-process.js';
+import { load, pinned } from './lib/load.js';
+import { fmt, median } from './lib/stats.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const argv = process.argv.slice(2);
+const arg = (name: string, fallback: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? (argv[i + 1] ?? fallback) : fallback;
+};
+const framework = arg('framework', 'node');
+const rounds = Number(arg('rounds', '6'));
+const seconds = Number(arg('seconds', '3'));
+const connections = Number(arg('connections', '64'));
+
+const dir = mkdtempSync(join(tmpdir(), 'latchkey-cpu-'));
+const port = await freePort();
+const [cmd, args] = pinned(0, process.execPath, ['--import', 'tsx', join(here, 'servers/app.ts'), String(port)]);
+const server: ChildProcess = spawn(cmd, args, {
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  env: {
+    ...process.env,
+    FRAMEWORK: framework,
+    MECH: 'latchkey',
+    STORE: 'sqlite',
+    EXCLUSIVE: '1',
+    CACHE: '1',
+    SQLITE_FILE: join(dir, 'bench.db'),
+  },
+});
+await new Promise<void>((resolve, reject) => {
+  server.once('message', () => resolve());
+  server.once('exit', (code) => reject(new Error(`bench server exited ${code}`)));
+});
+/** User + system CPU of the server so far, in µs (taskset execs node, so the pid is node's). */
+const cpuUs = () => {
+  const fields = (readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000; // clock ticks of 10 ms
+};
+
+const base = `http://127.0.0.1:${port}`;
+const login = await fetch(`${base}/login`, { method: 'POST' });
+const cookie = login.headers
+  .getSetCookie()
+  .map((c) => c.split(';')[0])
+  .join('; ');
+const routes = ['bare', 'auth'] as const;
+for (const route of routes) await load(`${base}/${route}`, 2, connections, { cookie }); // warm-up
+const perRequest: Record<(typeof routes)[number], number[]> = { bare: [], auth: [] };
+const ratios: number[] = [];
+for (let round = 0; round < rounds; round++) {
+  // Alternate which route goes first, so a drift of the machine does not favour one.
+  for (const route of round % 2 === 0 ? routes : [...routes].reverse()) {
+    const before = cpuUs();
+    const result = await load(`${base}/${route}`, seconds, connections, { cookie });
+    perRequest[route].push((cpuUs() - before) / (result.rps * seconds));
+  }
+  ratios.push((perRequest.bare.at(-1) as number) / (perRequest.auth.at(-1) as number));
+}
+server.kill('SIGINT');
+rmSync(dir, { recursive: true, force: true });
+
+const list = (xs: number[]) => xs.map((x) => fmt(x, 1)).join(' ');
+console.log(`${framework}: CPU µs per request, ${rounds} rounds of ${seconds} s at ${connections} connections`);
+console.log(`  bare route     median ${fmt(median(perRequest.bare), 1).padStart(6)}   (${list(perRequest.bare)})`);
+console.log(`  authenticated  median ${fmt(median(perRequest.auth), 1).padStart(6)}   (${list(perRequest.auth)})`);
+console.log(`  ratio (bare CPU / authenticated CPU, median of rounds): ${fmt(median(ratios), 2)}×`);
+process.exit(0);
