@@ -4,7 +4,8 @@
  * under wrk, from the process's own CPU counters (/proc, Linux). Why beside req/s: a round's
  * req/s moves with whatever else the machine runs, while the CPU a request costs moves less; the
  * ratio of the two routes' CPU per request is the share of a core that authentication leaves.
- * Flags: --framework node|express|fastify|hono, --rounds R (default 6), --seconds S (default 3),
+ * Flags: --framework node|express|fastify|hono, --store sqlite|postgres|redis (with the cache;
+ * the last two on their usual local ports), --rounds R (default 6), --seconds S (default 3),
  * --connections C (default 64).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -26,6 +27,7 @@ const framework = arg('framework', 'node');
 const rounds = Number(arg('rounds', '6'));
 const seconds = Number(arg('seconds', '3'));
 const connections = Number(arg('connections', '64'));
+const store = arg('store', 'sqlite');
 
 const dir = mkdtempSync(join(tmpdir(), 'latchkey-cpu-'));
 const port = await freePort();
@@ -36,8 +38,8 @@ const server: ChildProcess = spawn(cmd, args, {
     ...process.env,
     FRAMEWORK: framework,
     MECH: 'latchkey',
-    STORE: 'sqlite',
-    EXCLUSIVE: '1',
+    STORE: store,
+    EXCLUSIVE: store === 'sqlite' ? '1' : '0',
     CACHE: '1',
     SQLITE_FILE: join(dir, 'bench.db'),
   },
@@ -75,7 +77,9 @@ server.kill('SIGINT');
 rmSync(dir, { recursive: true, force: true });
 
 const list = (xs: number[]) => xs.map((x) => fmt(x, 1)).join(' ');
-console.log(`${framework}: CPU µs per request, ${rounds} rounds of ${seconds} s at ${connections} connections`);
+console.log(
+  `${framework}, ${store} + cache: CPU µs per request, ${rounds} rounds of ${seconds} s at ${connections} connections`,
+);
 console.log(`  bare route     median ${fmt(median(perRequest.bare), 1).padStart(6)}   (${list(perRequest.bare)})`);
 console.log(`  authenticated  median ${fmt(median(perRequest.auth), 1).padStart(6)}   (${list(perRequest.auth)})`);
 console.log(`  ratio (bare CPU / authenticated CPU, median of rounds): ${fmt(median(ratios), 2)}×`);

@@ -3,7 +3,8 @@
  * one bench server (SQLite exclusive + cache, as in `npm run bench`) under `node --cpu-prof`,
  * loads one route from wrk on the other core, and prints the frames by self time and latchkey's
  * functions by inclusive time, in µs per request, counting only the steady load (not start-up).
- * Flags: --framework node|express|fastify|hono, --route bare|auth, --seconds S (default 6).
+ * Flags: --framework node|express|fastify|hono, --route bare|auth, --store sqlite|postgres|redis
+ * (with the cache), --seconds S (default 6).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ const arg = (name: string, fallback: string) => {
 };
 const framework = arg('framework', 'node');
 const route = arg('route', 'auth');
+const store = arg('store', 'sqlite');
 const seconds = Number(arg('seconds', '6'));
 
 interface ProfileNode {
@@ -57,8 +59,8 @@ const server: ChildProcess = spawn(cmd, args, {
     ...process.env,
     FRAMEWORK: framework,
     MECH: 'latchkey',
-    STORE: 'sqlite',
-    EXCLUSIVE: '1',
+    STORE: store,
+    EXCLUSIVE: store === 'sqlite' ? '1' : '0',
     CACHE: '1',
     SQLITE_FILE: join(dir, 'bench.db'),
   },
