@@ -31,6 +31,36 @@ export function cpuMicros(pid: number | undefined): number {
   }
 }
 
+/** Idle and total CPU time of the whole machine so far, from /proc/stat (Linux); `null` elsewhere. */
+function machineTimes(): { idle: number; total: number } | null {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+    return { idle: (cpu[3] ?? 0) + (cpu[4] ?? 0), total: cpu.reduce((a, b) => a + b, 0) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Waits until the machine is quiet: two windows of half a second in a row with at least
+ * `idleShare` of its CPU idle, or `maxMs` at most. Why: a database that just took a million rows
+ * checkpoints, vacuums or saves a snapshot for seconds afterwards, on the same two cores as the
+ * rounds (it once halved the first cases of a run). Resolves to the milliseconds it waited.
+ */
+export async function settle(idleShare = 0.85, maxMs = 60_000): Promise<number> {
+  const started = Date.now();
+  let quiet = 0;
+  while (quiet < 2 && Date.now() - started < maxMs) {
+    const before = machineTimes();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const after = machineTimes();
+    if (before === null || after === null) return 0;
+    const share = (after.idle - before.idle) / Math.max(1, after.total - before.total);
+    quiet = share >= idleShare ? quiet + 1 : 0;
+  }
+  return Date.now() - started;
+}
+
 /** `load`, with the CPU time the server process `pid` spent per request during it. */
 export async function measured(
   pid: number | undefined,
