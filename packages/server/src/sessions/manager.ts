@@ -17,6 +17,7 @@ import {
   millisecondsHint,
 } from '../lib/options.js';
 import { checkSessionStore } from '../stores/check-store.js';
+import { usableGetNow } from '../stores/get-now.js';
 import type { GetOptions, Session, SessionBinding, SessionData, SessionRecord, SessionStore } from '../stores/store.js';
 import { createKeyRing, type KeyRing, type SigningKey } from './key-ring.js';
 import { checkSessionData } from './session-data.js';
@@ -454,7 +455,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     return record;
   }
 
-  const getNow = store.getNow?.bind(store);
+  const getNow = usableGetNow(store);
   /**
    * `load` without waiting, when the store answers at once (`getNow`); `undefined` when it cannot,
    * or when the session expired: deleting it is a write, which `load` does.

@@ -14,6 +14,7 @@ import { LRUCache } from 'lru-cache';
 import { ConfigurationError } from '../errors.js';
 import { checkNumber, checkOptions } from '../lib/options.js';
 import { checkSessionStore } from './check-store.js';
+import { pairGetNow, usableGetNow } from './get-now.js';
 import type { GetOptions, SessionRecord, SessionStore } from './store.js';
 
 /** Carries invalidation messages between instances (Redis pub/sub, PostgreSQL LISTEN/NOTIFY). */
@@ -183,9 +184,9 @@ export async function createCachedStore(
     if (hit !== undefined) stats.hits++;
     return hit;
   };
-  const backingGetNow = backing.getNow;
+  const backingGetNow = usableGetNow(backing);
 
-  return {
+  return pairGetNow({
     stats,
     ...bindingMethods,
     async get(id: string, getOptions?: GetOptions) {
@@ -201,7 +202,7 @@ export async function createCachedStore(
       if (hit !== undefined || backingGetNow === undefined) return hit;
       let record: SessionRecord | null | undefined;
       try {
-        record = backingGetNow.call(backing, id, getOptions);
+        record = backingGetNow(id, getOptions);
       } catch (error) {
         failed(error);
       }
@@ -244,5 +245,5 @@ export async function createCachedStore(
     async close() {
       await unsubscribe?.();
     },
-  };
+  });
 }

@@ -38,6 +38,12 @@ export function checkSessionStore(name: string, value: unknown): SessionStore {
       `${name}: getNow must be a function when given (it is optional), not ${describe(getNow)}`,
     );
   }
+  // Its point is to answer without a promise: an async one always returns a promise.
+  if (missing.length === 0 && typeof getNow === 'function' && getNow.constructor?.name === 'AsyncFunction') {
+    throw new ConfigurationError(
+      `${name}: getNow must answer at once (a record, null, or undefined for "ask get"), not be async: remove it if the store can only answer by promise`,
+    );
+  }
   if (missing.length === 0) return value as SessionStore;
   const kind = driverKind(value);
   const wrap = kind === undefined ? undefined : storeFor[kind];

@@ -5,6 +5,7 @@
 import { ConfigurationError } from '../errors.js';
 import { driverKind, driverName, storeFor } from '../lib/drivers.js';
 import { checkOptions } from '../lib/options.js';
+import { pairGetNow } from './get-now.js';
 import type { SessionBinding, SessionData, SessionRecord, SessionStore } from './store.js';
 
 function copy(record: SessionRecord): SessionRecord {
@@ -59,7 +60,7 @@ export function createMemoryStore(options?: Record<string, never>): SessionStore
     const record = records.get(id);
     return record === undefined ? null : copy(record);
   };
-  return {
+  return pairGetNow({
     async create(record, maxPerUser) {
       records.set(record.id, copy(record));
       const ids = byUser.get(record.userId) ?? new Set<string>();
@@ -116,5 +117,5 @@ export function createMemoryStore(options?: Record<string, never>): SessionStore
       }
       return count;
     },
-  };
+  });
 }

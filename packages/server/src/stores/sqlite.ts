@@ -9,6 +9,7 @@ import { ConfigurationError, StoreUnavailableError } from '../errors.js';
 import { driverKind, driverName, storeFor } from '../lib/drivers.js';
 import { checkBoolean, checkNumber, checkOptions, checkString, describe } from '../lib/options.js';
 import { migrateSqlite } from '../lib/schema.js';
+import { pairGetNow } from './get-now.js';
 import type { SessionBinding, SessionData, SessionRecord, SessionStore } from './store.js';
 
 /** Options of `createSqliteStore`. */
@@ -193,7 +194,7 @@ export function createSqliteStore(db: BetterSqlite3.Database, options?: SqliteSt
     }
   };
 
-  return {
+  return pairGetNow({
     create: (record, maxPerUser) => guard(() => create.immediate(record, maxPerUser)),
     get(id) {
       try {
@@ -230,5 +231,5 @@ export function createSqliteStore(db: BetterSqlite3.Database, options?: SqliteSt
           if (changes < batch) return total;
         }
       }),
-  };
+  });
 }

@@ -97,8 +97,10 @@ export interface SessionStore {
   /**
    * Optional: `get` without waiting, for the request path. The record or `null` when the store
    * knows at once (a cache hit, an in-process database), `undefined` when only `get` can tell. It
-   * answers as `get` would at that moment and throws what `get` rejects with. Why: a request whose
-   * session is at hand then needs no promise between the cookie and the handler (#18).
+   * answers as `get` would at that moment and throws what `get` rejects with; never async. Why: a
+   * request whose session is at hand then needs no promise between the cookie and the handler
+   * (#18). A wrapper that replaces `get` (`{ ...store, get }`) must replace or drop `getNow` too;
+   * latchkey's own stores' `getNow` is not used beside a `get` other than their own.
    */
   getNow?(id: string, options?: GetOptions): SessionRecord | null | undefined;
   /** Sets `lastSeenAt` and `expiresAt` of a record, if it still exists. */

@@ -232,7 +232,7 @@ export function createHonoSessions(manager: SessionManager, options: HonoSession
           const answer = await device.answer({
             method: c.req.method,
             path: c.req.path,
-            header: (n) => c.req.header(n),
+            header: (n) => (n === 'cookie' ? cookieOf(c) : c.req.header(n)), // the Cookie header as the middleware reads it
           });
           if (answer !== null) return c.body(answer.body, answer.status as 200, answer.headers);
         }

@@ -254,14 +254,14 @@ export function createNodeSessions(manager: SessionManager, options: NodeSession
       return true;
     },
     authenticate(req, res) {
-      let now: FlowResult | undefined;
+      // Most requests: the session is at hand, and the promise is already settled. Never a throw:
+      // a failure (the store, headers already sent) rejects, as from an async function.
       try {
-        now = flow.authenticateNow(req.headers.cookie, req.method, req.url);
+        const now = flow.authenticateNow(req.headers.cookie, req.method, req.url);
+        if (now !== undefined) return Promise.resolve(settle(req, res, now));
       } catch (error) {
         return Promise.reject(error);
       }
-      // Most requests: the session is at hand, and the promise is already settled.
-      if (now !== undefined) return Promise.resolve(settle(req, res, now));
       return flow.authenticate(req.headers.cookie, req.method, req.url).then((result) => settle(req, res, result));
     },
     requireSession: guarded(false),
