@@ -50,7 +50,7 @@ const quick = argv.includes('--quick');
 const sizes = (arg('sizes') ?? (quick ? '10000' : '10000,100000,1000000')).split(',').map(Number);
 const sampled = quick ? 1000 : 10_000;
 const seconds = Number(arg('seconds') ?? (quick ? 1 : 2));
-const rounds = Number(arg('rounds') ?? (quick ? 1 : 3));
+const rounds = Number(arg('rounds') ?? (quick ? 1 : 5));
 const connections = 64;
 
 /** A port the OS just handed out (fetch refuses some fixed ones, such as 4045). */
