@@ -61,7 +61,7 @@ const server: ChildProcess = spawn(cmd, args, {
     MECH: 'latchkey',
     STORE: store,
     EXCLUSIVE: store === 'sqlite' ? '1' : '0',
-    CACHE: '1',
+    CACHE: argv.includes('--no-cache') ? '0' : '1',
     SQLITE_FILE: join(dir, 'bench.db'),
   },
 });

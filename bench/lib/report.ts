@@ -90,8 +90,8 @@ ${table}
 
 **What limits it here.** This machine has ${cores} cores, and wrk, HAProxy, the instances and
 PostgreSQL share them: the proxy hop costs ${hop} % of one instance's throughput, and a second
-instance gives ${gain}× because there is no idle core for it to use. That is the machine, not a
-shared lock: each request's session comes from the instance's own cache (one PostgreSQL read per
+instance gives ${gain}× the one behind the proxy, far from 2× because there is no idle core for it
+to use. That is the machine, not a shared lock: each request's session comes from the instance's own cache (one PostgreSQL read per
 session per second at most, none per request), so instances do not wait on each other.
 
 **On paper, per core.** One instance is one Node event loop, so at most one core: straight to one
@@ -111,39 +111,51 @@ core per instance, and give the load balancer and the store cores of their own.
 const PROFILE_SECTION = `## Where the time goes (CPU profiles)
 
 Taken with \`node --cpu-prof\` on the bench server (SQLite exclusive + cache, 64 connections from wrk
-on the other core), counting only the 6 s of steady load, per request. Reproduce with
-\`npm run bench:profile -- --framework node --route auth\` (and \`--route bare\`):
+on the other core), counting only the 6 s of steady load, per request, on 2026-12-01 with the
+machine quiet. Reproduce with \`npm run bench:profile -- --framework node --route auth\` (and
+\`--route bare\`, \`--framework fastify\`, \`--store redis\`); \`npm run bench:cpu\` gives the CPU per
+request of both routes in interleaved rounds without a profiler.
 
-| node:http | bare route | authenticated route |
-|---|---:|---:|
-| CPU per request, all frames | 39–40 µs | 60–76 µs |
-| of which latchkey's own functions (inclusive) | — | 5.1–6.6 µs |
-| of which the socket write (\`writev\`) | 17 µs | 20–24 µs |
+| per request | node:http bare | node:http authenticated | Fastify bare | Fastify authenticated |
+|---|---:|---:|---:|---:|
+| CPU, all frames | 15.7 µs | 18.6 µs | 18.4 µs | 19.9 µs |
+| latchkey's own functions (inclusive) | — | 1.05 µs | — | 0.90 µs |
+| the socket write (\`writev\`, mostly kernel) | 8.0 µs | 8.8 µs | 8.7 µs | 8.8 µs |
 
-- **latchkey's part is small and where it should be.** The adapter's \`authenticate\` is 5–7 µs
-  inclusive: the manager's \`load\` (the verified-token and session caches, 1.6 µs for the cache's
-  \`get\`), the cookie read (1.5 µs), the no-store header (0.2 µs). The in-process figure above,
-  0.5–1 µs warm, is the same work without a request around it.
-- **The rest of the gap is not in latchkey's frames.** Every Node frame of the HTTP path runs
-  slower on the authenticated route (the socket write +3–7 µs, the header parser and the event
-  emitter about 2×), in three pairs of profiles taken in either order. A process doing a little
-  more work per request on this 2-core virtual machine pays for it again in the HTTP code around it;
-  we have not found a cause we can remove, so the ratio targets of #18 (Fastify ≥ 0.9× with the
-  cache, node:http ≥ 0.95×) are not met on this machine.
-- **Part of the gap is the route, not the session.** A stub of the authenticated route without
-  latchkey (it reads the Cookie header, which makes Node build \`req.headers\`, awaits once, sets
-  \`Cache-Control\` and writes \`{"userId": …}\`) cost 7–15 µs more CPU per request than the bare
-  route (median 9.4 µs over 6 adjacent pairs, measured from \`/proc\` CPU ticks under wrk). Any
-  authenticated route pays that; the bare route is a lower bound no session check can reach.
-- **Fastify:** latchkey's functions were 7.5 % of busy samples, garbage collection 2.0 % (5.8 % in
-  the profile that opened #18), and the socket write the top frame (16.6 %).
-- **Changed because of the profiles:** the adapters kept each request's session and nonce in
-  WeakMaps; a WeakMap entry per short-lived request cost about 1.2 µs in the collector against
-  0.06 µs for a symbol property (a microbenchmark of 2 million requests), so they now use a
-  symbol on the request: node:http's \`authenticate\` went from 6.7 to 5.2 µs inclusive in the
-  profiles (two of each). The session cookie is sliced out of the header instead of parsing
-  every cookie into an object. The idle-timeout slide no longer wraps an unchanged session in a
-  promise of its own.
+- **latchkey's part is about a microsecond.** The cookie read (0.3–0.4 µs), the verified-token
+  probe (0.25 µs), the cache's \`get\` (0.2 µs) and the answer's headers. Earlier the same day it was
+  1.6 µs on node:http, and 5–7 µs in profiles taken while the machine was busy.
+- **What took it there: a request whose session is at hand waits for nothing.** The store may answer
+  at once (\`SessionStore.getNow\`: memory, SQLite, and the cached store on a hit), so
+  \`SessionFlow.authenticateNow\` gives the session without a promise, and every adapter tries it
+  first; it stands aside whenever a write is due (the idle slide, deleting an expired session) or
+  the store must be asked over the network, and then \`authenticate\` does the same checks and the
+  write. The four async layers it skips (flow, manager, load, store) cost about 0.6 µs and a
+  microtask each request. Fastify's hooks became callback hooks, because its hook runner gives an
+  async hook a promise and a tick even with nothing to wait for (that was 12–13 % of the Fastify
+  profile that opened #18). Before that: symbols on the request instead of WeakMaps (1.2 µs a
+  request in the collector), the cookie's one pair sliced out instead of the header parsed.
+- **Each framework has a floor of its own.** Stub servers without latchkey, CPU per request in
+  interleaved rounds, show what an authenticated route's shape costs before any session check:
+  - node:http: awaiting once costs 1.1 µs; reading the Cookie header and setting \`Cache-Control\`
+    0.5 µs.
+  - Fastify: an \`onRequest\` hook that sets one header and a \`preHandler\` cost 2.0–2.3 µs over
+    the bare route: a route with latchkey's hook shape is capped near 0.9× of the bare one.
+  - Hono on \`@hono/node-server\`: one middleware that only sets a header costs 6.6 µs (19.4 to
+    26.0 µs): \`c.header\` builds a fetch \`Headers\` and takes the answer off the server's fast
+    path for plain objects. A middleware that only sets a variable costs 4.1 µs. latchkey's must
+    say \`Cache-Control: no-store\` on an authenticated answer (C7), so on Hono the cap is near 0.75×.
+  - Express: the bare route costs 130–160 µs of CPU, so latchkey's microsecond disappears in it.
+- **Without the cache, the store read is the cost.** On SQLite (exclusive, no cache) the read is
+  6.1 µs a request under load (\`--no-cache\`): no system call (strace counts none per request), but
+  the statement, the WAL index and twelve columns turned into JavaScript values. Against a bare
+  route of 16–20 µs that alone keeps node:http near 0.75×, whatever the adapter does; that is what
+  \`createCachedStore\` is for (the reference server uses it), and why the "without the cache"
+  figures of #18 (≥ 0.85× on node:http, ≥ 0.8× on Fastify) are not met.
+- **The socket write rises with any extra work.** The kernel's share of \`writev\` grew by 0.1–2.5 µs
+  on the authenticated route with the same bytes written: a server that answers a little more slowly
+  finds wrk idle more often, and each write must wake it. That cost belongs to the machine, and
+  every authenticated route pays it.
 `;
 
 /** The tokens section: verify/s and the cost the BFF adds per forwarded request. */
@@ -323,7 +335,9 @@ alternate bare and authenticated (${r.rounds} × ${r.seconds} s each, ${r.connec
 shows. A ratio is the median, over a case's rounds, of its authenticated req/s to the bare round
 just before it in the same process: this machine's speed drifts by up to 1.7× over minutes (the
 same route's CPU time per request went from 33 to 56 µs between adjacent 3-s runs), and adjacent
-rounds share the drift while a bare median pooled over the whole run does not. latchkey's stores hold ${r.sizes[r.sizes.length - 1]?.toLocaleString('en-US')} sessions during the HTTP runs.
+rounds share the drift while a bare median pooled over the whole run does not. Each case starts once
+the machine has been at least 85 % idle for a second (after filling a million sessions, PostgreSQL
+and Redis keep working for seconds). latchkey's stores hold ${r.sizes[r.sizes.length - 1]?.toLocaleString('en-US')} sessions during the HTTP runs.
 
 ## Headline
 
