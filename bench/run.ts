@@ -162,6 +162,60 @@ for (const size of sizes) {
   }
 }
 
+// 1b. What a cache miss adds to the store alone, at the largest size: the same connection read
+// through the cached store and without it, one token at a time in alternating order, so both
+// see the same database state and the same drift of the machine. Slides are off (a touch is a
+// write, not part of a read).
+type MissCost = { store: string; plainUs: number; missUs: number; addedUs: number };
+const missCost: MissCost[] = [];
+console.log(
+  '\nwhat a cache miss adds, per token (alternating)      store alone   cache miss   added (median of pairs)',
+);
+for (const backend of backends) {
+  const variant: StoreVariant = { backend: backend.name, exclusive: backend.name === 'sqlite', cache: true };
+  const { store, backing, close } = await backendOf(variant).open(variant);
+  if (backing === undefined) throw new Error(`${backend.name}: the cached variant did not expose its backing store`);
+  const options = { keys: [BENCH_KEY], sweepInterval: 0, touchInterval: 3600 };
+  const plain = createSessionManager({ store: backing, ...options });
+  const cached = createSessionManager({ store, ...options });
+  const timed = async (sessions: typeof plain, token: string) => {
+    const t0 = process.hrtime.bigint();
+    const session = await sessions.validateToken(token);
+    const ns = Number(process.hrtime.bigint() - t0);
+    if (session === null) throw new Error(`a sampled session did not validate on ${backend.name}`);
+    return ns;
+  };
+  const plainNs: number[] = [];
+  const missNs: number[] = [];
+  const added: number[] = [];
+  const tokens = [...backend.tokens].sort(() => Math.random() - 0.5).slice(0, quick ? 200 : 5000);
+  for (const [i, token] of tokens.entries()) {
+    let p: number;
+    let m: number;
+    if (i % 2 === 0) {
+      p = await timed(plain, token);
+      m = await timed(cached, token);
+    } else {
+      m = await timed(cached, token);
+      p = await timed(plain, token);
+    }
+    plainNs.push(p);
+    missNs.push(m);
+    added.push(m - p);
+  }
+  await close();
+  const row = {
+    store: backend.name === 'sqlite' ? 'sqlite exclusive' : backend.name,
+    plainUs: median(plainNs) / 1000,
+    missUs: median(missNs) / 1000,
+    addedUs: median(added) / 1000,
+  };
+  missCost.push(row);
+  console.log(
+    `  ${row.store.padEnd(48)} ${fmt(row.plainUs, 2).padStart(8)} µs ${fmt(row.missUs, 2).padStart(9)} µs ${fmt(row.addedUs, 2).padStart(9)} µs`,
+  );
+}
+
 // 2. HTTP: every framework's bare route against each mechanism's authenticated route
 type Framework = 'node' | 'express' | 'fastify' | 'hono';
 interface Case {
@@ -552,6 +606,7 @@ const results = {
   rounds,
   seconds,
   inProcess,
+  missCost,
   bare: bareOf,
   http: rows,
   scaling,

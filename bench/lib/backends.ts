@@ -35,6 +35,8 @@ export const variantName = (v: StoreVariant) =>
 
 export interface Opened {
   store: SessionStore;
+  /** Under a cached variant: the store the cache is in front of, on the same connection. */
+  backing?: SessionStore;
   close(): Promise<void>;
 }
 
@@ -58,6 +60,7 @@ export async function openSqlite(file: string, variant: StoreVariant): Promise<O
   const store = variant.cache ? await createCachedStore(base) : base;
   return {
     store,
+    backing: base,
     close: async () => {
       db.close();
     },
@@ -75,6 +78,7 @@ export async function openPostgres(variant: StoreVariant): Promise<Opened> {
   const cached = variant.cache ? await createCachedStore(base, { bus }) : undefined;
   return {
     store: cached ?? base,
+    backing: base,
     close: async () => {
       await cached?.close();
       await pool.end();
@@ -89,6 +93,7 @@ export async function openRedis(variant: StoreVariant): Promise<Opened> {
   const cached = variant.cache ? await createCachedStore(base, { bus }) : undefined;
   return {
     store: cached ?? base,
+    backing: base,
     close: async () => {
       await cached?.close();
       client.disconnect();

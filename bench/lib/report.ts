@@ -30,6 +30,8 @@ interface Results {
   rounds: number;
   seconds: number;
   inProcess: { size: number; variant: string; coldMedianUs: number; coldP99Us: number; warmMedianUs: number }[];
+  /** What a cache miss adds to the store alone (absent in older results). */
+  missCost?: { store: string; plainUs: number; missUs: number; addedUs: number }[];
   bare: Record<string, Summary>;
   /** `ratio`: the median over rounds of authenticated req/s to the bare round just before it (absent in older results). */
   http: ({ framework: string; name: string; ratio?: number; cpuRatio?: number } & Summary)[];
@@ -157,6 +159,27 @@ request of both routes in interleaved rounds without a profiler.
   finds wrk idle more often, and each write must wake it. That cost belongs to the machine, and
   every authenticated route pays it.
 `;
+
+/** What a cache miss adds to the store alone: the same reads, paired token by token. */
+function missCostSection(rows: NonNullable<Results['missCost']>): string {
+  const table = rows
+    .map(
+      (m) =>
+        `| ${m.store} | ${fmt(m.plainUs, 2)} | ${fmt(m.missUs, 2)} | ${m.addedUs >= 0 ? '+' : ''}${fmt(m.addedUs, 2)} |`,
+    )
+    .join('\n');
+  return `
+**What a cache miss adds.** The cached store in front of the same connection, against that store
+alone: each sampled session (at the largest size) read once through each, one after the other in
+alternating order, so both meet the same database state and the same moment of the machine; the
+last column is the median of the per-session differences. A miss reads the store, freezes the
+record and keeps it; over SQLite it reads the file at once, with no promise of its own.
+
+| store | store alone, median µs | through the cache, a miss, median µs | added, median of pairs µs |
+|---|---:|---:|---:|
+${table}
+`;
+}
 
 /** The tokens section: verify/s and the cost the BFF adds per forwarded request. */
 export function tokensSection(t: TokenResults): string {
@@ -380,7 +403,7 @@ has brought them into the database's buffers and the OS page cache, as on a runn
 ${sizeTable}
 
 ![validation by size](benchmarks/validate-by-size.svg)
-
+${r.missCost ? missCostSection(r.missCost) : ''}
 ## Latency by concurrent connections (node:http, latchkey SQLite + cache)
 
 Medians of interleaved rounds per connection count, after a warm-up at that count: one run's p99

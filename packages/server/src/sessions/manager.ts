@@ -426,6 +426,8 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   // The look-up is a hash-table probe (random per-process seed), not a comparison an attacker can time.
   const verified = verifiedMax > 0 ? new LRUCache<string, true>({ max: verifiedMax }) : undefined;
 
+  const getNow = usableGetNow(store);
+
   /**
    * What a token claims before any store look-up: `undefined` when it was proven before (its id is
    * its first characters), its parts when the stored hash must still be compared, `null` when it
@@ -447,15 +449,17 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   async function load(token: string, options?: GetOptions): Promise<SessionRecord | null> {
     const parts = claimOf(token);
     if (parts === null) return null;
-    const record = owned(token, parts, await store.get(parts?.id ?? token.slice(0, ID_CHARS), options));
+    const id = parts?.id ?? token.slice(0, ID_CHARS);
+    // The store's answer at once when it has one (a cache miss over SQLite reads the file at once
+    // too), so a miss costs no more than the store alone (#18); otherwise its promise.
+    const found = getNow?.(id, options);
+    const record = owned(token, parts, found !== undefined ? found : await store.get(id, options));
     if (record !== null && expired(record, now())) {
       await store.delete(record.id); // T2: an expired session is deleted on sight.
       return null;
     }
     return record;
   }
-
-  const getNow = usableGetNow(store);
   /**
    * `load` without waiting, when the store answers at once (`getNow`); `undefined` when it cannot,
    * or when the session expired: deleting it is a write, which `load` does.

@@ -194,8 +194,14 @@ export async function createCachedStore(
       if (hit !== undefined) return hit;
       stats.misses++;
       const started = epoch;
-      // `.catch`, not `through`: one promise step fewer on the request path's miss.
-      return keep(id, await backing.get(id, getOptions).catch(failed), started);
+      // An await in a try, not `.catch` or `through`: no promise of our own on the miss.
+      let record: SessionRecord | null;
+      try {
+        record = await backing.get(id, getOptions);
+      } catch (error) {
+        return failed(error);
+      }
+      return keep(id, record, started);
     },
     getNow(id: string, getOptions?: GetOptions) {
       const hit = hitFor(id, getOptions);
