@@ -8,16 +8,13 @@
  * the last two on their usual local ports), --rounds R (default 6), --seconds S (default 3),
  * --connections C (default 64).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort } from '../apps/demo/test/server-process.js';
-import { load, pinned } from './lib/load.js';
+import { join } from 'node:path';
+import { cpuMicros, load } from './lib/load.js';
+import { startOneServer } from './lib/one-server.js';
 import { fmt, median } from './lib/stats.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
 const arg = (name: string, fallback: string) => {
   const i = argv.indexOf(`--${name}`);
@@ -30,36 +27,15 @@ const connections = Number(arg('connections', '64'));
 const store = arg('store', 'sqlite');
 
 const dir = mkdtempSync(join(tmpdir(), 'latchkey-cpu-'));
-const port = await freePort();
-const [cmd, args] = pinned(0, process.execPath, ['--import', 'tsx', join(here, 'servers/app.ts'), String(port)]);
-const server: ChildProcess = spawn(cmd, args, {
-  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  env: {
-    ...process.env,
-    FRAMEWORK: framework,
-    MECH: 'latchkey',
-    STORE: store,
-    EXCLUSIVE: store === 'sqlite' ? '1' : '0',
-    CACHE: argv.includes('--no-cache') ? '0' : '1',
-    SQLITE_FILE: join(dir, 'bench.db'),
-  },
-});
-await new Promise<void>((resolve, reject) => {
-  server.once('message', () => resolve());
-  server.once('exit', (code) => reject(new Error(`bench server exited ${code}`)));
+const { base, cookie, server, stop } = await startOneServer({
+  framework,
+  store,
+  cache: !argv.includes('--no-cache'),
+  dir,
 });
 /** User + system CPU of the server so far, in µs (taskset execs node, so the pid is node's). */
-const cpuUs = () => {
-  const fields = (readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000; // clock ticks of 10 ms
-};
+const cpuUs = () => cpuMicros(server.pid);
 
-const base = `http://127.0.0.1:${port}`;
-const login = await fetch(`${base}/login`, { method: 'POST' });
-const cookie = login.headers
-  .getSetCookie()
-  .map((c) => c.split(';')[0])
-  .join('; ');
 const routes = ['bare', 'auth'] as const;
 for (const route of routes) await load(`${base}/${route}`, 2, connections, { cookie }); // warm-up
 const perRequest: Record<(typeof routes)[number], number[]> = { bare: [], auth: [] };
@@ -73,7 +49,7 @@ for (let round = 0; round < rounds; round++) {
   }
   ratios.push((perRequest.bare.at(-1) as number) / (perRequest.auth.at(-1) as number));
 }
-server.kill('SIGINT');
+await stop();
 rmSync(dir, { recursive: true, force: true });
 
 const list = (xs: number[]) => xs.map((x) => fmt(x, 1)).join(' ');

@@ -6,15 +6,12 @@
  * Flags: --framework node|express|fastify|hono, --route bare|auth, --store sqlite|postgres|redis
  * (with the cache), --seconds S (default 6).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort } from '../apps/demo/test/server-process.js';
-import { load, pinned } from './lib/load.js';
+import { join } from 'node:path';
+import { load } from './lib/load.js';
+import { startOneServer } from './lib/one-server.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
 const arg = (name: string, fallback: string) => {
   const i = argv.indexOf(`--${name}`);
@@ -42,46 +39,18 @@ const dir = mkdtempSync(join(tmpdir(), 'latchkey-profile-'));
 // The profile is written at exit: SIGINT must end the process normally.
 const exitOnSigint = join(dir, 'exit.mjs');
 writeFileSync(exitOnSigint, "process.on('SIGINT', () => process.exit(0));\n");
-const port = await freePort();
-const [cmd, args] = pinned(0, process.execPath, [
-  '--import',
-  exitOnSigint,
-  '--cpu-prof',
-  `--cpu-prof-dir=${dir}`,
-  '--import',
-  'tsx',
-  join(here, 'servers/app.ts'),
-  String(port),
-]);
-const server: ChildProcess = spawn(cmd, args, {
-  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  env: {
-    ...process.env,
-    FRAMEWORK: framework,
-    MECH: 'latchkey',
-    STORE: store,
-    EXCLUSIVE: store === 'sqlite' ? '1' : '0',
-    CACHE: argv.includes('--no-cache') ? '0' : '1',
-    SQLITE_FILE: join(dir, 'bench.db'),
-  },
+const { base, cookie, stop } = await startOneServer({
+  framework,
+  store,
+  cache: !argv.includes('--no-cache'),
+  dir,
+  nodeArgs: ['--import', exitOnSigint, '--cpu-prof', `--cpu-prof-dir=${dir}`],
 });
-await new Promise<void>((resolve, reject) => {
-  server.once('message', () => resolve());
-  server.once('exit', (code) => reject(new Error(`bench server exited ${code}`)));
-});
-const base = `http://127.0.0.1:${port}`;
-const login = await fetch(`${base}/login`, { method: 'POST' });
-const cookie = login.headers
-  .getSetCookie()
-  .map((c) => c.split(';')[0])
-  .join('; ');
 await load(`${base}/${route}`, 3, 64, { cookie }); // warm-up: the JIT settles
 const run = await load(`${base}/${route}`, seconds, 64, { cookie });
 const requests = run.rps * seconds;
 await new Promise((r) => setTimeout(r, 1000));
-const exited = new Promise((r) => server.once('exit', r));
-server.kill('SIGINT');
-await exited;
+await stop();
 
 // The main thread's profile is the largest (tsx's loader runs in a worker of its own).
 const file = readdirSync(dir)
