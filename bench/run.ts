@@ -175,7 +175,7 @@ for (const backend of backends) {
   const variant: StoreVariant = { backend: backend.name, exclusive: backend.name === 'sqlite', cache: true };
   const { store, backing, close } = await backendOf(variant).open(variant);
   if (backing === undefined) throw new Error(`${backend.name}: the cached variant did not expose its backing store`);
-  const options = { keys: [BENCH_KEY], sweepInterval: 0, touchInterval: 3600 };
+  const options = { keys: [BENCH_KEY], sweepInterval: 0, touchInterval: 900 };
   const plain = createSessionManager({ store: backing, ...options });
   const cached = createSessionManager({ store, ...options });
   const timed = async (sessions: typeof plain, token: string) => {
