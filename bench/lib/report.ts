@@ -173,7 +173,9 @@ function missCostSection(rows: NonNullable<Results['missCost']>): string {
 alone: each sampled session (at the largest size) read once through each, one after the other in
 alternating order, so both meet the same database state and the same moment of the machine; the
 last column is the median of the per-session differences. A miss reads the store, freezes the
-record and keeps it; over SQLite it reads the file at once, with no promise of its own.
+record and keeps it; over SQLite it reads the file at once, with no promise of its own. What it
+adds is not nothing: the probe of the cache, the freeze and the keeping, and over PostgreSQL and
+Redis one more promise step between the round trip and the caller.
 
 | store | store alone, median µs | through the cache, a miss, median µs | added, median of pairs µs |
 |---|---:|---:|---:|
