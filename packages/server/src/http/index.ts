@@ -41,6 +41,7 @@ export {
 } from './second-factor.js';
 export { createServerLimits, type ServerLimits, type ServerLimitsOptions } from './server-limits.js';
 export {
+  type AuthenticateResult,
   CLEAR_SITE_DATA,
   createSessionFlow,
   type FlowHeaders,

@@ -50,6 +50,12 @@ export function checkLoginOptions(options: unknown): LoginOptions {
 /** Response headers to add; names are lower case. */
 export type FlowHeaders = Record<string, string>;
 
+/** What `authenticate` finds: the request's session (or `null`) and the headers to set. */
+export interface AuthenticateResult {
+  session: Session | null;
+  headers: FlowHeaders;
+}
+
 /**
  * The session steps of a request, free of any framework, from `createSessionFlow`: each takes the
  * Cookie header and gives the session and the response headers to set. The adapters are built on
@@ -72,11 +78,7 @@ export interface SessionFlow {
    * renews the bound cookie itself. `path` is the request target, for the binding's `enforce`.
    * Rejects with StoreUnavailableError when the store fails.
    */
-  authenticate(
-    cookieHeader: string | undefined,
-    method?: string,
-    path?: string,
-  ): Promise<{ session: Session | null; headers: FlowHeaders }>;
+  authenticate(cookieHeader: string | undefined, method?: string, path?: string): Promise<AuthenticateResult>;
   /**
    * `authenticate` without waiting: the same answer when it is at hand (the session in the cached
    * store's memory or an in-process SQLite file, no sliding write due, or no live cookie at all),
@@ -84,11 +86,7 @@ export interface SessionFlow {
    * `authenticate` on `undefined`, so most requests pass through without a promise. Throws
    * StoreUnavailableError when the store fails.
    */
-  authenticateNow(
-    cookieHeader: string | undefined,
-    method?: string,
-    path?: string,
-  ): { session: Session | null; headers: FlowHeaders } | undefined;
+  authenticateNow(cookieHeader: string | undefined, method?: string, path?: string): AuthenticateResult | undefined;
   /**
    * Starts a session after the caller verified a credential. Any session the request already
    * carried is revoked first, so a planted or pre-login id never survives a login (F1, S4).
@@ -183,7 +181,7 @@ export function createSessionFlow(manager: SessionManager, options: SessionFlowO
   const acceptFor =
     (cookieHeader: string | undefined, method: string | undefined, path: string | undefined) => (s: Session) =>
       !stolen(s, cookieHeader, method ?? 'GET', path ?? '');
-  const answer = (session: Session | null | false): { session: Session | null; headers: FlowHeaders } => {
+  const answer = (session: Session | null | false): AuthenticateResult => {
     // D1: not "logged in" without the bound cookie; the cookie stays (the key holder renews the
     // bound one), and the refused request did not slide the session's idle timeout.
     if (session === false) return { session: null, headers: AUTHENTICATED };

@@ -210,7 +210,7 @@ export async function createCachedStore(
       try {
         record = backingGetNow(id, getOptions);
       } catch (error) {
-        failed(error);
+        return failed(error);
       }
       if (record === undefined) return undefined;
       stats.misses++;

@@ -31,15 +31,19 @@ import type { DeviceBinding } from '../../dbsc/binding.js';
 import { ConfigurationError, StoreUnavailableError } from '../../errors.js';
 import { codeForError, type ErrorAnswer, errorAnswer, errorBody, type HttpErrorCode } from '../../http/error-codes.js';
 import { createHardening, type HardeningOptions, type HardeningRequest } from '../../http/hardening.js';
-import { checkLoginOptions, createSessionFlow, type FlowHeaders, type LoginOptions } from '../../http/session-flow.js';
+import {
+  type AuthenticateResult,
+  checkLoginOptions,
+  createSessionFlow,
+  type FlowHeaders,
+  type LoginOptions,
+} from '../../http/session-flow.js';
 import type { SessionManager } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
 import { createSessionGuard } from '../guard.js';
 import { RequestSlot } from '../request-slot.js';
 
 export { handleClientError } from '../../http/client-error.js';
-
-type FlowResult = { session: Session | null; headers: FlowHeaders };
 
 export type { LoginOptions } from '../../http/session-flow.js';
 
@@ -142,7 +146,7 @@ export function createFastifySessions(manager: SessionManager, options: FastifyS
       if (refusal === null) done();
       else sendError(reply, refusal);
     };
-  const settle = (request: FastifyRequest, reply: FastifyReply, result: FlowResult) => {
+  const settle = (request: FastifyRequest, reply: FastifyReply, result: AuthenticateResult) => {
     reply.headers(result.headers);
     sessions.set(request, result.session);
   };
@@ -159,7 +163,7 @@ export function createFastifySessions(manager: SessionManager, options: FastifyS
   };
   return {
     onRequest(request, reply, done) {
-      let now: FlowResult | undefined;
+      let now: AuthenticateResult | undefined;
       try {
         now =
           device?.owns(request.url) === true

@@ -42,7 +42,13 @@ import type { TLSSocket } from 'node:tls';
 import type { DeviceBinding } from '../../dbsc/binding.js';
 import { codeForError, type ErrorAnswer, errorAnswer, errorBody, type HttpErrorCode } from '../../http/error-codes.js';
 import { createHardening, type HardeningOptions, type HardeningRequest } from '../../http/hardening.js';
-import { checkLoginOptions, createSessionFlow, type FlowHeaders, type LoginOptions } from '../../http/session-flow.js';
+import {
+  type AuthenticateResult,
+  checkLoginOptions,
+  createSessionFlow,
+  type FlowHeaders,
+  type LoginOptions,
+} from '../../http/session-flow.js';
 import { announcedOver, readAtMost } from '../../lib/read-body.js';
 import type { SessionManager, SessionMeta } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
@@ -166,10 +172,8 @@ export function createNodeHardening(
   };
 }
 
-type FlowResult = { session: Session | null; headers: FlowHeaders };
-
 /** Puts what `authenticate` found on the response and the request. */
-function settle(req: IncomingMessage, res: ServerResponse, result: FlowResult): Session | null {
+function settle(req: IncomingMessage, res: ServerResponse, result: AuthenticateResult): Session | null {
   apply(res, result.headers);
   sessions.set(req, result.session);
   return result.session;
