@@ -331,14 +331,18 @@ for (const c of cases) {
     const cpuRatios: number[] = [];
     for (let r = 0; r < rounds; r++) {
       // Both routes get the same request, credential included: the difference is the auth work.
-      const bare = await measured(pid, `${base}/bare`, seconds, connections, headers);
-      const auth = await measured(pid, `${base}/auth`, seconds, connections, headers);
+      // The order alternates (bare first, then authenticated first): a machine that speeds up or
+      // slows down during a pair favours each route in turn, not always the same one.
+      const first = r % 2 === 0 ? 'bare' : 'auth';
+      const one = await measured(pid, `${base}/${first}`, seconds, connections, headers);
+      const two = await measured(pid, `${base}/${first === 'bare' ? 'auth' : 'bare'}`, seconds, connections, headers);
+      const [bare, auth] = first === 'bare' ? [one, two] : [two, one];
       bareRuns[c.framework].push(bare);
       runs.push(auth);
       ratios.push(auth.rps / bare.rps);
       cpuRatios.push((bare.cpuUs ?? Number.NaN) / (auth.cpuUs ?? Number.NaN));
     }
-    // The case's ratio: each authenticated round against the bare round just before it, in the same
+    // The case's ratio: each authenticated round against the bare round beside it, in the same
     // process. This machine's speed drifts over minutes; adjacent rounds share the drift.
     caseRatios.set(c, median(ratios));
     // The same from the server's CPU per request: what share of a core authentication leaves.

@@ -33,7 +33,7 @@ interface Results {
   /** What a cache miss adds to the store alone (absent in older results). */
   missCost?: { store: string; plainUs: number; missUs: number; addedUs: number }[];
   bare: Record<string, Summary>;
-  /** `ratio`: the median over rounds of authenticated req/s to the bare round just before it (absent in older results). */
+  /** `ratio`: the median over rounds of authenticated req/s to the bare round beside it (absent in older results). */
   http: ({ framework: string; name: string; ratio?: number; cpuRatio?: number } & Summary)[];
   scaling: { connections: number; bare: Summary; auth: Summary }[];
   storm: { rps: number; p99ms: number; rawHashRate: number; eld: { p50: number; p99: number; max: number } };
@@ -354,11 +354,13 @@ process pinned to the other core than the server. Versions: ${versions}.
 \`npm run bench -- --quick\` only checks the harness, as CI does).
 
 **Method.** Each framework serves a bare route and an authenticated route in the same process; both
-get the same request, credential included, so the difference is the authentication work. Rounds
-alternate bare and authenticated (${r.rounds} × ${r.seconds} s each, ${r.connections} connections, after a
-1 s warm-up); the tables give medians with the min–max of req/s so the noise of this shared machine
-shows. A ratio is the median, over a case's rounds, of its authenticated req/s to the bare round
-just before it in the same process: this machine's speed drifts by up to 1.7× over minutes (the
+get the same request, credential included, and build the same JSON body naming the user, so the
+difference is the authentication work (up to the run of 2026-12-01, 20:24, the bare route sent a constant body, and
+about 1 µs of the route's own JSON work per request counted against every mechanism). Rounds come
+in pairs of bare and authenticated, in turn bare first and authenticated first (${r.rounds} × ${r.seconds} s
+each, ${r.connections} connections, after a 1 s warm-up); the tables give medians with the min–max of
+req/s so the noise of this shared machine shows. A ratio is the median, over a case's rounds, of its
+authenticated req/s to the bare round beside it in the same process: this machine's speed drifts by up to 1.7× over minutes (the
 same route's CPU time per request went from 33 to 56 µs between adjacent 3-s runs), and adjacent
 rounds share the drift while a bare median pooled over the whole run does not. Each case starts once
 the machine has been at least 85 % idle for a second (after filling a million sessions, PostgreSQL
