@@ -42,6 +42,7 @@ import type { SessionManager } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
 import { createSessionGuard } from '../guard.js';
 import { RequestSlot } from '../request-slot.js';
+import { addSetCookie } from '../set-cookie.js';
 
 export { handleClientError } from '../../http/client-error.js';
 
@@ -62,6 +63,22 @@ export function getNonce(request: FastifyRequest): string {
 }
 
 /**
+ * A flow's headers on the reply. Fastify appends every `Set-Cookie`; ours replaces an earlier one of
+ * the same name and keeps the app's own (`addSetCookie`).
+ */
+function apply(reply: FastifyReply, headers: FlowHeaders): void {
+  const cookie = headers['set-cookie'];
+  if (cookie === undefined) {
+    reply.headers(headers);
+    return;
+  }
+  const earlier = reply.getHeader('set-cookie');
+  if (earlier !== undefined) reply.removeHeader('set-cookie');
+  for (const name in headers) if (name !== 'set-cookie') reply.header(name, headers[name]);
+  reply.header('set-cookie', addSetCookie(earlier, cookie));
+}
+
+/**
  * Sends a JSON error answer: one of latchkey's codes, or an app's own `{ status, code, message }`,
  * with `headers` beside it (`{ 'retry-after': '30' }`). Always `Cache-Control: no-store`.
  */
@@ -71,7 +88,7 @@ export function sendError(
   headers?: FlowHeaders,
 ): FastifyReply {
   const answer = errorAnswer(error);
-  if (headers !== undefined) reply.headers(headers);
+  if (headers !== undefined) apply(reply, headers);
   return reply.code(answer.status).header('cache-control', 'no-store').send(errorBody(answer));
 }
 
@@ -113,7 +130,9 @@ async function answerDevice(device: DeviceBinding, request: FastifyRequest, repl
     return typeof value === 'string' ? value : undefined;
   };
   const answer = await device.answer({ method: request.method, path: request.url, header });
-  return answer === null ? undefined : reply.code(answer.status).headers(answer.headers).send(answer.body);
+  if (answer === null) return undefined;
+  apply(reply, answer.headers);
+  return reply.code(answer.status).send(answer.body);
 }
 
 /** Options of `createFastifySessions`. */
@@ -147,7 +166,7 @@ export function createFastifySessions(manager: SessionManager, options: FastifyS
       else sendError(reply, refusal);
     };
   const settle = (request: FastifyRequest, reply: FastifyReply, result: AuthenticateResult) => {
-    reply.headers(result.headers);
+    apply(reply, result.headers);
     sessions.set(request, result.session);
   };
   /** The hook's path that waits: a device-binding route, or a session the store must be asked for. `true`: answered. */
@@ -196,20 +215,20 @@ export function createFastifySessions(manager: SessionManager, options: FastifyS
         remember: options.remember,
       };
       const { session, headers } = await flow.login(request.headers.cookie, userId, meta);
-      reply.headers(headers);
+      apply(reply, headers);
       sessions.set(request, session);
       return session;
     },
     async reauthenticate(request, reply) {
       const result = await flow.reauthenticate(request.headers.cookie);
       if (result === null) return null;
-      reply.headers(result.headers);
+      apply(reply, result.headers);
       sessions.set(request, result.session);
       return result.session;
     },
     async logout(request, reply) {
       const { revoked, headers } = await flow.logout(request.headers.cookie);
-      reply.headers(headers);
+      apply(reply, headers);
       sessions.set(request, null);
       return revoked;
     },

@@ -42,6 +42,7 @@ import type { SessionManager } from '../../sessions/manager.js';
 import type { Session } from '../../stores/store.js';
 import { createSessionGuard } from '../guard.js';
 import { RequestSlot } from '../request-slot.js';
+import { addSetCookie } from '../set-cookie.js';
 
 export { handleClientError } from '../../http/client-error.js';
 export type { LoginOptions } from '../../http/session-flow.js';
@@ -82,10 +83,26 @@ export function sendError(c: Context, error: HttpErrorCode | ErrorAnswer, header
   return c.json(errorBody(answer), answer.status as ContentfulStatusCode);
 }
 
-/** Set-Cookie is appended: a cookie the app set before `login` stays (browsers keep the last of a name). */
+/**
+ * Set-Cookie is added: a cookie the app set before `login` stays, and an earlier one of the same
+ * name gives way (`addSetCookie`). Only a step that sets a cookie reads `c.res` (which builds the
+ * Response early); the request path sets `Cache-Control` alone.
+ */
 function apply(c: Context, headers: FlowHeaders): void {
-  for (const name in headers)
-    c.header(name, headers[name] as string, name === 'set-cookie' ? { append: true } : undefined);
+  for (const name in headers) {
+    const value = headers[name] as string;
+    if (name !== 'set-cookie') {
+      c.header(name, value);
+      continue;
+    }
+    const earlier = c.res.headers.getSetCookie();
+    if (earlier.length === 0) {
+      c.header(name, value, { append: true });
+      continue;
+    }
+    c.header(name, undefined);
+    for (const cookie of addSetCookie(earlier, value)) c.header(name, cookie, { append: true });
+  }
 }
 
 /** The Node request under `@hono/node-server`; `undefined` on other runtimes. */
