@@ -11,7 +11,11 @@ export function addSetCookie(earlier: unknown, cookie: string): string[] {
   const list = earlier === undefined || earlier === null ? [] : Array.isArray(earlier) ? earlier : [earlier];
   const sameName = cookie.slice(0, cookie.indexOf('=') + 1);
   const kept: string[] = [];
-  for (const value of list) if (!String(value).startsWith(sameName)) kept.push(String(value));
+  for (const value of list) {
+    // Leading spaces trimmed before the name is compared: clients trim them, so ` __Host-session=…`
+    // from the app would otherwise reach the browser as a second cookie of our name.
+    if (!String(value).trimStart().startsWith(sameName)) kept.push(String(value));
+  }
   kept.push(cookie);
   return kept;
 }

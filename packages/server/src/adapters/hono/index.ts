@@ -208,7 +208,11 @@ export interface HonoSessions {
   requireSession: MiddlewareHandler<SessionEnv>;
   /** 401 without a session, 403 `REAUTHENTICATION_REQUIRED` unless it is fresh (F3). */
   requireFreshSession: MiddlewareHandler<SessionEnv>;
-  /** Starts a session after your code checked a credential: any previous one is revoked, a new cookie set. */
+  /**
+   * Starts a session after your code checked a credential: any previous one is revoked, a new cookie set.
+   * Answer with `c.json`/`c.body`: a raw `Response` returned after it loses its own Set-Cookie to the
+   * context's (Hono's rule when a handler replaces `c.res`).
+   */
   login(c: Context<SessionEnv>, userId: string, options?: LoginOptions): Promise<Session>;
   /** Step-up after your code checked the password again: new token, fresh session. `null` if none. */
   reauthenticate(c: Context<SessionEnv>): Promise<Session | null>;
