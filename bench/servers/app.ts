@@ -41,8 +41,7 @@ const port = Number(process.argv[2]);
 const { FRAMEWORK: framework = 'node', MECH: mech = 'latchkey' } = process.env;
 const ok = JSON.stringify({ ok: true });
 /** What an authenticated route answers, built per request as every /auth route builds it. */
-const bareBody = () => JSON.stringify({ userId: BARE_USER });
-const BARE_USER = 'bench-user';
+const bareBody = () => JSON.stringify({ userId: 'bench-user' });
 const ready = () => process.send?.('ready');
 
 async function latchkey() {
@@ -132,15 +131,14 @@ if (framework === 'express') {
   serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, ready);
 } else {
   type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<string | null>;
-  let check: Handler;
+  /** The user the request's credential names, or `null`: the handler awaits it once. */
+  let check: (req: IncomingMessage, res: ServerResponse) => Promise<{ userId: string } | null>;
   let login: Handler;
-  /** latchkey's check, awaited in the handler itself as the README's node:http example does. */
-  let sessions: ReturnType<typeof createNodeSessions> | undefined;
   const bearer = (req: IncomingMessage) => req.headers.authorization?.slice(7) ?? '';
   if (mech === 'latchkey') {
     const auth = createNodeSessions(await latchkey());
-    sessions = auth;
-    check = async (req, res) => (await auth.authenticate(req, res))?.userId ?? null;
+    // latchkey's own promise, awaited once in the handler as the README's node:http example does.
+    check = (req, res) => auth.authenticate(req, res);
     login = async (req, res) => (await auth.login(req, res, 'bench-user')).userId;
   } else if (mech === 'jsonwebtoken-string' || mech === 'jsonwebtoken-keyobject') {
     // The article's pattern: jwt.verify on a Bearer header; with the secret as a string, or as
@@ -148,7 +146,8 @@ if (framework === 'express') {
     const key = mech === 'jsonwebtoken-string' ? JWT_SECRET : createSecretKey(Buffer.from(JWT_SECRET));
     check = async (req) => {
       try {
-        return (jsonwebtoken.verify(bearer(req), key, { algorithms: ['HS256'] }) as { username: string }).username;
+        const claims = jsonwebtoken.verify(bearer(req), key, { algorithms: ['HS256'] }) as { username: string };
+        return { userId: claims.username };
       } catch {
         return null;
       }
@@ -159,7 +158,7 @@ if (framework === 'express') {
     const key = new TextEncoder().encode(JWT_SECRET);
     check = async (req) => {
       try {
-        return (await jwtVerify(bearer(req), key, { algorithms: ['HS256'] })).payload.username as string;
+        return { userId: (await jwtVerify(bearer(req), key, { algorithms: ['HS256'] })).payload.username as string };
       } catch {
         return null;
       }
@@ -198,11 +197,16 @@ if (framework === 'express') {
       res.setHeader('set-cookie', signUp.headers.getSetCookie());
       return 'bench-user';
     };
-    check = async (req) =>
-      (await auth.api.getSession({ headers: new Headers({ cookie: req.headers.cookie ?? '' }) }))?.user.id ?? null;
+    check = async (req) => {
+      const found = await auth.api.getSession({ headers: new Headers({ cookie: req.headers.cookie ?? '' }) });
+      return found === null ? null : { userId: found.user.id };
+    };
   } else {
     const options = { password: JWT_SECRET, cookieName: 'iron', cookieOptions: { secure: true } };
-    check = async (req, res) => (await getIronSession<{ userId?: string }>(req, res, options)).userId ?? null;
+    check = async (req, res) => {
+      const { userId } = await getIronSession<{ userId?: string }>(req, res, options);
+      return userId === undefined ? null : { userId };
+    };
     login = async (req, res) => {
       const s = await getIronSession<{ userId?: string }>(req, res, options);
       s.userId = 'bench-user';
@@ -218,10 +222,8 @@ if (framework === 'express') {
         const issued = await login(req, res);
         return res.end(mech.startsWith('j') ? JSON.stringify({ token: issued }) : ok);
       }
-      // latchkey straight in the handler: one await, as an app writes it (not a wrapper's second one).
-      const userId =
-        sessions !== undefined ? ((await sessions.authenticate(req, res))?.userId ?? null) : await check(req, res);
-      if (userId === null) {
+      const userId = (await check(req, res))?.userId;
+      if (userId === undefined) {
         res.statusCode = 401;
         return res.end();
       }

@@ -95,13 +95,9 @@ function apply(c: Context, headers: FlowHeaders): void {
       c.header(name, value);
       continue;
     }
-    const earlier = c.res.headers.getSetCookie();
-    if (earlier.length === 0) {
-      c.header(name, value, { append: true });
-      continue;
-    }
+    const cookies = addSetCookie(c.res.headers.getSetCookie(), value);
     c.header(name, undefined);
-    for (const cookie of addSetCookie(earlier, value)) c.header(name, cookie, { append: true });
+    for (const cookie of cookies) c.header(name, cookie, { append: true });
   }
 }
 
