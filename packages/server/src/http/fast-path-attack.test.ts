@@ -77,6 +77,11 @@ async function both(flow: SessionFlow, cookie: string | undefined, method = 'GET
   return { now, waited };
 }
 
+/** Two reads: a cached store holds a session from its second read (its admission), so the fast path can answer. */
+async function warm(flow: SessionFlow, cookie: string) {
+  for (let i = 0; i < 2; i++) await flow.authenticate(cookie, 'GET', '/');
+}
+
 // ---------------------------------------------------------------------------------------------
 // 1. The session flow on every store shape: same answer, or stand aside.
 
@@ -124,7 +129,7 @@ describe.each(shapes)('fast path attacks on %s', (_name, open) => {
   it('idle and absolute expiry at the exact millisecond: the fast path never outlives the waiting one', async () => {
     const { clock, flow, login } = await setup();
     const cookie = await login();
-    await flow.authenticate(cookie);
+    await warm(flow, cookie);
     clock.advance(60 * SECOND - 1);
     expect((await both(flow, cookie)).now?.session).toBeTruthy(); // no slide due: answered at once
     clock.advance(30 * MINUTE + 1); // exactly idle after the last slide (at login)
@@ -198,6 +203,7 @@ describe.each(shapes)('fast path attacks on %s', (_name, open) => {
         expect(now?.session ?? null).toBeNull();
       }
     }
+    await warm(flow, cookie);
     expect((await both(flow, cookie)).now?.session).toBeTruthy();
   });
 
@@ -243,7 +249,8 @@ describe.each(shapes)('fast path attacks on %s', (_name, open) => {
       );
     const [a, b] = [await make(), await make()];
     const cookie = pairOf((await a.login(undefined, 'u1')).headers['set-cookie']);
-    expect((await b.authenticate(cookie, 'GET', '/')).session?.userId).toBe('u1');
+    // A session is held from its second read (the cache's admission): b caches it.
+    for (let i = 0; i < 2; i++) expect((await b.authenticate(cookie, 'GET', '/')).session?.userId).toBe('u1');
     await a.logout(cookie);
     for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'PROPFIND', 'post', 'CONNECT']) {
       expect(b.authenticateNow(cookie, method, '/')?.session ?? null, method).toBeNull();
@@ -299,7 +306,7 @@ describe('fast path attacks on the cached store', () => {
     const flow = createSessionFlow(createSessionManager({ store: cached, keys, now: clock.now, ...BASE }));
     const direct = createSessionManager({ store: sqlite(path), keys, now: clock.now, ...BASE }); // another instance, no bus
     const cookie = pairOf((await flow.login(undefined, 'u1')).headers['set-cookie']);
-    await flow.authenticate(cookie);
+    await warm(flow, cookie);
     expect(flow.authenticateNow(cookie, 'GET', '/')?.session?.userId).toBe('u1'); // a hit
     b.down();
     await direct.revokeUserSessions('u1'); // its message is lost
@@ -319,8 +326,11 @@ describe('fast path attacks on the cached store', () => {
     );
     const a = pairOf((await flow.login(undefined, 'u1')).headers['set-cookie']);
     const b = pairOf((await flow.login(undefined, 'u2')).headers['set-cookie']);
-    await flow.authenticate(a);
-    await flow.authenticate(b);
+    await warm(flow, a);
+    await warm(flow, b);
+    expect(cached.stats.hits).toBe(0);
+    expect(flow.authenticateNow(b, 'GET', '/')?.session?.userId).toBe('u2'); // b is held
+    expect(cached.stats.hits).toBe(1);
     db.close();
     const unavailable = expect.objectContaining({ code: 'STORE_UNAVAILABLE' });
     expect(() => flow.authenticateNow(a, 'POST', '/')).toThrow(unavailable); // fresh: reads the store

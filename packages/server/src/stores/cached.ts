@@ -6,6 +6,8 @@
  * - every write made through any instance is published on the invalidation bus, and every
  *   instance drops what the message names (a session, or all of a user's) as it arrives;
  * - an entry is never served older than `maxStalenessMs` (default 1000), even if a message is lost;
+ * - a session is held from its second read within about that time (`./admission.ts`): one read
+ *   costs what the store alone costs;
  * - while the bus is down (or before it is up), nothing is cached: each read goes to the store;
  * - when the backing store fails, the cache is emptied, so an outage never leaves "logged in"
  *   answers behind.
@@ -13,6 +15,7 @@
 import { LRUCache } from 'lru-cache';
 import { ConfigurationError } from '../errors.js';
 import { checkNumber, checkOptions } from '../lib/options.js';
+import { createAdmission } from './admission.js';
 import { checkSessionStore } from './check-store.js';
 import { pairGetNow, usableGetNow } from './get-now.js';
 import type { GetOptions, SessionRecord, SessionStore } from './store.js';
@@ -34,7 +37,9 @@ export interface CachedStoreOptions {
   maxEntries?: number;
   /**
    * Oldest an entry may be when served, in milliseconds: the bound on staleness even if an
-   * invalidation message is lost. Default 1000; at least 10, so there is always a bound.
+   * invalidation message is lost. Default 1000; at least 10, so there is always a bound. It is
+   * also the window of admission: a session is held from its second read within about this time,
+   * so a session read once costs what the backing store alone costs.
    */
   maxStalenessMs?: number;
   /**
@@ -48,7 +53,7 @@ export interface CachedStoreOptions {
 /**
  * A `SessionStore` with an in-process cache in front of another, from `createCachedStore`. Reads
  * with `fresh` skip the cache; a failing backing store empties it, so an outage never leaves stale
- * "logged in" answers behind.
+ * "logged in" answers behind. A session is held from its second read within `maxStalenessMs`.
  *
  * @example
  * const store = await createCachedStore(createRedisStore(redis), { bus: createRedisInvalidation(redis) });
@@ -108,6 +113,7 @@ export async function createCachedStore(
     ttlAutopurge: false,
     updateAgeOnGet: false,
   });
+  const admits = createAdmission(maxEntries, maxStalenessMs);
   const stats = { hits: 0, misses: 0 };
   // A read that started before an invalidation must not refill the cache with what it read.
   let epoch = 0;
@@ -166,9 +172,12 @@ export async function createCachedStore(
           },
         };
 
-  /** What the backing store read, kept unless an invalidation came while it was read. */
+  /**
+   * What the backing store read, kept when it is the session's second read in about
+   * `maxStalenessMs` and no invalidation came while it was read.
+   */
   const keep = (id: string, record: SessionRecord | null, started: number): SessionRecord | null => {
-    if (record !== null && live && started === epoch) {
+    if (record !== null && live && started === epoch && admits(id)) {
       // Frozen, so no caller changes what others read: the record itself (one call; its fields are
       // flat), then what it holds. deepFreeze over the record walked thirteen fields on every miss.
       Object.freeze(record);
