@@ -34,7 +34,7 @@ interface Results {
   missCost?: { store: string; plainUs: number; missUs: number; addedUs: number }[];
   bare: Record<string, Summary>;
   /** `ratio`: the median over rounds of authenticated req/s to the bare round beside it (absent in older results). */
-  http: ({ framework: string; name: string; ratio?: number; cpuRatio?: number } & Summary)[];
+  http: ({ framework: string; name: string; ratio?: number; cpuRatio?: number; pairRatios?: number[] } & Summary)[];
   scaling: { connections: number; bare: Summary; auth: Summary }[];
   storm: { rps: number; p99ms: number; rawHashRate: number; eld: { p50: number; p99: number; max: number } };
   tokens?: TokenResults;
@@ -173,8 +173,11 @@ function missCostSection(rows: NonNullable<Results['missCost']>): string {
   return `
 **What a cache miss adds.** The cached store in front of the same connection, against that store
 alone: each sampled session (at the largest size) read once through each, one after the other in
-alternating order, so both meet the same database state and the same moment of the machine; the
-last column is the median of the per-session differences. Since the run of 2026-12-02 the cached
+alternating order, so both meet the same database state and the same moment of the machine. The
+second read of a session finds its pages warm, so the differences of the two orders lie a cold
+read apart: the last column is the mean of the two orders' medians, in which that cancels (up to
+the run of 2026-12-02, 01:02, one median over both orders, which landed between the two clusters
+and moved by µs from run to run). Since the run of 2026-12-02 the cached
 store holds a session from its second read within its staleness window (one second), not its
 first: a session read once gains nothing from an entry that lives a second, and holding it (the
 freeze, the insert and eviction, a record that outlives the young generation) was most of what a
@@ -184,7 +187,7 @@ reads the file at once, with no promise of its own, and over PostgreSQL and Redi
 step stands between the round trip and the caller. The read that admits a session still pays
 for holding it, once per session per window.
 
-| store | store alone, median µs | through the cache, a miss, median µs | added, median of pairs µs |
+| store | store alone, median µs | through the cache, a miss, median µs | added, mean of the two orders' medians, µs |
 |---|---:|---:|---:|
 ${table}
 `;
@@ -365,12 +368,16 @@ get the same request, credential included, and build the same JSON body naming t
 difference is the authentication work (up to the run of 2026-12-01, 20:24, the bare route sent a constant body, and
 about 1 µs of the route's own JSON work per request counted against every mechanism). Rounds come
 in pairs of bare and authenticated, in turn bare first and authenticated first (${r.rounds} × ${r.seconds} s
-each, ${r.connections} connections, after a 1 s warm-up); the tables give medians with the min–max of
+each, ${r.connections} connections, each pair after a 1 s warm-up of both routes); the tables give medians with the min–max of
 req/s so the noise of this shared machine shows. A ratio is the median, over a case's rounds, of its
 authenticated req/s to the bare round beside it in the same process: this machine's speed drifts by up to 1.7× over minutes (the
 same route's CPU time per request went from 33 to 56 µs between adjacent 3-s runs), and adjacent
-rounds share the drift while a bare median pooled over the whole run does not. Each case starts once
-the machine has been at least 85 % idle for a second (after filling a million sessions, PostgreSQL
+rounds share the drift while a bare median pooled over the whole run does not. Every case's server
+starts first and stays up, and the rounds go case by case, one pair each, ${r.rounds} times over: a slow
+phase of the machine (a minute or more) then costs each case one pair, which its median leaves out,
+where before it could take all of one case's pairs (up to the run of 2026-12-02, 01:02, one case ran
+all its pairs before the next started; the same code measured 0.96× and 0.86× in two runs). Each
+pair starts once the machine has been at least 85 % idle for a second (after filling a million sessions, PostgreSQL
 and Redis keep working for seconds). latchkey's stores hold ${r.sizes[r.sizes.length - 1]?.toLocaleString('en-US')} sessions during the HTTP runs.
 
 ## Headline
