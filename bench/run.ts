@@ -333,6 +333,7 @@ interface Running {
   base: string;
   pid: number | undefined;
   stop: () => void;
+  /** The credential of the current pair. */
   headers: Record<string, string>;
   runs: LoadResult[];
   ratios: number[];
@@ -352,13 +353,15 @@ try {
       env = { ...env, SQLITE_FILE: copy };
     }
     const server = await startServer('servers/app.ts', { FRAMEWORK: c.framework, ...env });
-    running.push({ c, ...server, headers: await credential(server.base), runs: [], ratios: [], cpuRatios: [] });
+    running.push({ c, ...server, headers: {}, runs: [], ratios: [], cpuRatios: [] });
   }
   for (let r = 0; r < rounds; r++) {
     for (const x of running) {
       // The stores just took a million sessions each: their background work must not fall in a round.
       const waited = quick ? 0 : await settle();
       if (waited > 5000) console.log(`  (waited ${fmt(waited / 1000, 1)} s for the machine to be quiet)`);
+      // A fresh credential for each pair: the JWT anchors' tokens live 15 minutes, less than the section.
+      x.headers = await credential(x.base);
       if (!quick) {
         // The process sat idle while the other cases ran: warm both routes again.
         await load(`${x.base}/bare`, 1, connections, x.headers);
