@@ -93,8 +93,8 @@ ${table}
 **What limits it here.** This machine has ${cores} cores, and wrk, HAProxy, the instances and
 PostgreSQL share them: the proxy hop costs ${hop} % of one instance's throughput, and a second
 instance gives ${gain}× the one behind the proxy, far from 2× because there is no idle core for it
-to use. That is the machine, not a shared lock: each request's session comes from the instance's own cache (one PostgreSQL read per
-session per second at most, none per request), so instances do not wait on each other.
+to use. That is the machine, not a shared lock: each request's session comes from the instance's own cache (about one PostgreSQL read per
+session per second once it is held, none per request), so instances do not wait on each other.
 
 **On paper, per core.** One instance is one Node event loop, so at most one core: straight to one
 instance it served ${direct ? fmt(direct.rps, 0) : '?'} req/s here, while sharing this machine with the load generator
