@@ -133,7 +133,7 @@ export async function load(
     ]);
     const out = await run(cmd, args);
     const latency = (p: string) => {
-      const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)$`, 'm').exec(out);
+      const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)[ \\t]*$`, 'm').exec(out);
       return m ? toMs(m[1] as string, m[2] as string) : Number.NaN;
     };
     if (Number.isNaN(latency('99'))) console.warn(`wrk printed no 99th percentile for ${url}:\n${out}`);

@@ -17,12 +17,12 @@
  * let in, as without admission.
  */
 
-/** Slots per entry the cache holds: few enough collisions that one-off reads rarely get in. */
+/** Slots per entry the cache holds (up to 262,144 entries; fewer per entry above, as MAX_SLOTS caps the table at 4 MiB). */
 const SLOTS_PER_ENTRY = 16;
 const MIN_SLOTS = 1024;
 const MAX_SLOTS = 1 << 22;
 /** Stamps run 1..255 and wrap; 0 means "never read". */
-const stampOf = (window: number) => (window % 255) + 1;
+const stampOf = (window: number) => (((window % 255) + 255) % 255) + 1; // an injected clock may be negative
 
 /**
  * A doorkeeper for a cache of `maxEntries` whose entries live `windowMs`: `admits(id)` records
@@ -41,6 +41,7 @@ export function createAdmission(
     // FNV-1a over the id: session ids are random, but a store may be given ids that are not.
     let h = 0x811c9dc5;
     for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+    h ^= h >>> 16; // the high bits too: a small table would see only the last characters' low bits
     const slot = (h >>> 0) & mask;
     const window = Math.floor(clock() / windowMs);
     const stamp = stampOf(window);

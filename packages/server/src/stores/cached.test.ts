@@ -102,11 +102,13 @@ describe('cached store', () => {
     const b = await createCachedStore(backing, { maxStalenessMs: 300 });
     const record = live();
     await a.create(record, 10);
-    expect(await a.get(record.id)).not.toBeNull();
-    expect(await b.get(record.id)).not.toBeNull();
+    // Both hold it (from its second read).
+    for (let i = 0; i < 2; i++) expect(await a.get(record.id)).not.toBeNull();
+    for (let i = 0; i < 2; i++) expect(await b.get(record.id)).not.toBeNull();
     const revokedAt = Date.now();
     await a.deleteUser(record.userId);
     expect(await a.get(record.id)).toBeNull();
+    expect(await b.get(record.id)).not.toBeNull(); // b still holds it: the staleness bound is what ends it
     expect(await b.get(record.id, { fresh: true })).toBeNull();
     await expect.poll(() => b.get(record.id), { interval: 10, timeout: 2000 }).toBeNull();
     expect(Date.now() - revokedAt).toBeLessThan(600);
@@ -123,10 +125,40 @@ describe('cached store', () => {
     const cached = await createCachedStore(flaky);
     const record = live();
     await cached.create(record, 10);
-    await cached.get(record.id);
+    for (let i = 0; i < 3; i++) await cached.get(record.id);
+    expect(cached.stats.hits).toBe(1); // it is held
     broken = true;
     await expect(cached.touch(record.id, 1, 2)).rejects.toThrow('down');
     await expect(cached.get(record.id)).rejects.toThrow('down'); // no cached answer survives the failure
+  });
+
+  it('a read in flight across an invalidation is not held, even when it is the read that would be', async () => {
+    const backing = createMemoryStore();
+    let gate: Promise<void> | undefined;
+    const slow: SessionStore = {
+      ...backing,
+      getNow: undefined,
+      async get(id, options) {
+        const record = await backing.get(id, options);
+        await gate;
+        return record;
+      },
+    };
+    const cached = await createCachedStore(slow, { maxStalenessMs: 60_000 });
+    const record = live();
+    await cached.create(record, 10);
+    await cached.get(record.id); // the first read
+    let open = () => {};
+    gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    const racing = cached.get(record.id); // the second, which would be held
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await cached.setData(record.id, { v: 2 });
+    open();
+    gate = undefined;
+    expect((await racing)?.data).toEqual(record.data); // what it read before the write
+    expect((await cached.get(record.id))?.data).toEqual({ v: 2 }); // not held: the next read sees the write
   });
 });
 

@@ -6,8 +6,8 @@
  * - every write made through any instance is published on the invalidation bus, and every
  *   instance drops what the message names (a session, or all of a user's) as it arrives;
  * - an entry is never served older than `maxStalenessMs` (default 1000), even if a message is lost;
- * - a session is held from its second read within about that time (`./admission.ts`): one read
- *   costs what the store alone costs;
+ * - a session is held from its second read within about that time (`./admission.ts`), so a
+ *   one-off read costs the store's read and a probe, not the keeping of a record;
  * - while the bus is down (or before it is up), nothing is cached: each read goes to the store;
  * - when the backing store fails, the cache is emptied, so an outage never leaves "logged in"
  *   answers behind.
@@ -38,8 +38,8 @@ export interface CachedStoreOptions {
   /**
    * Oldest an entry may be when served, in milliseconds: the bound on staleness even if an
    * invalidation message is lost. Default 1000; at least 10, so there is always a bound. It is
-   * also the window of admission: a session is held from its second read within about this time,
-   * so a session read once costs what the backing store alone costs.
+   * also the window of admission: a session is held from its second read within this time (up to
+   * twice it, as windows follow the clock), so a session read once is never held.
    */
   maxStalenessMs?: number;
   /**
@@ -53,7 +53,7 @@ export interface CachedStoreOptions {
 /**
  * A `SessionStore` with an in-process cache in front of another, from `createCachedStore`. Reads
  * with `fresh` skip the cache; a failing backing store empties it, so an outage never leaves stale
- * "logged in" answers behind. A session is held from its second read within `maxStalenessMs`.
+ * "logged in" answers behind. A session is held from its second read within about `maxStalenessMs`.
  *
  * @example
  * const store = await createCachedStore(createRedisStore(redis), { bus: createRedisInvalidation(redis) });
