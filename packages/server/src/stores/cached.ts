@@ -39,7 +39,8 @@ export interface CachedStoreOptions {
    * Oldest an entry may be when served, in milliseconds: the bound on staleness even if an
    * invalidation message is lost. Default 1000; at least 10, so there is always a bound. It is
    * also the window of admission: a session is held from its second read within this time (up to
-   * twice it, as windows follow the clock), so a session read once is never held.
+   * twice it, as windows follow the clock), so a session read once is not held (a rare hash
+   * collision aside, which only holds it early).
    */
   maxStalenessMs?: number;
   /**
