@@ -329,7 +329,9 @@ export interface ManagerInternals {
   ): Promise<Session | null | false>;
   /**
    * `validate` without waiting: the same answer when the store has the session at hand and no
-   * sliding write is due; `undefined` when only `validate` can answer. `accept` as in `validate`.
+   * sliding write is due; `undefined` when only `validate` can answer, which must then be called
+   * at once, in the same synchronous run: it takes what this call learned (the MAC proven, the
+   * record read, `accept` answered) instead of doing it again. `accept` as in `validate`.
    */
   validateNow(
     token: string,
@@ -342,6 +344,18 @@ export interface ManagerInternals {
   setBinding:
     | ((id: string, next: SessionBinding | null, expected: SessionBinding | null) => Promise<boolean>)
     | undefined;
+}
+
+/** What `validateNow` hands to the `load` that follows it (see `handoff` in `createSessionManager`). */
+interface Handoff {
+  token: string;
+  options: GetOptions | undefined;
+  /** The token's claim: its parts when the stored hash must still be compared, `undefined` when proven. */
+  parts: TokenParts | undefined;
+  /** The record it read (owned by the token), or `undefined` when only `get` can answer. */
+  record: SessionRecord | null | undefined;
+  /** `validate`'s `accept` already said yes to this record: a binding's `enforce` runs once a request. */
+  accepted?: true;
 }
 
 const internals = new WeakMap<SessionManager, ManagerInternals>();
@@ -445,15 +459,52 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     return record;
   }
 
-  /** The stored record behind a token, if the token is authentic and the session alive. */
-  async function load(token: string, options?: GetOptions): Promise<SessionRecord | null> {
-    const parts = claimOf(token);
-    if (parts === null) return null;
-    const id = parts?.id ?? token.slice(0, ID_CHARS);
-    // The store's answer at once when it has one (a cache miss over SQLite reads the file at once
-    // too), so a miss costs no more than the store alone (#18); otherwise its promise.
-    const found = getNow?.(id, options);
-    const record = owned(token, parts, found !== undefined ? found : await store.get(id, options));
+  /**
+   * What `validateNow` learned before it stood aside, for the `validate` of the same request,
+   * which follows at once: the token's claim (its MAC checked) and, when it was read, its record.
+   * Why: without it, such a request read the store twice, counted a cache hit twice and asked a
+   * binding's `enforce` twice, and a cache miss over PostgreSQL or Redis checked the MAC twice
+   * (#18). One entry; the next `load` takes it, whichever request that is, and a microtask clears
+   * it, so it never outlives the synchronous run that wrote it: no I/O (a write, an invalidation)
+   * can come between the read and its reuse. Tokens are compared in constant time, so an entry
+   * taken by another request tells it nothing.
+   */
+  let handoff: Handoff | undefined;
+  const clearHandoff = () => {
+    handoff = undefined;
+  };
+  const handOff = (next: Handoff) => {
+    handoff = next;
+    queueMicrotask(clearHandoff);
+  };
+  const takeHandoff = (token: string, options: GetOptions | undefined): Handoff | undefined => {
+    const taken = handoff;
+    if (taken === undefined) return undefined;
+    handoff = undefined;
+    return taken.options === options && constantTimeEqual(taken.token, token) ? taken : undefined;
+  };
+
+  /**
+   * The stored record behind a token, if the token is authentic and the session alive; `given` is
+   * what `validateNow` learned before it stood aside for this request.
+   */
+  async function load(
+    token: string,
+    options: GetOptions | undefined,
+    given = takeHandoff(token, options),
+  ): Promise<SessionRecord | null> {
+    let record: SessionRecord | null;
+    if (given?.record !== undefined) record = given.record;
+    else {
+      const parts = given === undefined ? claimOf(token) : given.parts;
+      if (parts === null) return null;
+      const id = parts?.id ?? token.slice(0, ID_CHARS);
+      // The store's answer at once when it has one (a cache miss over SQLite reads the file at once
+      // too), so a miss costs no more than the store alone (#18); otherwise its promise. A handoff
+      // without a record means `getNow` just said only `get` can answer.
+      const found = given === undefined ? getNow?.(id, options) : undefined;
+      record = owned(token, parts, found !== undefined ? found : await store.get(id, options));
+    }
     if (record !== null && expired(record, now())) {
       await store.delete(record.id); // T2: an expired session is deleted on sight.
       return null;
@@ -462,16 +513,22 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   }
   /**
    * `load` without waiting, when the store answers at once (`getNow`); `undefined` when it cannot,
-   * or when the session expired: deleting it is a write, which `load` does.
+   * or when the session expired: deleting it is a write, which `load` does. What it learned is
+   * handed to that `load`.
    */
   function loadNow(token: string, options?: GetOptions): SessionRecord | null | undefined {
+    handoff = undefined;
     const parts = claimOf(token);
     if (parts === null) return null; // forged or malformed: no store is asked, so none need answer at once
-    if (getNow === undefined) return undefined;
-    const found = getNow(parts?.id ?? token.slice(0, ID_CHARS), options);
-    if (found === undefined) return undefined;
+    const found = getNow?.(parts?.id ?? token.slice(0, ID_CHARS), options);
+    if (found === undefined) {
+      handOff({ token, options, parts, record: undefined });
+      return undefined;
+    }
     const record = owned(token, parts, found);
-    return record !== null && expired(record, now()) ? undefined : record;
+    if (record === null || !expired(record, now())) return record;
+    handOff({ token, options, parts: undefined, record });
+    return undefined;
   }
 
   /** The sliding write is due: at most one store write per touch interval per session. */
@@ -599,18 +656,22 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       return record === null ? null : toSession(record);
     },
     async validate(token, options, accept) {
-      const record = await load(token, options);
+      const given = takeHandoff(token, options);
+      const record = await load(token, options, given);
       if (record === null) return null;
       const session = toSession(record);
-      return accept(session) ? slide(record, session) : false;
+      return given?.accepted === true || accept(session) ? slide(record, session) : false;
     },
     validateNow(token, options, accept) {
       const record = loadNow(token, options);
       if (record == null) return record;
       const session = toSession(record);
+      // Refused before anything slides, and at once: a thief's request waits for nothing.
       if (accept !== undefined && !accept(session)) return false;
-      // The sliding write is due: only `validate` writes.
-      return slideDue(record, now()) ? undefined : session;
+      if (!slideDue(record, now())) return session;
+      // The sliding write is due: only `validate` writes. It gets the record, accepted already.
+      handOff({ token, options, parts: undefined, record, accepted: true });
+      return undefined;
     },
     setBinding: store.setBinding?.bind(store),
   });

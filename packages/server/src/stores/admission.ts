@@ -6,9 +6,7 @@
  * that time gains nothing from being held, and holding it is what a cache miss costs beyond the
  * store: the record outlives the young generation, is copied by each scavenge, and then has to be
  * collected from the old one (#18: a miss must cost no more than the store alone). A page load
- * that sends a burst of requests pays one extra store read. (A request whose idle slide is due
- * reads a store that answers at once twice, so that one is held until the slide's touch drops
- * it: docs/decisions.md.)
+ * that sends a burst of requests pays one extra store read.
  *
  * A table of one-byte window stamps indexed by a hash of the id: nothing is allocated or retained
  * per read, so the check itself leaves the garbage collector nothing. Two ids that share a slot
