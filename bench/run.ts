@@ -246,6 +246,16 @@ const fastVariants: StoreVariant[] = [
 const anchor = (framework: Framework, name: string, mech: string): Case => ({ framework, name, env: { MECH: mech } });
 const cases: Case[] = [
   ...latchkeyCases('node', variants),
+  // The ceiling of latchkey without the cache: the same SELECT on the same file, and nothing else.
+  ...(backends.some((b) => b.name === 'sqlite')
+    ? [
+        {
+          framework: 'node' as const,
+          name: "the store's read alone: SQLite exclusive, one SELECT, no latchkey (a ceiling)",
+          env: { MECH: 'sqlite-read', ...backendOf({ backend: 'sqlite' }).env({ backend: 'sqlite', exclusive: true }) },
+        },
+      ]
+    : []),
   anchor('node', 'jsonwebtoken.verify, string secret (the article)', 'jsonwebtoken-string'),
   anchor('node', 'jsonwebtoken.verify, KeyObject secret', 'jsonwebtoken-keyobject'),
   anchor('node', 'jose jwtVerify (HS256)', 'jose'),

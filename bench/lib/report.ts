@@ -345,6 +345,8 @@ export function writeReport(r: Results): void {
   const iron = find('node', 'iron-session');
   const betterAuth = find('node', 'better-auth getSession (SQLite)');
   const betterAuthCache = find('node', 'better-auth getSession, cookie cache');
+  const nodePlain = r.http.find((h) => h.framework === 'node' && h.name === 'latchkey, sqlite exclusive');
+  const storeAlone = find('node', "the store's read alone");
   const x = (a?: Summary, b?: Summary) => (a && b ? fmt(a.rps / b.rps, 2) : '?');
   const versions = Object.entries(r.versions)
     .map(([k, v]) => `${k} ${v}`)
@@ -393,7 +395,14 @@ and Redis keep working for seconds). latchkey's stores hold ${r.sizes[r.sizes.le
   ${jwtKey ? fmt(ratio(jwtKey), 2) : '?'}× for \`jsonwebtoken.verify\` with a pre-built KeyObject and ${jwtString ? fmt(ratio(jwtString), 2) : '?'}× with the
   secret as a string ([the article](article.md)'s code), ${jose ? fmt(ratio(jose), 2) : '?'}× for jose, ${iron ? fmt(ratio(iron), 2) : '?'}× for iron-session, and
   ${betterAuth ? fmt(ratio(betterAuth), 2) : '?'}× for better-auth's \`getSession\` (${betterAuthCache ? fmt(ratio(betterAuthCache), 2) : '?'}× with its cookie cache).
-- A login storm of 50 concurrent clients on the reference server: ${fmt(r.storm.rps, 1)} logins/s
+${
+  storeAlone && nodePlain
+    ? `- Without the cache, most of what latchkey costs is the store's read: the same SELECT on the same
+  SQLite file with nothing else (no MAC, no expiry check, no slide) keeps node:http at **${fmt(ratio(storeAlone), 2)}×** of the
+  bare route, and latchkey without the cache at **${fmt(ratio(nodePlain), 2)}×** (${fmt(1e6 / ratio(storeAlone) / (r.bare.node as Summary).rps - 1e6 / (r.bare.node as Summary).rps, 1)} µs and ${fmt(1e6 / ratio(nodePlain) / (r.bare.node as Summary).rps - 1e6 / (r.bare.node as Summary).rps, 1)} µs a request over the bare route's ${fmt(1e6 / (r.bare.node as Summary).rps, 1)} µs).
+`
+    : ''
+}- A login storm of 50 concurrent clients on the reference server: ${fmt(r.storm.rps, 1)} logins/s
   (${fmt((r.storm.rps / r.storm.rawHashRate) * 100, 0)} % of the raw argon2id rate of ${fmt(r.storm.rawHashRate, 1)} hashes/s on this machine), with the
   event loop delayed ${fmt(r.storm.eld.p99, 2)} ms at p99 (${fmt(r.storm.eld.max, 2)} ms at most): hashing runs on libuv's pool.
 

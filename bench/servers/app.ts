@@ -4,6 +4,7 @@
  *   MECH      = latchkey | express-session-memory | express-session-sqlite(-published) | express-session-redis
  *             | jsonwebtoken-string | jsonwebtoken-keyobject | jose | iron-session
  *             | better-auth | better-auth-cookie-cache
+ *             | sqlite-read (node only: the SQLite store's SELECT alone, a ceiling; STORE=sqlite)
  *   (latchkey's store: STORE, EXCLUSIVE, CACHE, SQLITE_FILE — see lib/backends.ts)
  * Routes: GET /bare (no auth work), GET /auth (the mechanism's check), POST /login (issues a
  * session: a cookie, or `{token}` for the bearer mechanisms). Usage: app.ts <port>
@@ -33,6 +34,7 @@ import { createExpressSessions, getSession as getExpressSession } from 'latchkey
 import { createFastifySessions, getSession as getFastifySession } from 'latchkey/fastify';
 import { createHonoSessions, getSession as getHonoSession, type SessionEnv } from 'latchkey/hono';
 import { createNodeSessions } from 'latchkey/node';
+import { createSqliteStore } from 'latchkey/sqlite';
 import { createSqliteSessionStore } from '../anchors/express-session-sqlite.js';
 import { BENCH_KEY, openFromEnv, REDIS_URL } from '../lib/backends.js';
 
@@ -140,6 +142,33 @@ if (framework === 'express') {
     // latchkey's own promise, awaited once in the handler as the README's node:http example does.
     check = (req, res) => auth.authenticate(req, res);
     login = async (req, res) => (await auth.login(req, res, 'bench-user')).userId;
+  } else if (mech === 'sqlite-read') {
+    // Not a mechanism: the store's read alone, as a ceiling for latchkey without the cache. The
+    // session row the cookie names, by the store's own SELECT on the same file (exclusive), with
+    // no MAC, no expiry check and no slide; the answer carries the Cache-Control latchkey's does.
+    const db = new Database(process.env.SQLITE_FILE as string);
+    const sessions = createSessionManager({
+      store: createSqliteStore(db, { exclusive: true }),
+      keys: [BENCH_KEY],
+      sweepInterval: 0,
+    });
+    const read = db
+      .prepare(`SELECT secret_hash, user_id, created_at, last_seen_at, expires_at, absolute_expires_at,
+         authenticated_at, user_agent, ip, data, remembered, binding FROM latchkey_sessions WHERE id = ?`)
+      .raw();
+    const NAME = '__Host-session=';
+    check = async (req, res) => {
+      const cookie = req.headers.cookie ?? '';
+      const at = cookie.indexOf(NAME) + NAME.length;
+      const row = at < NAME.length ? undefined : (read.get(cookie.slice(at, at + 22)) as unknown[] | undefined);
+      res.setHeader('cache-control', 'no-store');
+      return row === undefined ? null : { userId: row[1] as string };
+    };
+    login = async (_req, res) => {
+      const { token } = await sessions.createSession('bench-user');
+      res.setHeader('set-cookie', `${NAME}${token}; Path=/; Secure; HttpOnly; SameSite=Strict`);
+      return 'bench-user';
+    };
   } else if (mech === 'jsonwebtoken-string' || mech === 'jsonwebtoken-keyobject') {
     // The article's pattern: jwt.verify on a Bearer header; with the secret as a string, or as
     // a KeyObject built once.
