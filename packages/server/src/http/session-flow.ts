@@ -82,9 +82,10 @@ export interface SessionFlow {
   /**
    * `authenticate` without waiting: the same answer when it is at hand (the session in the cached
    * store's memory or an in-process SQLite file, no sliding write due, or no live cookie at all),
-   * `undefined` when only `authenticate` can give it. An adapter calls this first and
-   * `authenticate` on `undefined`, so most requests pass through without a promise. Throws
-   * StoreUnavailableError when the store fails.
+   * `undefined` when only `authenticate` can give it. An adapter calls this first and, on
+   * `undefined`, `authenticate` at once with the same arguments (in the same synchronous run,
+   * before any other step of the flow): it reuses what this call read. Most requests pass through
+   * without a promise. Throws StoreUnavailableError when the store fails.
    */
   authenticateNow(cookieHeader: string | undefined, method?: string, path?: string): AuthenticateResult | undefined;
   /**

@@ -9,8 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { createDeviceBinding } from '../dbsc/binding.js';
 import { createSessionFlow } from '../http/session-flow.js';
 import { createCachedStore } from '../stores/cached.js';
+import { sampleBinding } from '../stores/conformance.js';
 import { createSqliteStore } from '../stores/sqlite.js';
 import type { SessionStore } from '../stores/store.js';
 import { MINUTE, manualClock } from '../test/clock.js';
@@ -147,5 +149,49 @@ describe('the handoff from the fast path to the slow one', () => {
     reads.count = 0;
     expect((await flow.authenticate(cookie, 'POST', '/')).session).not.toBeNull();
     expect(reads.count).toBe(1); // its own fresh read
+  });
+
+  // Attacks found by a review of the first version, which handed over "accepted" too.
+  describe('a bound session, a thief with the session cookie only, the slide due', () => {
+    async function bound() {
+      const clock = manualClock();
+      const sessions = createSessionManager({
+        store: sqlite(),
+        keys: [generateSigningKey()],
+        now: clock.now,
+        sweepInterval: 0,
+        touchInterval: 60,
+      });
+      // An app that exempts one path from the bound cookie, as docs/dbsc.md allows.
+      const flow = createSessionFlow(sessions, {
+        deviceBinding: createDeviceBinding(sessions, { enforce: ({ path }) => path !== '/api/beacon' }),
+      });
+      const inner = internalsOf(sessions);
+      if (inner === undefined) throw new Error('no internals');
+      const login = await flow.login(undefined, 'u1');
+      const cookie = /^(__Host-session=[^;]*)/.exec(login.headers['set-cookie'] ?? '')?.[1] as string;
+      expect(await inner.setBinding?.(login.session.id, sampleBinding(), null)).toBe(true);
+      clock.advance(2 * MINUTE);
+      return { sessions, flow, inner, cookie, token: cookie.slice('__Host-session='.length) };
+    }
+
+    // A custom integration may run a step of the flow in the same run as an exempt request's
+    // quick path: the step must still refuse the thief (no path is exempt for login, logout, step-up).
+    for (const step of ['logout', 'reauthenticate', 'login'] as const) {
+      it(`${step} right after authenticateNow on an exempt path still refuses the thief`, async () => {
+        const { sessions, flow, cookie, token } = await bound();
+        expect(flow.authenticateNow(cookie, 'POST', '/api/beacon')).toBeUndefined(); // handed off
+        if (step === 'logout') expect((await flow.logout(cookie)).revoked).toBe(false);
+        else if (step === 'reauthenticate') expect(await flow.reauthenticate(cookie)).toBeNull();
+        else await flow.login(cookie, 'thief-account');
+        expect((await sessions.validateToken(token))?.userId).toBe('u1'); // the owner's session lives
+      });
+    }
+
+    it('validate asks its own accept after a validateNow that had none', async () => {
+      const { inner, token } = await bound();
+      expect(inner.validateNow(token, undefined, undefined)).toBeUndefined();
+      expect(await inner.validate(token, undefined, () => false)).toBe(false);
+    });
   });
 });

@@ -330,8 +330,8 @@ export interface ManagerInternals {
   /**
    * `validate` without waiting: the same answer when the store has the session at hand and no
    * sliding write is due; `undefined` when only `validate` can answer, which must then be called
-   * at once, in the same synchronous run: it takes what this call learned (the MAC proven, the
-   * record read, `accept` answered) instead of doing it again. `accept` as in `validate`.
+   * at once, in the same synchronous run: it takes what this call learned (a first-seen token's
+   * MAC, the record read) instead of doing it again. `accept` as in `validate`.
    */
   validateNow(
     token: string,
@@ -354,8 +354,6 @@ interface Handoff {
   parts: TokenParts | undefined;
   /** The record it read (owned by the token), or `undefined` when only `get` can answer. */
   record: SessionRecord | null | undefined;
-  /** `validate`'s `accept` already said yes to this record: a binding's `enforce` runs once a request. */
-  accepted?: true;
 }
 
 const internals = new WeakMap<SessionManager, ManagerInternals>();
@@ -461,13 +459,15 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
 
   /**
    * What `validateNow` learned before it stood aside, for the `validate` of the same request,
-   * which follows at once: the token's claim (its MAC checked) and, when it was read, its record.
-   * Why: without it, such a request read the store twice, counted a cache hit twice and asked a
-   * binding's `enforce` twice, and a cache miss over PostgreSQL or Redis checked the MAC twice
-   * (#18). One entry; the next `load` takes it, whichever request that is, and a microtask clears
-   * it, so it never outlives the synchronous run that wrote it: no I/O (a write, an invalidation)
-   * can come between the read and its reuse. Tokens are compared in constant time, so an entry
-   * taken by another request tells it nothing.
+   * which the adapters call at once: a first-seen token's claim (its MAC checked), and the record
+   * when one was read. Why: without it, a request whose slide was due read the store twice and
+   * counted a cache hit twice, and a token's first sight over PostgreSQL or Redis checked its MAC
+   * twice (#18). It carries no decision: `validate` still asks `accept` and still checks expiry.
+   * One entry; the next `load` takes it, whichever call that is, if the token matches (compared in
+   * constant time: a token is a secret) and the options are the same object (a fresh read never
+   * takes a cached one). A microtask clears an entry nobody took, so no I/O (a write elsewhere,
+   * an invalidation message) can come between the read and its reuse; a write made by other code
+   * in the same synchronous run is not seen, as by a read made a moment before it.
    */
   let handoff: Handoff | undefined;
   const clearHandoff = () => {
@@ -484,15 +484,9 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     return taken.options === options && constantTimeEqual(taken.token, token) ? taken : undefined;
   };
 
-  /**
-   * The stored record behind a token, if the token is authentic and the session alive; `given` is
-   * what `validateNow` learned before it stood aside for this request.
-   */
-  async function load(
-    token: string,
-    options: GetOptions | undefined,
-    given = takeHandoff(token, options),
-  ): Promise<SessionRecord | null> {
+  /** The stored record behind a token, if the token is authentic and the session alive. */
+  async function load(token: string, options?: GetOptions): Promise<SessionRecord | null> {
+    const given = takeHandoff(token, options);
     let record: SessionRecord | null;
     if (given?.record !== undefined) record = given.record;
     else {
@@ -522,7 +516,8 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     if (parts === null) return null; // forged or malformed: no store is asked, so none need answer at once
     const found = getNow?.(parts?.id ?? token.slice(0, ID_CHARS), options);
     if (found === undefined) {
-      handOff({ token, options, parts, record: undefined });
+      // Only a first sight has work worth handing over (the MAC); a proven token's claim is one probe.
+      if (parts !== undefined) handOff({ token, options, parts, record: undefined });
       return undefined;
     }
     const record = owned(token, parts, found);
@@ -656,11 +651,10 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       return record === null ? null : toSession(record);
     },
     async validate(token, options, accept) {
-      const given = takeHandoff(token, options);
-      const record = await load(token, options, given);
+      const record = await load(token, options);
       if (record === null) return null;
       const session = toSession(record);
-      return given?.accepted === true || accept(session) ? slide(record, session) : false;
+      return accept(session) ? slide(record, session) : false;
     },
     validateNow(token, options, accept) {
       const record = loadNow(token, options);
@@ -669,8 +663,9 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       // Refused before anything slides, and at once: a thief's request waits for nothing.
       if (accept !== undefined && !accept(session)) return false;
       if (!slideDue(record, now())) return session;
-      // The sliding write is due: only `validate` writes. It gets the record, accepted already.
-      handOff({ token, options, parts: undefined, record, accepted: true });
+      // The sliding write is due: only `validate` writes. It gets the record and asks `accept`
+      // again: what is accepted is its caller's to say (login and logout ask more than a request).
+      handOff({ token, options, parts: undefined, record });
       return undefined;
     },
     setBinding: store.setBinding?.bind(store),
