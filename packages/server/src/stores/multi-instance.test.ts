@@ -113,14 +113,14 @@ describe('an instance whose Redis stops mid-run', () => {
       const loggedOut = await login(app.base, 'bob');
       await fetch(`${app.base}/logout`, { method: 'POST', headers: { cookie: loggedOut } });
       const forged = `${liveCookie.slice(0, -4)}AAAA`;
-      const log: { cookie: string; sentAt: number; status: number; code?: string }[] = [];
+      const log: { cookie: string; sentAt: number; answeredAt: number; status: number; code?: string }[] = [];
       let running = true;
       const loop = (async () => {
         while (running) {
           for (const cookie of [liveCookie, loggedOut, forged]) {
             const sentAt = performance.now();
             const reply = await me(app.base, cookie).catch(() => ({ status: 0, code: 'NO_ANSWER' }));
-            log.push({ cookie, sentAt, ...reply });
+            log.push({ cookie, sentAt, answeredAt: performance.now(), ...reply });
           }
           await new Promise((r) => setTimeout(r, 5));
         }
@@ -144,9 +144,15 @@ describe('an instance whose Redis stops mid-run', () => {
       const outage = log.filter((r) => r.cookie === liveCookie && r.sentAt > killedAt + 100 && r.sentAt < restartedAt);
       expect(outage.length).toBeGreaterThan(20);
       expect(new Set(outage.map((r) => `${r.status} ${r.code}`))).toEqual(new Set(['503 STORE_UNAVAILABLE']));
-      expect(log.filter((r) => r.cookie === liveCookie && r.sentAt < killedAt).every((r) => r.status === 200)).toBe(
-        true,
-      );
+      // Answered before the kill: every one logged in. (Not "sent before": a request in flight when
+      // Redis stops may rightly get a 503; CI once saw one.)
+      const before = log.filter((r) => r.cookie === liveCookie && r.answeredAt < killedAt);
+      expect(before.length).toBeGreaterThan(5);
+      expect(
+        before
+          .filter((r) => r.status !== 200)
+          .map((r) => ({ ...r, cookie: 'live', msBeforeKill: killedAt - r.sentAt })),
+      ).toEqual([]);
       // After the restart the same session works again: it was live all along (append-only file).
       expect((await me(app.base, liveCookie)).status).toBe(200);
       expect((await me(app.base, loggedOut)).status).toBe(401);
