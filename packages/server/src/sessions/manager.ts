@@ -352,8 +352,8 @@ interface Handoff {
   options: GetOptions | undefined;
   /** The token's claim: its parts when the stored hash must still be compared, `undefined` when proven. */
   parts: TokenParts | undefined;
-  /** The record it read (owned by the token), or `undefined` when only `get` can answer. */
-  record: SessionRecord | null | undefined;
+  /** The record it read (the token's own), or `undefined` when only `get` can answer. */
+  record: SessionRecord | undefined;
 }
 
 const internals = new WeakMap<SessionManager, ManagerInternals>();
