@@ -392,7 +392,9 @@ phase of the machine (a minute or more) then costs each case one pair, which its
 where before it could take all of one case's pairs (up to the run of 2026-12-02, 01:02, one case ran
 all its pairs before the next started; the same code measured 0.96× and 0.86× in two runs). Each
 pair starts once the machine has been at least 85 % idle for a second (after filling a million sessions, PostgreSQL
-and Redis keep working for seconds). latchkey's stores hold ${r.sizes[r.sizes.length - 1]?.toLocaleString('en-US')} sessions during the HTTP runs.
+and Redis keep working for seconds); the fill ends with a checkpoint (SQLite's WAL truncated,
+PostgreSQL's \`CHECKPOINT\`, from the run of 2026-12-02, 07:24), so no store writes back its fill
+during the rounds. latchkey's stores hold ${r.sizes[r.sizes.length - 1]?.toLocaleString('en-US')} sessions during the HTTP runs.
 
 ## Headline
 
