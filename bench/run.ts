@@ -34,7 +34,7 @@ import {
   sqliteBackend,
   variantName,
 } from './lib/backends.js';
-import { type LoadResult, load, measured, pinned, settle, tools } from './lib/load.js';
+import { type LoadResult, load, measuredPair, pinned, settle, tools } from './lib/load.js';
 import { writeReport } from './lib/report.js';
 import { fmt, median, percentile } from './lib/stats.js';
 import { verifyRates } from './lib/tokens.js';
@@ -378,13 +378,15 @@ try {
         await load(`${x.base}/auth`, 1, connections, x.headers);
       }
       // Both routes get the same request, credential included: the difference is the auth work.
-      // The order alternates (bare first, then authenticated first): a machine that speeds up or
-      // slows down during a pair favours each route in turn, not always the same one.
+      // Each pair runs ABBA (`measuredPair`), and which route is A alternates: a machine that
+      // speeds up or slows down during a pair weighs on both routes alike, and what is left over
+      // favours each route in turn, not always the same one.
       const first = r % 2 === 0 ? 'bare' : 'auth';
-      const one = await measured(x.pid, `${x.base}/${first}`, seconds, connections, x.headers);
-      const two = await measured(
+      const second = first === 'bare' ? 'auth' : 'bare';
+      const [one, two] = await measuredPair(
         x.pid,
-        `${x.base}/${first === 'bare' ? 'auth' : 'bare'}`,
+        `${x.base}/${first}`,
+        `${x.base}/${second}`,
         seconds,
         connections,
         x.headers,

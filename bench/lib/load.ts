@@ -74,6 +74,46 @@ export async function measured(
   return { ...result, cpuUs: (cpuMicros(pid) - before) / (result.rps * seconds) };
 }
 
+/**
+ * One pair of rounds in ABBA order: `first` for half the time, `second` for the whole, `first`
+ * again. Why: this machine's speed drifts within seconds (a pair of 2-s rounds, bare then
+ * authenticated, ranged 0.87–1.03× for the same code); with each route's halves placed around the
+ * pair's middle, a steady drift weighs on both routes alike and cancels in their ratio (the same
+ * pairs ranged 0.85–0.94× in ABBA order). Needs whole seconds for wrk: with `seconds` below 2 or
+ * odd, the pair is one round each (AB).
+ */
+export async function measuredPair(
+  pid: number | undefined,
+  first: string,
+  second: string,
+  seconds: number,
+  connections: number,
+  headers: Record<string, string>,
+): Promise<[LoadResult, LoadResult]> {
+  if (seconds < 2 || seconds % 2 !== 0) {
+    const a = await measured(pid, first, seconds, connections, headers);
+    return [a, await measured(pid, second, seconds, connections, headers)];
+  }
+  const half = seconds / 2;
+  const a1 = await measured(pid, first, half, connections, headers);
+  const b = await measured(pid, second, seconds, connections, headers);
+  const a2 = await measured(pid, first, half, connections, headers);
+  return [merge(a1, a2), b];
+}
+
+/** Two equal-length rounds of one route as one: requests and CPU summed, latencies averaged. */
+function merge(x: LoadResult, y: LoadResult): LoadResult {
+  const cpu = x.cpuUs !== undefined && y.cpuUs !== undefined;
+  return {
+    rps: (x.rps + y.rps) / 2,
+    p50ms: (x.p50ms + y.p50ms) / 2,
+    p99ms: (x.p99ms + y.p99ms) / 2,
+    non2xx: x.non2xx + y.non2xx,
+    // Per request, weighted by each round's requests.
+    ...(cpu ? { cpuUs: ((x.cpuUs as number) * x.rps + (y.cpuUs as number) * y.rps) / (x.rps + y.rps) } : {}),
+  };
+}
+
 const has = (cmd: string) => {
   try {
     execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });

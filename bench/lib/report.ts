@@ -382,7 +382,10 @@ get the same request, credential included, and build the same JSON body naming t
 difference is the authentication work (up to the run of 2026-12-01, 20:24, the bare route sent a constant body, and
 about 1 µs of the route's own JSON work per request counted against every mechanism). Rounds come
 in pairs of bare and authenticated, in turn bare first and authenticated first (${r.rounds} × ${r.seconds} s
-each, ${r.connections} connections, each pair after a 1 s warm-up of both routes); the tables give medians with the min–max of
+each, ${r.connections} connections, each pair after a 1 s warm-up of both routes), and each pair runs in ABBA
+order, the first route's time split in two halves around the other's, so a drift within the pair
+weighs on both routes alike (from the run of 2026-12-02, 08:10; before, AB: a scratch test gave
+pairs of 0.87–1.03× in AB order and 0.85–0.94× in ABBA for the same code); the tables give medians with the min–max of
 req/s so the noise of this shared machine shows. A ratio is the median, over a case's rounds, of its
 authenticated req/s to the bare round beside it in the same process: this machine's speed drifts by up to 1.7× over minutes (the
 same route's CPU time per request went from 33 to 56 µs between adjacent 3-s runs), and adjacent
