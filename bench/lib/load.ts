@@ -101,7 +101,7 @@ export async function measuredPair(
   return [merge(a1, a2), b];
 }
 
-/** Two equal-length rounds of one route as one: requests and CPU summed, latencies averaged. */
+/** Two equal-length rounds of one route as one: req/s over both, CPU per request over both, latencies averaged. */
 function merge(x: LoadResult, y: LoadResult): LoadResult {
   const cpu = x.cpuUs !== undefined && y.cpuUs !== undefined;
   return {

@@ -384,7 +384,7 @@ about 1 µs of the route's own JSON work per request counted against every mecha
 in pairs of bare and authenticated, in turn bare first and authenticated first (${r.rounds} × ${r.seconds} s
 each, ${r.connections} connections, each pair after a 1 s warm-up of both routes), and each pair runs in ABBA
 order, the first route's time split in two halves around the other's, so a drift within the pair
-weighs on both routes alike (from the run of 2026-12-02, 08:10; before, AB: a scratch test gave
+weighs on both routes alike (from the run of 2026-12-02, 08:03; before, AB: a scratch test gave
 pairs of 0.87–1.03× in AB order and 0.85–0.94× in ABBA for the same code); the tables give medians with the min–max of
 req/s so the noise of this shared machine shows. A ratio is the median, over a case's rounds, of its
 authenticated req/s to the bare round beside it in the same process: this machine's speed drifts by up to 1.7× over minutes (the
