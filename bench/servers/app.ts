@@ -5,6 +5,7 @@
  *             | jsonwebtoken-string | jsonwebtoken-keyobject | jose | iron-session
  *             | better-auth | better-auth-cookie-cache
  *             | sqlite-read (node only: the SQLite store's SELECT alone, a ceiling; STORE=sqlite)
+ *             | memory-read (node only: one Map look-up and Cache-Control: no-store, the floor of any check)
  *   (latchkey's store: STORE, EXCLUSIVE, CACHE, SQLITE_FILE — see lib/backends.ts)
  * Routes: GET /bare (no auth work), GET /auth (the mechanism's check), POST /login (issues a
  * session: a cookie, or `{token}` for the bearer mechanisms). Usage: app.ts <port>
@@ -13,7 +14,7 @@
  * mechanism's check alone. Up to the run of 2026-12-01, 20:24, the bare route sent a constant, and about 1 µs of
  * JSON.stringify per request counted against every mechanism.
  */
-import { createSecretKey } from 'node:crypto';
+import { createSecretKey, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -166,6 +167,25 @@ if (framework === 'express') {
     };
     login = async (_req, res) => {
       const { token } = await sessions.createSession('bench-user');
+      res.setHeader('set-cookie', `${NAME}${token}; Path=/; Secure; HttpOnly; SameSite=Strict`);
+      return 'bench-user';
+    };
+  } else if (mech === 'memory-read') {
+    // Not a mechanism: the least any server-side session check can do, as a ceiling for latchkey
+    // with the cache. The cookie's value looked up in a Map, and the Cache-Control: no-store that an
+    // answer carrying account data must have (C7). No MAC, no expiry, no revocation, no copy.
+    const held = new Map<string, { userId: string }>();
+    const NAME = '__Host-session=';
+    check = async (req, res) => {
+      const cookie = req.headers.cookie ?? '';
+      const at = cookie.indexOf(NAME);
+      const found = at < 0 ? undefined : held.get(cookie.slice(at + NAME.length));
+      res.setHeader('cache-control', 'no-store');
+      return found ?? null;
+    };
+    login = async (_req, res) => {
+      const token = randomBytes(66).toString('base64url'); // 88 characters, about a latchkey token's length
+      held.set(token, { userId: 'bench-user' });
       res.setHeader('set-cookie', `${NAME}${token}; Path=/; Secure; HttpOnly; SameSite=Strict`);
       return 'bench-user';
     };

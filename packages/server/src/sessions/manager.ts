@@ -508,9 +508,10 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   /**
    * `load` without waiting, when the store answers at once (`getNow`); `undefined` when it cannot,
    * or when the session expired: deleting it is a write, which `load` does. What it learned is
-   * handed to that `load`.
+   * handed to that `load`. `t` is the request's time, read once for the expiry and the slide (#18:
+   * a clock read costs about 0.1 µs here, and the request path read it twice).
    */
-  function loadNow(token: string, options?: GetOptions): SessionRecord | null | undefined {
+  function loadNow(token: string, options: GetOptions | undefined, t: number): SessionRecord | null | undefined {
     handoff = undefined;
     const parts = claimOf(token);
     if (parts === null) return null; // forged or malformed: no store is asked, so none need answer at once
@@ -521,7 +522,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       return undefined;
     }
     const record = owned(token, parts, found);
-    if (record === null || !expired(record, now())) return record;
+    if (record === null || !expired(record, t)) return record;
     handOff({ token, options, parts: undefined, record });
     return undefined;
   }
@@ -657,12 +658,13 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       return accept(session) ? slide(record, session) : false;
     },
     validateNow(token, options, accept) {
-      const record = loadNow(token, options);
+      const t = now();
+      const record = loadNow(token, options, t);
       if (record == null) return record;
       const session = toSession(record);
       // Refused before anything slides, and at once: a thief's request waits for nothing.
       if (accept !== undefined && !accept(session)) return false;
-      if (!slideDue(record, now())) return session;
+      if (!slideDue(record, t)) return session;
       // The sliding write is due: only `validate` writes. It gets the record and asks `accept`
       // again: what is accepted is its caller's to say (login and logout ask more than a request).
       handOff({ token, options, parts: undefined, record });
