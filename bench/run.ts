@@ -414,6 +414,7 @@ interface Running {
   runs: LoadResult[];
   ratios: number[];
   cpuRatios: number[];
+  attemptRatios: number[][];
 }
 const running: Running[] = [];
 const copies: string[] = [];
@@ -429,7 +430,7 @@ try {
       env = { ...env, SQLITE_FILE: copy };
     }
     const server = await startServer('servers/app.ts', { FRAMEWORK: c.framework, ...env });
-    running.push({ c, ...server, headers: {}, runs: [], ratios: [], cpuRatios: [] });
+    running.push({ c, ...server, headers: {}, runs: [], ratios: [], cpuRatios: [], attemptRatios: [] });
   }
   for (let r = 0; r < rounds; r++) {
     for (const x of running) {
@@ -459,6 +460,8 @@ try {
       );
       const [one, two] = pair.results;
       const [bare, auth] = first === 'bare' ? [one, two] : [two, one];
+      // Every attempt's ratio, in order: the first attempts alone are the figure without the selection.
+      x.attemptRatios.push(pair.tries.map(([p, q]) => (first === 'bare' ? q.rps / p.rps : p.rps / q.rps)));
       pairCounts.measured += pair.attempts;
       if (pair.attempts > 1) pairCounts.again++;
       if (pair.unsteadiness > STEADY_WITHIN) pairCounts.unsteady++;
@@ -493,6 +496,9 @@ const rows = cases.map((c) => ({
   ratio: caseRatios.get(c) as number,
   cpuRatio: caseCpuRatios.get(c) as number,
   pairRatios: casePairRatios.get(c) as number[],
+  /** Each pair's attempts' ratios; the median of the first ones is the figure without re-measuring. */
+  attemptRatios: running.find((x) => x.c === c)?.attemptRatios ?? [],
+  firstAttemptRatio: median((running.find((x) => x.c === c)?.attemptRatios ?? []).map((a) => a[0] as number)),
 }));
 const line = (name: string, s: Summary, ratio: number, cpuRatio = 1) =>
   `  ${name.padEnd(52)} ${fmt(s.rps, 0).padStart(7)} (${fmt(s.min, 0)}–${fmt(s.max, 0)})`.padEnd(86) +

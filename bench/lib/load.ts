@@ -81,6 +81,8 @@ export interface MeasuredPair {
   unsteadiness: number;
   /** Attempts it took: above 1 when an attempt saw the machine change speed and was measured again. */
   attempts: number;
+  /** Every attempt's results, in order, the chosen one among them: the first attempts alone give the unselected figure. */
+  tries: [LoadResult, LoadResult][];
 }
 
 /** How far a route's two halves may differ in req/s before the pair is measured again. */
@@ -109,22 +111,24 @@ export async function measuredPair(
 ): Promise<MeasuredPair> {
   if (seconds < 2 || seconds % 2 !== 0) {
     const a = await measured(pid, first, seconds, connections, headers);
-    return { results: [a, await measured(pid, second, seconds, connections, headers)], unsteadiness: 0, attempts: 1 };
+    const results: [LoadResult, LoadResult] = [a, await measured(pid, second, seconds, connections, headers)];
+    return { results, unsteadiness: 0, attempts: 1, tries: [results] };
   }
   const half = seconds / 2;
-  let best: MeasuredPair | undefined;
-  let attempts = 0;
-  while (attempts < PAIR_ATTEMPTS && (best === undefined || best.unsteadiness > STEADY_WITHIN)) {
-    attempts++;
+  let best: { results: [LoadResult, LoadResult]; unsteadiness: number } | undefined;
+  const tries: [LoadResult, LoadResult][] = [];
+  while (tries.length < PAIR_ATTEMPTS && (best === undefined || best.unsteadiness > STEADY_WITHIN)) {
     const a1 = await measured(pid, first, half, connections, headers);
     const b1 = await measured(pid, second, half, connections, headers);
     const b2 = await measured(pid, second, half, connections, headers);
     const a2 = await measured(pid, first, half, connections, headers);
+    const results: [LoadResult, LoadResult] = [merge(a1, a2), merge(b1, b2)];
+    tries.push(results);
     const unsteadiness = Math.max(apart(a1, a2), apart(b1, b2));
-    if (best === undefined || unsteadiness < best.unsteadiness)
-      best = { results: [merge(a1, a2), merge(b1, b2)], unsteadiness, attempts };
+    if (best === undefined || unsteadiness < best.unsteadiness) best = { results, unsteadiness };
   }
-  return { ...(best as MeasuredPair), attempts };
+  const chosen = best as { results: [LoadResult, LoadResult]; unsteadiness: number };
+  return { ...chosen, attempts: tries.length, tries };
 }
 
 /** How far two rounds of one route differ in req/s, relative to their mean. */
