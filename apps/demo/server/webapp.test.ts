@@ -332,7 +332,10 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
     await edit('Contested', 'my offline version');
     await expect.poll(() => page.getByText('2 changes waiting to be sent.').count()).toBe(1);
 
-    // Meanwhile another device changes "Contested" on the server.
+    // Meanwhile another device changes "Contested" on the server. The browser stays offline until
+    // that write is in: it looks for the server every 3 s, and its queued edit of "Contested" once
+    // reached the server first, so the other device's write was the one refused (409).
+    await context.setOffline(true);
     await startServer();
     const contested = (await serverNotes()).find((n) => n.title === 'Contested');
     const theirs = await api(`/api/notes/${contested?.id}`, {
@@ -348,6 +351,7 @@ describe.runIf(hasChromium)('web app in Chromium', { timeout: 60_000 }, () => {
       }),
     });
     expect(theirs.status).toBe(200);
+    await context.setOffline(false);
 
     // Back online: the queued edits go out in order; the one based on an old version is shown as a conflict.
     await expect.poll(() => page.getByText('All changes saved.').count(), { timeout: 20_000 }).toBe(1);
