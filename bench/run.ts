@@ -234,6 +234,7 @@ for (const backend of backends) {
 // 1c. Memory: what a server process holds, measured in a process of its own per case. Before the
 // HTTP section: the stores' sessions were made at the fill and live 30 minutes idle, and the HTTP
 // section can take longer than that (the run of 2026-12-02, 10:54, lost its report to it).
+const largest = sizes[sizes.length - 1] as number;
 type MemoryRow = { name: string; rssMB: number; heapMB: number; deltaRssMB: number; deltaHeapMB: number };
 async function measureMemory(name: string, env: Record<string, string>): Promise<MemoryRow> {
   const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(here, 'memory.ts')], {
@@ -262,14 +263,11 @@ const memory: MemoryRow[] = [];
     const file = join(tmpdir(), `latchkey-bench-tokens-${process.pid}.json`);
     writeFileSync(file, JSON.stringify(backend.tokens));
     memory.push(
-      await measureMemory(
-        `${variantName(variant)}, ${(sizes[sizes.length - 1] as number).toLocaleString('en-US')} sessions (held by the store)`,
-        {
-          MEMORY_CASE: 'store',
-          MEMORY_TOKENS: file,
-          ...backend.env(variant),
-        },
-      ),
+      await measureMemory(`${variantName(variant)}, ${largest.toLocaleString('en-US')} sessions (held by the store)`, {
+        MEMORY_CASE: 'store',
+        MEMORY_TOKENS: file,
+        ...backend.env(variant),
+      }),
     );
   }
 }
@@ -396,9 +394,10 @@ const caseRatios = new Map<Case, number>();
 const caseCpuRatios = new Map<Case, number>();
 /** Each pair's ratio, in the order run (even rounds bare first): kept in results.json so a reader can see the spread. */
 const casePairRatios = new Map<Case, number[]>();
+/** Each pair's attempts' ratios, in order. */
+const caseAttemptRatios = new Map<Case, number[][]>();
 /** Pairs measured (attempts), pairs measured again, and pairs still unsteady after the last attempt. */
 const pairCounts = { measured: 0, again: 0, unsteady: 0 };
-const largest = sizes[sizes.length - 1] as number;
 // Every case's server starts first and stays up; then the rounds go case by case, one pair each,
 // `rounds` times over. Why: this machine has slow phases of a minute or more, and a case whose
 // rounds all fell in one lost a tenth of its ratio (node:http, SQLite + cache: 0.96× in the run of
@@ -462,8 +461,8 @@ try {
       const [bare, auth] = first === 'bare' ? [one, two] : [two, one];
       // Every attempt's ratio, in order: the first attempts alone are the figure without the selection.
       x.attemptRatios.push(pair.tries.map(([p, q]) => (first === 'bare' ? q.rps / p.rps : p.rps / q.rps)));
-      pairCounts.measured += pair.attempts;
-      if (pair.attempts > 1) pairCounts.again++;
+      pairCounts.measured += pair.tries.length;
+      if (pair.tries.length > 1) pairCounts.again++;
       if (pair.unsteadiness > STEADY_WITHIN) pairCounts.unsteady++;
       bareRuns[x.c.framework].push(bare);
       x.runs.push(auth);
@@ -481,6 +480,7 @@ for (const x of running) {
   // process. This machine's speed drifts over minutes; adjacent rounds share the drift.
   caseRatios.set(x.c, median(x.ratios));
   casePairRatios.set(x.c, x.ratios);
+  caseAttemptRatios.set(x.c, x.attemptRatios);
   // The same from the server's CPU per request: what share of a core authentication leaves.
   caseCpuRatios.set(x.c, median(x.cpuRatios.filter(Number.isFinite)));
   authRuns.set(x.c, x.runs);
@@ -497,8 +497,8 @@ const rows = cases.map((c) => ({
   cpuRatio: caseCpuRatios.get(c) as number,
   pairRatios: casePairRatios.get(c) as number[],
   /** Each pair's attempts' ratios; the median of the first ones is the figure without re-measuring. */
-  attemptRatios: running.find((x) => x.c === c)?.attemptRatios ?? [],
-  firstAttemptRatio: median((running.find((x) => x.c === c)?.attemptRatios ?? []).map((a) => a[0] as number)),
+  attemptRatios: caseAttemptRatios.get(c) as number[][],
+  firstAttemptRatio: median((caseAttemptRatios.get(c) as number[][]).map((a) => a[0] as number)),
 }));
 const line = (name: string, s: Summary, ratio: number, cpuRatio = 1) =>
   `  ${name.padEnd(52)} ${fmt(s.rps, 0).padStart(7)} (${fmt(s.min, 0)}–${fmt(s.max, 0)})`.padEnd(86) +

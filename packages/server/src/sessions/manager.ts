@@ -505,6 +505,9 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     }
     return record;
   }
+  /** When `loadNow` last judged a record: read by `validateNow` at once, in the same synchronous run. */
+  let judgedAt = 0;
+
   /**
    * `load` without waiting, when the store answers at once (`getNow`); `undefined` when it cannot,
    * or when the session expired: deleting it is a write, which `load` does. What it learned is
@@ -528,9 +531,6 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     handOff({ token, options, parts: undefined, record });
     return undefined;
   }
-
-  /** When `loadNow` last judged a record: read by `validateNow` at once, in the same synchronous run. */
-  let judgedAt = 0;
 
   /** The sliding write is due: at most one store write per touch interval per session. */
   const slideDue = (record: SessionRecord, t: number) => t - record.lastSeenAt >= touchMs;
