@@ -8,6 +8,7 @@ import { LRUCache } from 'lru-cache';
 import { assertCookieName, type SameSite, type SessionCookieOptions } from '../cookie/session-cookie.js';
 import { ConfigurationError, InvalidArgumentError } from '../errors.js';
 import { constantTimeEqual } from '../lib/constant-time.js';
+import { detach } from '../lib/detach.js';
 import {
   checkFunction,
   checkNumber,
@@ -453,7 +454,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     if (record === null || parts === undefined) return record;
     // Prevent a timing oracle on the stored hash: constant-time comparison.
     if (!constantTimeEqual(record.secretHash, hashSecret(parts.secret))) return null;
-    verified?.set(token, true);
+    verified?.set(detach(token), true); // a copy: the token is cut from the request's whole Cookie header
     return record;
   }
 
