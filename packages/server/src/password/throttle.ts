@@ -29,6 +29,7 @@
 import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
+import { detach } from '../lib/detach.js';
 import {
   checkLimiterBackend,
   createLimiter,
@@ -135,7 +136,9 @@ export function clientKey(address: string): string {
   if (bracketed?.[1]) a = bracketed[1];
   else if (/^\d{1,3}(?:\.\d{1,3}){3}:\d{1,5}$/.test(a)) a = a.slice(0, a.lastIndexOf(':'));
   a = a.replace(/%.*$/, ''); // a zone id (fe80::1%eth0) names an interface, not a client
-  if (!isIPv6(a) || !URL.canParse(`http://[${a}]/`)) return a;
+  // A copy: the counters keep the key for their window, and an address read from X-Forwarded-For
+  // is a view onto the whole header (the IPv6 keys below are built anew).
+  if (!isIPv6(a) || !URL.canParse(`http://[${a}]/`)) return detach(a);
   const canonical = new URL(`http://[${a}]/`).hostname.slice(1, -1); // compressed hex, dotted tail as hex
   const [head = '', tail = ''] = canonical.split('::');
   const left = head ? head.split(':') : [];

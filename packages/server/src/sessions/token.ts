@@ -8,6 +8,7 @@
  * The token carries no meaning and no personal data.
  */
 import { hash, randomBytes } from 'node:crypto';
+import { detach } from '../lib/detach.js';
 import type { KeyRing } from './key-ring.js';
 
 export const ID_BYTES = 16;
@@ -41,7 +42,9 @@ export function signToken(parts: TokenParts, ring: KeyRing): string {
 export function verifyToken(token: string, ring: KeyRing): TokenParts | null {
   if (typeof token !== 'string' || token.length !== 89 || !TOKEN.test(token)) return null;
   if (!ring.verify(token.slice(0, 45), token.slice(46))) return null;
-  return { id: token.slice(0, 22), secret: token.slice(23, 45) };
+  // The id goes into the store and into what outlives the request (the session, the caches): a
+  // copy, where a slice would be a view onto the whole Cookie header the token was cut from.
+  return { id: detach(token.slice(0, 22)), secret: token.slice(23, 45) };
 }
 
 /** SHA-256 of the secret's text, base64url: the only form of the secret a store ever holds. */

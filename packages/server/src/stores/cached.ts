@@ -14,7 +14,6 @@
  */
 import { LRUCache } from 'lru-cache';
 import { ConfigurationError } from '../errors.js';
-import { detach } from '../lib/detach.js';
 import { checkNumber, checkOptions } from '../lib/options.js';
 import { createAdmission } from './admission.js';
 import { checkSessionStore } from './check-store.js';
@@ -180,15 +179,12 @@ export async function createCachedStore(
    */
   const keep = (id: string, record: SessionRecord | null, started: number): SessionRecord | null => {
     if (record !== null && live && started === epoch && admits(id)) {
-      // Kept past this request, so its id is a copy: the caller's id is cut from a token, cut from
-      // the request's whole Cookie header, and would hold that header alive as long as the entry.
       // Frozen, so no caller changes what others read: the record itself (one call; its fields are
       // flat), then what it holds. deepFreeze over the record walked thirteen fields on every miss.
-      const held = Object.freeze({ ...record, id: detach(id) });
-      deepFreeze(held.data);
-      if (held.binding != null) deepFreeze(held.binding);
-      cache.set(held.id, held);
-      return held;
+      Object.freeze(record);
+      deepFreeze(record.data);
+      if (record.binding != null) deepFreeze(record.binding);
+      cache.set(id, record);
     }
     return record;
   };
