@@ -114,6 +114,97 @@ describe('cached store', () => {
     expect(Date.now() - revokedAt).toBeLessThan(600);
   });
 
+  it("a user's revocation drops only that user's held sessions, and what is read after it is held again", async () => {
+    const { store: backing, counter } = counting(createMemoryStore());
+    const cached = await createCachedStore(backing, { maxStalenessMs: 60_000 });
+    const now = Date.now();
+    const shape = { createdAt: now, lastSeenAt: now, expiresAt: now + 600_000, absoluteExpiresAt: now + 3_600_000 };
+    const mine = [sampleRecord({ ...shape, userId: 'leaver' }), sampleRecord({ ...shape, userId: 'leaver' })];
+    const theirs = sampleRecord({ ...shape, userId: 'stayer' });
+    for (const r of [...mine, theirs]) await cached.create(r, 10);
+    const readAll = async () => {
+      for (const r of [...mine, theirs]) expect((await cached.get(r.id))?.userId).toBe(r.userId);
+    };
+    await readAll();
+    await readAll(); // all three held from here
+    const gets = counter.gets;
+    await cached.deleteUser('leaver', mine[0]?.id); // "log out everywhere else": the current one stays
+    expect(counter.gets).toBe(gets);
+    expect((await cached.get(mine[0]?.id as string))?.userId).toBe('leaver'); // read again: it was held before
+    expect(await cached.get(mine[1]?.id as string)).toBeNull();
+    expect(counter.gets).toBe(gets + 2);
+    expect((await cached.get(theirs.id))?.userId).toBe('stayer'); // another user's: still held
+    expect(counter.gets).toBe(gets + 2);
+    // The survivor, read after the drop, is held again (from its second read since).
+    await cached.get(mine[0]?.id as string);
+    const held = counter.gets;
+    for (let i = 0; i < 3; i++) expect((await cached.get(mine[0]?.id as string))?.userId).toBe('leaver');
+    expect(counter.gets).toBe(held);
+    // A second drop of the same user refuses what was held after the first.
+    await cached.deleteUser('leaver');
+    expect(await cached.get(mine[0]?.id as string)).toBeNull();
+  });
+
+  it("a user's revocation does not walk the cache: it costs the same whatever the cache holds", async () => {
+    // Records whose userId counts its readers: a walk over the held entries reads every one (#18:
+    // the walk held the event loop about 1 s per "log out everywhere" with a million entries).
+    const backing = createMemoryStore();
+    let reads = 0;
+    const counted: SessionStore = {
+      ...backing,
+      async get(id, options) {
+        const record = await backing.get(id, options);
+        if (record === null) return null;
+        const { userId, ...rest } = record;
+        return Object.defineProperty({ ...rest }, 'userId', {
+          enumerable: true,
+          get: () => {
+            reads++;
+            return userId;
+          },
+        }) as typeof record;
+      },
+    };
+    const cached = await createCachedStore(counted, { maxStalenessMs: 60_000 });
+    const records = Array.from({ length: 500 }, () => live());
+    for (const r of records) await cached.create(r, 10);
+    for (let pass = 0; pass < 2; pass++) for (const r of records) await cached.get(r.id);
+    expect((await cached.get(records[0]?.id as string))?.id).toBe(records[0]?.id); // held
+    reads = 0;
+    await cached.deleteUser('nobody-held');
+    expect(reads).toBe(0);
+  });
+
+  it("a read that started before a user's revocation leaves nothing held, and old marks go", async () => {
+    const backing = createMemoryStore();
+    let release: (() => void) | undefined;
+    const slow: SessionStore = {
+      ...backing,
+      async get(id, options) {
+        const record = await backing.get(id, options);
+        if (release === undefined) await new Promise<void>((resolve) => (release = resolve));
+        return record;
+      },
+    };
+    const cached = await createCachedStore(slow, { maxStalenessMs: 50 });
+    const record = live();
+    await cached.create(record, 10);
+    const reading = cached.get(record.id); // a read that started before the revocation…
+    await cached.deleteUser(record.userId);
+    release?.();
+    expect((await reading)?.id).toBe(record.id); // …answers what it read (its own caller decides)…
+    expect(await cached.get(record.id)).toBeNull(); // …but left nothing held: the store says gone
+    // Marks go after twice the staleness bound; sessions made since are held and served again.
+    const next = { ...live(), userId: record.userId };
+    await cached.create(next, 10);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    await cached.deleteUser('someone-else'); // a new mark prunes the old ones
+    for (let i = 0; i < 2; i++) expect((await cached.get(next.id))?.id).toBe(next.id);
+    const hits = cached.stats.hits;
+    expect((await cached.get(next.id))?.id).toBe(next.id);
+    expect(cached.stats.hits).toBe(hits + 1);
+  });
+
   it('empties itself when the backing store fails', async () => {
     const backing = createMemoryStore();
     let broken = false;
