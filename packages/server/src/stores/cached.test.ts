@@ -4,7 +4,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startRedis } from '../test/redis-servers.js';
 import { POSTGRES_URL, REDIS_URL, serviceAvailable } from '../test/services.js';
-import { createCachedStore } from './cached.js';
+import { createCachedStore, type InvalidationBus } from './cached.js';
 import { runStoreConformance, sampleBinding, sampleRecord } from './conformance.js';
 import { createMemoryStore } from './memory.js';
 import { createPostgresStore, dropPostgresSchema } from './postgres.js';
@@ -173,6 +173,57 @@ describe('cached store', () => {
     reads = 0;
     await cached.deleteUser('nobody-held');
     expect(reads).toBe(0);
+  });
+
+  it("a user's revocation holds through a long turn of the event loop and the pruning of its mark", async () => {
+    // lru-cache reads its clock once per turn: in a long synchronous stretch an entry's age stands
+    // still, while the mark that refuses it ages and goes. Both ways a drop comes: its own and the bus's.
+    const busy = (ms: number) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+    };
+    let deliver: (message: string) => void = () => {};
+    const bus: InvalidationBus = {
+      publish: async (message) => deliver(message),
+      async subscribe(onMessage, onLive) {
+        deliver = onMessage;
+        onLive(true);
+        return async () => {};
+      },
+    };
+    const backing = createMemoryStore();
+    for (const via of ['own', 'bus'] as const) {
+      const cached = await createCachedStore(backing, { maxStalenessMs: 10, bus });
+      const victim = { ...live(), userId: `victim-${via}` };
+      await cached.create(victim, 10);
+      for (let i = 0; i < 3; i++) expect((await cached.get(victim.id))?.id).toBe(victim.id); // held, and a hit
+      if (via === 'own') await cached.deleteUser(victim.userId);
+      else {
+        await backing.deleteUser(victim.userId); // another instance's revocation…
+        deliver(`u:${victim.userId}`); // …and its message
+      }
+      busy(25); // more than twice the bound, with no turn of the event loop
+      deliver('u:someone-else'); // a later drop prunes the victim's mark
+      expect(await cached.get(victim.id)).toBeNull();
+    }
+  });
+
+  it('a storm of revocations by user keeps its marks bounded, and still refuses what it revoked', async () => {
+    const backing = createMemoryStore();
+    const cached = await createCachedStore(backing, { maxStalenessMs: 60_000 });
+    const victim = live();
+    const bystander = { ...live(), userId: 'bystander' };
+    for (const r of [victim, bystander]) {
+      await cached.create(r, 10);
+      for (let i = 0; i < 3; i++) await cached.get(r.id); // held
+    }
+    const hits = cached.stats.hits;
+    await cached.deleteUser(victim.userId);
+    for (let i = 0; i < 25_000; i++) await cached.deleteUser(`storm-${i}`); // past the marks' cap, twice
+    expect(await cached.get(victim.id)).toBeNull();
+    // Past the cap, every entry held before is read again once, as if the cache had been emptied.
+    expect((await cached.get(bystander.id))?.id).toBe(bystander.id);
+    expect(cached.stats.hits).toBe(hits);
   });
 
   it("a read that started before a user's revocation leaves nothing held, and old marks go", async () => {
@@ -377,7 +428,10 @@ describe.runIf(hasPostgres)('cached store with PostgreSQL LISTEN/NOTIFY', () => 
     try {
       const record = live();
       await a.create(record, 10);
-      await b.get(record.id);
+      for (let i = 0; i < 2; i++) await b.get(record.id); // b holds it from its second read…
+      const hits = b.stats.hits;
+      expect((await b.get(record.id))?.id).toBe(record.id);
+      expect(b.stats.hits).toBe(hits + 1); // …so only the message can end it well within the 5-s bound
       const started = performance.now();
       await a.deleteUser(record.userId);
       await expect.poll(() => b.get(record.id), { interval: 1, timeout: 1000 }).toBeNull();

@@ -5,7 +5,8 @@
  * - unsafe requests (`get(id, { fresh: true })`) always read the backing store;
  * - every write made through any instance is published on the invalidation bus, and every
  *   instance drops what the message names (a session, or all of a user's) as it arrives;
- * - an entry is never served older than `maxStalenessMs` (default 1000), even if a message is lost;
+ * - an entry is never served older than `maxStalenessMs` (default 1000, plus a long turn of the
+ *   event loop: see the option), even if a message is lost;
  * - a session is held from its second read within about that time (`./admission.ts`), so a
  *   one-off read costs the store's read and a probe, not the keeping of a record;
  * - while the bus is down (or before it is up), nothing is cached: each read goes to the store;
@@ -37,7 +38,10 @@ export interface CachedStoreOptions {
   maxEntries?: number;
   /**
    * Oldest an entry may be when served, in milliseconds: the bound on staleness even if an
-   * invalidation message is lost. Default 1000; at least 10, so there is always a bound. It is
+   * invalidation message is lost. Default 1000; at least 10, so there is always a bound. Ages are
+   * read on lru-cache's clock, which reads the time once per turn of the event loop (a choice: a
+   * clock read per hit costs the request path): a turn that runs long, blocked by synchronous
+   * work, adds its length to the bound. Invalidations themselves take effect at once. It is
    * also the window of admission: a session is held from its second read within this time (up to
    * twice it, as windows follow the clock), so a session read once is not held (a rare hash
    * collision aside, which only holds it early).
@@ -68,6 +72,8 @@ export interface CachedSessionStore extends SessionStore {
   close(): Promise<void>;
 }
 
+/** Revocations by user remembered at once (see `userDrops`): about 1.5 MB at most. */
+const MAX_MARKS = 10_000;
 const session = (id: string) => `s:${id}`;
 const user = (userId: string) => `u:${userId}`;
 
@@ -126,11 +132,16 @@ export async function createCachedStore(
    * in, and when. An entry read before its user's drop is not served (`hitFor`). Why not a scan of
    * the cache: it held the event loop about 1 ms per 1,000 entries (1 s at a million), on every
    * instance, at each revocation by user; nor an index by user: it cost every miss a Set and a Map
-   * entry (#18). A mark outlives every entry it can refuse (twice `maxStalenessMs`: lru-cache reads
-   * its clock to the millisecond), and the map is in order of time, so the oldest go first.
+   * entry (#18). The map is in order of time; a mark goes once twice `maxStalenessMs` old, at the
+   * next drop, and raises `floor` to its epoch. Why the floor: what the mark refused is that old,
+   * but lru-cache reads its clock once per turn of the event loop, and a long turn would let it
+   * serve those entries again. Past `MAX_MARKS`, the floor moves to now and the marks go, as if the
+   * cache had been emptied: the marks' memory and the pruning stay bounded under a storm of drops.
    */
   const userDrops = new Map<string, { epoch: number; at: number }>();
   const markLifeMs = 2 * maxStalenessMs;
+  /** Entries read in an earlier epoch are not served. */
+  let floor = 0;
 
   const drop = (message: string) => {
     epoch++;
@@ -140,7 +151,13 @@ export async function createCachedStore(
       const at = performance.now();
       for (const [old, mark] of userDrops) {
         if (at - mark.at < markLifeMs) break;
+        floor = mark.epoch;
         userDrops.delete(old);
+      }
+      if (userDrops.size >= MAX_MARKS) {
+        floor = epoch;
+        userDrops.clear();
+        return;
       }
       userDrops.delete(userId); // set again at the end: the map stays in order of time
       userDrops.set(userId, { epoch, at });
@@ -207,8 +224,8 @@ export async function createCachedStore(
     if (!live || getOptions?.fresh === true) return undefined;
     const held = cache.get(id);
     if (held === undefined) return undefined;
-    // Its user's sessions were all dropped after it was read: gone for good, and read again.
-    if (userDrops.size !== 0 && held.epoch < (userDrops.get(held.record.userId)?.epoch ?? 0)) {
+    // Its user's sessions were all dropped after it was read (or too long ago to keep a mark): read again.
+    if (held.epoch < floor || (userDrops.size !== 0 && held.epoch < (userDrops.get(held.record.userId)?.epoch ?? 0))) {
       cache.delete(id);
       return undefined;
     }
