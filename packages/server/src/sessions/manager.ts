@@ -22,7 +22,7 @@ import { usableGetNow } from '../stores/get-now.js';
 import type { GetOptions, Session, SessionBinding, SessionData, SessionRecord, SessionStore } from '../stores/store.js';
 import { createKeyRing, type KeyRing, type SigningKey } from './key-ring.js';
 import { checkSessionData } from './session-data.js';
-import { generateTokenParts, hashSecret, ID_CHARS, signToken, type TokenParts, verifyToken } from './token.js';
+import { generateTokenParts, hashSecret, signToken, type TokenParts, verifyToken } from './token.js';
 
 /**
  * Options of `createSessionManager`. Times are in seconds, except `now`, which gives milliseconds.
@@ -347,15 +347,15 @@ export interface ManagerInternals {
     | undefined;
 }
 
-/** What `validateNow` hands to the `load` that follows it (see `handoff` in `createSessionManager`). */
-interface Handoff {
-  token: string;
-  options: GetOptions | undefined;
-  /** The token's claim: its parts when the stored hash must still be compared, `undefined` when proven. */
-  parts: TokenParts | undefined;
-  /** The record it read (the token's own), or `undefined` when only `get` can answer. */
-  record: SessionRecord | undefined;
-}
+/**
+ * What `validateNow` hands to the `load` that follows it (see `handoff` in `createSessionManager`):
+ * the record it read (the token's own), or, when only `get` can answer, a first-seen token's parts
+ * (its MAC checked, the stored hash still to compare).
+ */
+type Handoff = { token: string; options: GetOptions | undefined } & (
+  | { parts: TokenParts; record: undefined }
+  | { parts: undefined; record: SessionRecord }
+);
 
 /** A token's claim: the id of a token proven before, the parts of one to prove, `null` for a forgery. */
 type Claim = string | TokenParts | null;
@@ -497,7 +497,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     let record: SessionRecord | null;
     if (given?.record !== undefined) record = given.record;
     else {
-      const claim = given === undefined ? claimOf(token) : (given.parts ?? token.slice(0, ID_CHARS));
+      const claim = given === undefined ? claimOf(token) : given.parts;
       if (claim === null) return null;
       const id = idOf(claim);
       // The store's answer at once when it has one (a cache miss over SQLite reads the file at once
