@@ -25,6 +25,19 @@ const live = () => {
   });
 };
 
+/** A store whose reads and slides fail while `state.broken` is set, as a store that is down. */
+function breakable(store: SessionStore) {
+  const state = { broken: false };
+  const down = () => Promise.reject(new Error('down'));
+  const wrapped: SessionStore = {
+    ...store,
+    get: (id, o) => (state.broken ? down() : store.get(id, o)),
+    getNow: (id, o) => (state.broken ? undefined : store.getNow?.(id, o)),
+    touch: (...args) => (state.broken ? down() : store.touch(...args)),
+  };
+  return { store: wrapped, state };
+}
+
 /** Counts the reads that reach the backing store. */
 function counting(store: SessionStore) {
   const counter = { gets: 0 };
@@ -256,22 +269,81 @@ describe('cached store', () => {
     expect(cached.stats.hits).toBe(hits + 1);
   });
 
-  it('empties itself when the backing store fails', async () => {
-    const backing = createMemoryStore();
-    let broken = false;
-    const flaky: SessionStore = {
-      ...backing,
-      get: (id, o) => (broken ? Promise.reject(new Error('down')) : backing.get(id, o)),
-      touch: (...args) => (broken ? Promise.reject(new Error('down')) : backing.touch(...args)),
-    };
-    const cached = await createCachedStore(flaky);
+  it('serves nothing it held once the backing store fails', async () => {
+    const flaky = breakable(createMemoryStore());
+    const cached = await createCachedStore(flaky.store);
     const record = live();
     await cached.create(record, 10);
     for (let i = 0; i < 3; i++) await cached.get(record.id);
     expect(cached.stats.hits).toBe(1); // it is held
-    broken = true;
+    flaky.state.broken = true;
     await expect(cached.touch(record.id, 1, 2)).rejects.toThrow('down');
     await expect(cached.get(record.id)).rejects.toThrow('down'); // no cached answer survives the failure
+  });
+
+  describe('costs nothing in proportion to maxEntries', () => {
+    // lru-cache empties itself by writing every slot of its arrays (Array.prototype.fill over
+    // maxEntries slots): on `clear`, and on the `delete` of its last entry. Counted here as slots
+    // written, with a cache of a million entries holding one session (about 7 ms each time, #18).
+    const fill = Array.prototype.fill;
+    let written = 0;
+    beforeEach(() => {
+      Array.prototype.fill = function (this: unknown[], ...args: Parameters<typeof fill>) {
+        written += this.length;
+        return fill.apply(this, args);
+      } as typeof fill;
+    });
+    afterEach(() => {
+      Array.prototype.fill = fill;
+    });
+    const big = async (store: SessionStore, maxStalenessMs = 60_000) => {
+      const cached = await createCachedStore(store, { maxEntries: 1_000_000, maxStalenessMs });
+      const record = live();
+      await cached.create(record, 10);
+      for (let i = 0; i < 2; i++) await cached.get(record.id);
+      const hits = cached.stats.hits;
+      expect((await cached.get(record.id))?.id).toBe(record.id);
+      expect(cached.stats.hits).toBe(hits + 1); // held
+      written = 0;
+      return { cached, record };
+    };
+
+    it('a failing store: each failed read writes no slot, and nothing held before is served after', async () => {
+      const backing = createMemoryStore();
+      const flaky = breakable(backing);
+      const { cached, record } = await big(flaky.store);
+      flaky.state.broken = true;
+      await expect(cached.touch(record.id, 1, 2)).rejects.toThrow('down');
+      for (let i = 0; i < 20; i++) await expect(cached.get(record.id)).rejects.toThrow('down'); // not served
+      expect(written).toBe(0); // 84 million on the old code: four arrays of a million, per failure
+      flaky.state.broken = false;
+      await backing.setData(record.id, { after: 'outage' }); // behind the cache's back
+      const hits = cached.stats.hits;
+      expect((await cached.get(record.id))?.data).toEqual({ after: 'outage' }); // read again, not served
+      expect(cached.stats.hits).toBe(hits);
+      await cached.get(record.id);
+      expect(cached.stats.hits).toBe(hits + 1); // and held again once the store is back
+      expect(written).toBe(0);
+    });
+
+    it('the last held session going, by a write, a revocation or its age, writes no slot', async () => {
+      const { cached, record } = await big(createMemoryStore());
+      await cached.touch(record.id, record.lastSeenAt + 1, record.expiresAt + 1);
+      expect((await cached.get(record.id))?.lastSeenAt).toBe(record.lastSeenAt + 1); // dropped: read again
+      expect(written).toBe(0);
+      await cached.get(record.id);
+      await cached.get(record.id); // held again
+      await cached.delete(record.id);
+      expect(await cached.get(record.id)).toBeNull();
+      expect(written).toBe(0);
+
+      const aging = await big(createMemoryStore(), 200);
+      await new Promise((resolve) => setTimeout(resolve, 450));
+      const { hits, misses } = aging.cached.stats;
+      expect((await aging.cached.get(aging.record.id))?.id).toBe(aging.record.id);
+      expect(aging.cached.stats).toEqual({ hits, misses: misses + 1 }); // stale: read again
+      expect(written).toBe(0);
+    });
   });
 
   it('a read in flight across an invalidation is not held, even when it is the read that would be', async () => {
