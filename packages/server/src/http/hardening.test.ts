@@ -172,6 +172,30 @@ describe('trusted proxies', () => {
     });
   });
 
+  it('reads the scheme the outermost trusted proxy added, never one the client sent', async () => {
+    // One proxy that appends: the client sent "https" over plain HTTP, the proxy added "http".
+    expect(await seen(['127.0.0.1'], { 'x-forwarded-for': '203.0.113.5', 'x-forwarded-proto': 'https, http' })).toEqual(
+      { ip: '203.0.113.5', https: false },
+    );
+    // Two that append, TLS ending at the edge (10.0.0.2): the edge added "https", the inner proxy
+    // (the peer) "http" for the edge's plain connection to it. The client's scheme is the edge's.
+    const twoHops = ['127.0.0.1', '10.0.0.0/8'];
+    expect(
+      await seen(twoHops, { 'x-forwarded-for': '203.0.113.5, 10.0.0.2', 'x-forwarded-proto': 'https, http' }),
+    ).toEqual({ ip: '203.0.113.5', https: true });
+    // The same chain, the client's own values in front: neither its address nor its scheme is read.
+    expect(
+      await seen(twoHops, {
+        'x-forwarded-for': '6.6.6.6, 203.0.113.5, 10.0.0.2',
+        'x-forwarded-proto': 'https, http, http',
+      }),
+    ).toEqual({ ip: '203.0.113.5', https: false });
+    // A proxy that sets one value is read as it is, whatever the hops.
+    expect(await seen(twoHops, { 'x-forwarded-for': '203.0.113.5, 10.0.0.2', 'x-forwarded-proto': ' HTTPS ' })).toEqual(
+      { ip: '203.0.113.5', https: true },
+    );
+  });
+
   it('refuses a malformed proxy list at configuration', () => {
     expect(() => createTrustedProxies(['not-an-ip'])).toThrow(ConfigurationError);
   });

@@ -24,7 +24,11 @@ export interface TrustedProxies {
   readonly trust: (address: string, hop: number) => boolean;
   /** The client's address: the socket peer, or the first untrusted X-Forwarded-For hop. */
   clientAddress(request: IncomingMessage): string;
-  /** True on a TLS socket, or when a trusted proxy says X-Forwarded-Proto: https. */
+  /**
+   * True on a TLS socket, or when the trusted proxies say X-Forwarded-Proto: https. Of several
+   * values, the one the outermost trusted proxy added: as many from the right as there are trusted
+   * hops in X-Forwarded-For, so a value the client sent is never read (see `createTrustedProxies`).
+   */
   isHttps(request: IncomingMessage): boolean;
 }
 
@@ -50,9 +54,15 @@ export function createTrustedProxies(proxies: readonly string[] = []): TrustedPr
       if ((request.socket as TLSSocket).encrypted === true) return true;
       if (none || !trust(peer(request), 0)) return false;
       const forwarded = request.headers['x-forwarded-proto'];
-      const value = Array.isArray(forwarded) ? forwarded[0] : forwarded;
-      // The proxy nearest to us appends last; take the first value, which the edge proxy set.
-      return value?.split(',')[0]?.trim().toLowerCase() === 'https';
+      if (forwarded === undefined) return false;
+      const values = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded).split(',');
+      // Proxies that append each add the scheme they were reached by, as they add the address
+      // they were reached from to X-Forwarded-For: the client's scheme is as far from the right as
+      // the client's address is, counted in trusted hops. Why not the first value: behind a
+      // proxy that appends, it is whatever the client sent; nor the last: behind two, it is the
+      // inner proxy's (http from the edge). One value (a proxy that sets it) is read as it is.
+      const hops = values.length === 1 ? 1 : Math.max(1, proxyAddr.all(request, trust).length - 1);
+      return values[Math.max(0, values.length - hops)]?.trim().toLowerCase() === 'https';
     },
   };
 }
