@@ -346,6 +346,63 @@ describe('cached store', () => {
     });
   });
 
+  it('a store that throws instead of rejecting has failed too: nothing held before is served', async () => {
+    const backing = createMemoryStore();
+    let broken = false;
+    const throwing: SessionStore = {
+      ...backing,
+      touch(...args) {
+        if (broken) throw new Error('down'); // before any promise: a custom store may do this
+        return backing.touch(...args);
+      },
+      listUser(userId) {
+        if (broken) throw new Error('down');
+        return backing.listUser(userId);
+      },
+    };
+    const cached = await createCachedStore(throwing);
+    const record = live();
+    await cached.create(record, 10);
+    for (let i = 0; i < 3; i++) await cached.get(record.id);
+    expect(cached.stats.hits).toBe(1); // held
+    await backing.setData(record.id, { after: 'failure' }); // behind the cache's back
+    broken = true;
+    await expect(cached.touch('another-id', 1, 2)).rejects.toThrow('down');
+    const listed = cached.listUser(record.userId); // a rejection, not a throw at the call
+    await expect(listed).rejects.toThrow('down');
+    broken = false;
+    expect((await cached.get(record.id))?.data).toEqual({ after: 'failure' });
+  });
+
+  it('a read in flight across a slide does not keep the times from before it', async () => {
+    const backing = createMemoryStore();
+    let gate: Promise<void> | undefined;
+    const slow: SessionStore = {
+      ...backing,
+      getNow: undefined,
+      async get(id, options) {
+        const record = await backing.get(id, options);
+        await gate;
+        return record;
+      },
+    };
+    const cached = await createCachedStore(slow, { maxStalenessMs: 60_000 });
+    const record = live();
+    await cached.create(record, 10);
+    await cached.get(record.id); // the first read
+    let open = () => {};
+    gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    const racing = cached.get(record.id); // the second, which would be held
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await cached.touch(record.id, record.lastSeenAt + 5, record.expiresAt - 500_000);
+    open();
+    gate = undefined;
+    expect((await racing)?.expiresAt).toBe(record.expiresAt); // what it read before the slide
+    expect((await cached.get(record.id))?.expiresAt).toBe(record.expiresAt - 500_000); // not held
+  });
+
   it('a read in flight across an invalidation is not held, even when it is the read that would be', async () => {
     const backing = createMemoryStore();
     let gate: Promise<void> | undefined;

@@ -203,10 +203,14 @@ export async function createCachedStore(
     reset();
     throw error;
   };
-  /** Runs a backing-store call; after a failure nothing held is served (`reset`), then it propagates. */
-  const through = async <T>(work: Promise<T>): Promise<T> => {
+  /**
+   * Runs a backing-store call; after a failure nothing held is served (`reset`), then it
+   * propagates. The call itself runs inside: a store that throws before returning its promise
+   * has failed too.
+   */
+  const through = async <T>(work: () => Promise<T>): Promise<T> => {
     try {
-      return await work;
+      return await work();
     } catch (error) {
       reset();
       throw error;
@@ -220,7 +224,7 @@ export async function createCachedStore(
       ? {}
       : {
           async setBinding(id, next, expected) {
-            const changed = await through(backingSetBinding.call(backing, id, next, expected));
+            const changed = await through(() => backingSetBinding.call(backing, id, next, expected));
             // Also when it did not match: this instance may have held the binding that lost the race.
             await publish(session(id));
             return changed;
@@ -287,34 +291,36 @@ export async function createCachedStore(
       return keep(id, record, epoch);
     },
     async create(record, maxPerUser) {
-      const evicted = await through(backing.create(record, maxPerUser));
+      const evicted = await through(() => backing.create(record, maxPerUser));
       await Promise.all(evicted.map((id) => publish(session(id))));
       return evicted;
     },
     async touch(id, lastSeenAt, expiresAt) {
-      await through(backing.touch(id, lastSeenAt, expiresAt));
+      await through(() => backing.touch(id, lastSeenAt, expiresAt));
       // This instance re-reads it; others see the new times within the staleness bound, which
-      // keeps sliding writes (the most frequent write) off the bus.
+      // keeps sliding writes (the most frequent write) off the bus. A new epoch, as for every
+      // write: a read that started before it must not keep the times from before it.
+      epoch++;
       forget(id);
     },
     async setData(id, data) {
-      const changed = await through(backing.setData(id, data));
+      const changed = await through(() => backing.setData(id, data));
       await publish(session(id));
       return changed;
     },
     async delete(id) {
-      const deleted = await through(backing.delete(id));
+      const deleted = await through(() => backing.delete(id));
       await publish(session(id));
       return deleted;
     },
     async deleteUser(userId, exceptId) {
-      const count = await through(backing.deleteUser(userId, exceptId));
+      const count = await through(() => backing.deleteUser(userId, exceptId));
       await publish(user(userId));
       return count;
     },
-    listUser: (userId) => through(backing.listUser(userId)),
+    listUser: (userId) => through(() => backing.listUser(userId)),
     async deleteExpired(now) {
-      const count = await through(backing.deleteExpired(now));
+      const count = await through(() => backing.deleteExpired(now));
       // Expired entries are refused by the manager anyway; nothing to publish.
       return count;
     },
