@@ -374,6 +374,32 @@ describe('cached store', () => {
     expect((await cached.get(record.id))?.data).toEqual({ after: 'failure' });
   });
 
+  it("counts an entry's age from when its read began: a slow store does not stretch the bound", async () => {
+    const backing = createMemoryStore();
+    let delay = 0;
+    const slow: SessionStore = {
+      ...backing,
+      getNow: undefined,
+      async get(id, options) {
+        const record = await backing.get(id, options);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        return record;
+      },
+    };
+    const cached = await createCachedStore(slow, { maxStalenessMs: 400 });
+    const record = live();
+    await cached.create(record, 10);
+    await cached.get(record.id); // the first read
+    delay = 300;
+    await cached.get(record.id); // the second, held: read 300 ms before it arrived
+    delay = 0;
+    await backing.setData(record.id, { changed: 'behind the cache' }); // a lost invalidation
+    await new Promise((resolve) => setTimeout(resolve, 150)); // 450 ms after the read began
+    const { hits } = cached.stats;
+    expect((await cached.get(record.id))?.data).toEqual({ changed: 'behind the cache' });
+    expect(cached.stats.hits).toBe(hits); // too old to serve; counted from its arrival it was 150 ms
+  });
+
   it('a read in flight across a slide does not keep the times from before it', async () => {
     const backing = createMemoryStore();
     let gate: Promise<void> | undefined;

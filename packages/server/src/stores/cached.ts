@@ -42,7 +42,8 @@ export interface CachedStoreOptions {
   maxEntries?: number;
   /**
    * Oldest an entry may be when served, in milliseconds: the bound on staleness even if an
-   * invalidation message is lost. Default 1000; at least 10, so there is always a bound. Ages are
+   * invalidation message is lost, counted from when the store's read began. Default 1000; at
+   * least 10, so there is always a bound. Ages are
    * read on lru-cache's clock, which reads the time once per turn of the event loop (a choice: a
    * clock read per hit costs the request path): a turn that runs long, blocked by synchronous
    * work, adds its length to the bound. Invalidations themselves take effect at once. It is
@@ -233,16 +234,18 @@ export async function createCachedStore(
 
   /**
    * What the backing store read, kept when it is the session's second read in about
-   * `maxStalenessMs` and no invalidation came while it was read.
+   * `maxStalenessMs` and no invalidation came while it was read. Its age counts from `readAt`, when
+   * the read began, for a read that waited: the record is as old as the read, not as its arrival,
+   * and a slow store must not stretch the staleness bound by its latency.
    */
-  const keep = (id: string, record: SessionRecord | null, started: number): SessionRecord | null => {
+  const keep = (id: string, record: SessionRecord | null, started: number, readAt?: number): SessionRecord | null => {
     if (record !== null && live && started === epoch && admits(id)) {
       // Frozen, so no caller changes what others read: the record itself (one call; its fields are
       // flat), then what it holds. deepFreeze over the record walked thirteen fields on every miss.
       Object.freeze(record);
       deepFreeze(record.data);
       if (record.binding != null) deepFreeze(record.binding);
-      cache.set(id, { record, epoch: started });
+      cache.set(id, { record, epoch: started }, readAt === undefined ? undefined : { start: readAt });
     }
     return record;
   };
@@ -268,6 +271,7 @@ export async function createCachedStore(
       if (hit !== undefined) return hit;
       stats.misses++;
       const started = epoch;
+      const readAt = performance.now(); // lru-cache's clock
       // An await in a try, not `.catch` or `through`: no promise of our own on the miss.
       let record: SessionRecord | null;
       try {
@@ -275,7 +279,7 @@ export async function createCachedStore(
       } catch (error) {
         return failed(error);
       }
-      return keep(id, record, started);
+      return keep(id, record, started, readAt);
     },
     getNow(id: string, getOptions?: GetOptions) {
       const hit = hitFor(id, getOptions);
