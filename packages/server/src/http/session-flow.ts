@@ -115,10 +115,12 @@ export const CLEAR_SITE_DATA = '"cache", "cookies", "storage"';
 const NONE: FlowHeaders = Object.freeze({});
 const AUTHENTICATED: FlowHeaders = Object.freeze({ 'cache-control': NO_STORE });
 const FRESH = Object.freeze({ fresh: true });
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-/** Unsafe methods change state: they read past any cache, so a revocation is never missed. */
+/**
+ * Unsafe methods change state: they read past any cache, so a revocation is never missed. Three
+ * comparisons rather than a Set: a Set probe hashes the method on every request (#18).
+ */
 const readOptions = (method: string | undefined) =>
-  method !== undefined && !SAFE_METHODS.has(method) ? FRESH : undefined;
+  method === undefined || method === 'GET' || method === 'HEAD' || method === 'OPTIONS' ? undefined : FRESH;
 /**
  * The path login, logout and step-up give the binding: none, which it enforces without asking the
  * app's `enforce`. Why: `''` used to reach `enforce`, and one that covers /api/ only exempted it, so

@@ -189,8 +189,9 @@ describe('cached store', () => {
   });
 
   it("a user's revocation holds through a long turn of the event loop and the pruning of its mark", async () => {
-    // lru-cache reads its clock once per turn: in a long synchronous stretch an entry's age stands
-    // still, while the mark that refuses it ages and goes. Both ways a drop comes: its own and the bus's.
+    // In a long synchronous stretch the mark that refuses an entry ages and goes, whatever the
+    // entry's own age reads (lru-cache kept its clock still within a turn up to 2026-12-02).
+    // Both ways a drop comes: its own and the bus's.
     const busy = (ms: number) => {
       const end = performance.now() + ms;
       while (performance.now() < end);
@@ -219,6 +220,23 @@ describe('cached store', () => {
       deliver('u:someone-else'); // a later drop prunes the victim's mark
       expect(await cached.get(victim.id)).toBeNull();
     }
+  });
+
+  it('never serves an entry older than the bound, even within one long synchronous turn', async () => {
+    // lru-cache's default kept the time still for a turn of the event loop: an instance blocked
+    // in synchronous work served what it held past the bound, however long it was blocked.
+    const backing = createMemoryStore();
+    const cached = await createCachedStore(backing, { maxStalenessMs: 20 });
+    const record = live();
+    await cached.create(record, 10);
+    for (let i = 0; i < 2; i++) cached.getNow?.(record.id);
+    await backing.setData(record.id, { changed: 'behind the cache' }); // a lost invalidation
+    const { hits } = cached.stats;
+    expect(cached.getNow?.(record.id)?.data).toEqual(record.data); // held: a hit, the turn's clock read
+    const end = performance.now() + 60;
+    while (performance.now() < end); // blocked, three times the bound, in the same turn
+    expect(cached.getNow?.(record.id)?.data).toEqual({ changed: 'behind the cache' });
+    expect(cached.stats.hits).toBe(hits + 1);
   });
 
   it('a storm of revocations by user keeps its marks bounded, and still refuses what it revoked', async () => {
