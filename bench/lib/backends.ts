@@ -29,6 +29,8 @@ export interface StoreVariant {
   /** SQLite only: the single-process locking mode. */
   exclusive?: boolean;
   cache?: boolean;
+  /** The cache's `maxStalenessMs` (its default unless set): `bench:instructions` sets it long. */
+  maxStalenessMs?: number;
 }
 export const variantName = (v: StoreVariant) =>
   `${v.backend}${v.exclusive ? ' exclusive' : v.backend === 'sqlite' ? ' shared' : ''}${v.cache ? ' + cache' : ''}`;
@@ -57,7 +59,7 @@ export interface Backend {
 export async function openSqlite(file: string, variant: StoreVariant): Promise<Opened> {
   const db = new Database(file);
   const base = createSqliteStore(db, { exclusive: variant.exclusive === true });
-  const store = variant.cache ? await createCachedStore(base) : base;
+  const store = variant.cache ? await createCachedStore(base, { maxStalenessMs: variant.maxStalenessMs }) : base;
   return {
     store,
     backing: base,
@@ -107,6 +109,7 @@ export function openFromEnv(env: NodeJS.ProcessEnv): Promise<Opened> {
     backend: env.STORE as BackendName,
     exclusive: env.EXCLUSIVE === '1',
     cache: env.CACHE === '1',
+    maxStalenessMs: env.MAX_STALENESS_MS === undefined ? undefined : Number(env.MAX_STALENESS_MS),
   };
   if (variant.backend === 'postgres') return openPostgres(variant);
   if (variant.backend === 'redis') return openRedis(variant);

@@ -116,6 +116,51 @@ core per instance, and give the load balancer and the store cores of their own.
 }
 
 /**
+ * Instructions per request: what \`npm run bench:instructions\` counted (2026-12-02), under
+ * callgrind, apart from \`npm run bench\` (valgrind runs a server about 50 times slower).
+ */
+const INSTRUCTIONS_SECTION = `## Instructions per request (callgrind)
+
+The ratios above move with the host: on 2026-12-02 a second full run, on the same code, found the
+bare route 45 % faster and PostgreSQL twice as slow, and every ratio moved, the code-independent
+ceilings too. A count of machine instructions does not move with the host. \`npm run
+bench:instructions\` runs each node:http bench server under valgrind's callgrind and counts the
+main thread's instructions per request on its bare and its authenticated route (ABBA rounds of
+4,000 requests from 8 keep-alive connections, after a warm-up; median of 4 rounds). The rounds
+agree to within 0.5 %, but for a rare one with a collection in it, which the median leaves out. Work driven by the clock is left out, as under valgrind it
+would weigh about 50 times what it does (the slide once a minute, the cache's refresh once a
+second). Run of 2026-12-02:
+
+| node:http | bare route | checked route | added by the check | ratio |
+|---|---:|---:|---:|---:|
+| latchkey, SQLite exclusive + cache | 58,997 | 65,309 | 6,312 | 0.903× |
+| the least a check can do (a Map look-up of the cookie, \`Cache-Control: no-store\`) | 58,977 | 63,024 | 4,048 | 0.936× |
+| latchkey, SQLite exclusive, no cache | 58,852 | 85,609 | 26,757 | 0.687× |
+| the store's read alone (the same SELECT, no latchkey) | 58,875 | 81,577 | 22,702 | 0.722× |
+
+- **latchkey's own work is about 2,300 instructions a request with the cache, 4,100 without.**
+  With the cache it adds 2,264 to the least any server-side check does: the token's proof (a probe
+  of the verified tokens), the cache's look-up and its staleness clock, the expiry and slide
+  checks, the session's copy, and the adapter's bookkeeping (its headers, the request's slot, a
+  settled promise). The cookie's hash for the look-up (about 1,100) is paid by the floor as well.
+  Without the cache it adds 4,055 to the store's SELECT alone: the same steps, and the record
+  built from the row.
+- **Instructions are not time.** By this count the floor keeps 0.936× of the bare route and latchkey
+  with the cache 0.903×; timed, the floor kept 0.97× and latchkey 0.92× in the report's run.
+  callgrind counts user space only: the kernel's part of each request (the socket's read and
+  write, about half of the bare route's CPU time, see above) is in every route's time and in no
+  count, and neither are cache misses and stalls.
+- **What the count found on 2026-12-02.** In its first run that day latchkey with the cache added
+  7,941. About 1,600 of it went: lru-cache's clock kept the time with a timer each millisecond,
+  and at valgrind's pace (one request in 8 per timer) each one weighed more than the clock read that
+  replaced it (\`ttlResolution: 0\`, which also makes the staleness bound exact under a blocked event
+  loop); at full speed, at 30,000 requests a second, the two cost about the same. A \`Set\` probe per
+  request for the method's safety became three comparisons (about 80). The count also showed
+  lru-cache rewriting all its \`maxEntries\` slots whenever its last entry went, which a failing
+  store paid on every failed read (7 ms at a million entries); fixed in the cached store.
+`;
+
+/**
  * Where the time goes: what CPU profiles of the bench servers under load showed (2026-12-01), and
  * what changed because of them. Prose, not a measurement of this run: \`node --cpu-prof\` costs
  * throughput, so profiles are taken apart from \`npm run bench\`.
@@ -521,6 +566,7 @@ ${r.tokens ? tokensSection(r.tokens) : ''}
 ${r.memory ? memorySection(r.memory) : ''}
 ${r.scaleOut ? scaleOutSection(r.scaleOut, r.cores) : ''}
 ${PROFILE_SECTION}
+${INSTRUCTIONS_SECTION}
 ## What surprised us, and why
 
 - **\`jsonwebtoken.verify\` with a string secret is ${jwtString && jwtKey ? fmt(jwtKey.rps / jwtString.rps, 1) : '?'}× slower than with a KeyObject.**

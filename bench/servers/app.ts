@@ -6,7 +6,8 @@
  *             | better-auth | better-auth-cookie-cache
  *             | sqlite-read (node only: the SQLite store's SELECT alone, a ceiling; STORE=sqlite)
  *             | memory-read (node only: one Map look-up and Cache-Control: no-store, the floor of any check)
- *   (latchkey's store: STORE, EXCLUSIVE, CACHE, SQLITE_FILE — see lib/backends.ts)
+ *   (latchkey's store: STORE, EXCLUSIVE, CACHE, SQLITE_FILE, MAX_STALENESS_MS — see lib/backends.ts;
+ *   TOUCH_INTERVAL: the manager's touchInterval in seconds, its default unless set)
  * Routes: GET /bare (no auth work), GET /auth (the mechanism's check), POST /login (issues a
  * session: a cookie, or `{token}` for the bearer mechanisms). Usage: app.ts <port>
  * Both GET routes build the same body, `{"userId":"bench-user"}`, per request: the bare route does
@@ -49,7 +50,13 @@ const ready = () => process.send?.('ready');
 
 async function latchkey() {
   const { store } = await openFromEnv(process.env);
-  return createSessionManager({ store, keys: [BENCH_KEY], sweepInterval: 0 });
+  const touch = process.env.TOUCH_INTERVAL;
+  return createSessionManager({
+    store,
+    keys: [BENCH_KEY],
+    sweepInterval: 0,
+    touchInterval: touch === undefined ? undefined : Number(touch),
+  });
 }
 
 /** better-sqlite3-session-store, the published better-sqlite3 store for express-session, in WAL mode. */
