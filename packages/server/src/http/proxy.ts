@@ -27,7 +27,11 @@ export interface TrustedProxies {
   /**
    * True on a TLS socket, or when the trusted proxies say X-Forwarded-Proto: https. Of several
    * values, the one the outermost trusted proxy added: as many from the right as there are trusted
-   * hops in X-Forwarded-For, so a value the client sent is never read (see `createTrustedProxies`).
+   * hops in X-Forwarded-For. That holds while each trusted proxy sets X-Forwarded-Proto, or appends
+   * one value for the one address it appends: a proxy that passes it on untouched, or adds two
+   * addresses for one value, shifts the count onto a value the client may have sent. Best: the
+   * proxy nearest the app sets it. As with addresses, a client whose own address is trusted can
+   * write both.
    */
   isHttps(request: IncomingMessage): boolean;
 }

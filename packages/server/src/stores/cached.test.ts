@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startRedis } from '../test/redis-servers.js';
 import { POSTGRES_URL, REDIS_URL, serviceAvailable } from '../test/services.js';
 import { createCachedStore, type InvalidationBus } from './cached.js';
@@ -416,6 +416,57 @@ describe('cached store', () => {
     const { hits } = cached.stats;
     expect((await cached.get(record.id))?.data).toEqual({ changed: 'behind the cache' });
     expect(cached.stats.hits).toBe(hits); // too old to serve; counted from its arrival it was 150 ms
+  });
+
+  it('keeps no read that lands already past the bound: it would push out a fresher entry', async () => {
+    const backing = createMemoryStore();
+    let delay = 0;
+    const slow: SessionStore = {
+      ...backing,
+      getNow: undefined,
+      async get(id, options) {
+        const wait = delay; // taken when the read begins
+        const record = await backing.get(id, options);
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        return record;
+      },
+    };
+    const cached = await createCachedStore(slow, { maxStalenessMs: 400 });
+    const record = live();
+    await cached.create(record, 10);
+    await cached.get(record.id);
+    delay = 700;
+    const slowRead = cached.get(record.id); // lands 700 ms after it began: past the bound
+    delay = 0;
+    await new Promise((resolve) => setTimeout(resolve, 550));
+    for (let i = 0; i < 3; i++) await cached.get(record.id); // fresh reads: held from the second
+    const held = cached.stats.hits;
+    await cached.get(record.id);
+    expect(cached.stats.hits).toBe(held + 1);
+    await slowRead;
+    const { hits } = cached.stats;
+    await cached.get(record.id);
+    expect(cached.stats.hits).toBe(hits + 1); // the fresh entry, not the stale one that landed after it
+  });
+
+  it("judges ages on lru-cache's own clock, also under a test's fake timers", async () => {
+    // Fake timers replace the global performance; lru-cache keeps the real one it took at load.
+    // An entry's start on one clock and its age on the other left it unbounded.
+    vi.useFakeTimers();
+    try {
+      vi.advanceTimersByTime(3_600_000);
+      const backing = createMemoryStore();
+      const cached = await createCachedStore({ ...backing, getNow: undefined }, { maxStalenessMs: 20 });
+      const record = live();
+      await cached.create(record, 10);
+      for (let i = 0; i < 3; i++) await cached.get(record.id);
+      await backing.setData(record.id, { changed: 'behind the cache' });
+      vi.useRealTimers();
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      expect((await cached.get(record.id))?.data).toEqual({ changed: 'behind the cache' });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a read in flight across a slide does not keep the times from before it', async () => {

@@ -43,7 +43,7 @@ export interface CachedStoreOptions {
   /**
    * Oldest an entry may be when served, in milliseconds: the bound on staleness even if an
    * invalidation message is lost, counted from when the store's read began. Default 1000; at
-   * least 10, so there is always a bound. The clock is read at each hit (`performance.now()`), so
+   * least 10, so there is always a bound. The clock is read at each hit (lru-cache's, `performance`), so
    * an event loop blocked by synchronous work does not stretch it. Invalidations themselves take
    * effect at once. It is
    * also the window of admission: a session is held from its second read within this time (up to
@@ -134,6 +134,12 @@ export async function createCachedStore(
     // a timer each millisecond, about 120 per request at 30,000 requests a second (callgrind).
     ttlResolution: 0,
   });
+  /**
+   * lru-cache's clock, which judges every entry's age: the one object it took at load, not the
+   * global `performance` of the moment (a test's fake timers replace that, and a start on one clock
+   * read on the other could leave an entry unbounded).
+   */
+  const clock = cache.perf;
   /**
    * Drops one entry in constant time. Why not `cache.delete` alone: when it takes lru-cache's last
    * entry, lru-cache empties itself by rewriting all `maxEntries` slots of its arrays (about 7 ms at
@@ -243,7 +249,9 @@ export async function createCachedStore(
    * and a slow store must not stretch the staleness bound by its latency.
    */
   const keep = (id: string, record: SessionRecord | null, started: number, readAt?: number): SessionRecord | null => {
-    if (record !== null && live && started === epoch && admits(id)) {
+    // A read slower than the bound is already stale: keeping it would only push out a fresher entry.
+    const fresh = readAt === undefined || clock.now() - readAt < maxStalenessMs;
+    if (record !== null && live && started === epoch && fresh && admits(id)) {
       // Frozen, so no caller changes what others read: the record itself (one call; its fields are
       // flat), then what it holds. deepFreeze over the record walked thirteen fields on every miss.
       Object.freeze(record);
@@ -275,7 +283,7 @@ export async function createCachedStore(
       if (hit !== undefined) return hit;
       stats.misses++;
       const started = epoch;
-      const readAt = performance.now(); // lru-cache's clock
+      const readAt = clock.now();
       // An await in a try, not `.catch` or `through`: no promise of our own on the miss.
       let record: SessionRecord | null;
       try {
