@@ -11,7 +11,7 @@ import { createPostgresStore, dropPostgresSchema } from './postgres.js';
 import { createPostgresInvalidation } from './postgres-invalidation.js';
 import { createRedisStore } from './redis.js';
 import { createRedisInvalidation } from './redis-invalidation.js';
-import type { SessionStore } from './store.js';
+import type { SessionRecord, SessionStore } from './store.js';
 
 const hasRedis = await serviceAvailable('redis', 6379);
 const hasPostgres = await serviceAvailable('postgres', 5432);
@@ -36,6 +36,22 @@ function breakable(store: SessionStore) {
     touch: (...args) => (state.broken ? down() : store.touch(...args)),
   };
   return { store: wrapped, state };
+}
+
+/** A store whose reads answer `slow.delay` ms late (the delay taken when each read begins). */
+function slowed(store: SessionStore) {
+  const slow = { delay: 0 };
+  const wrapped: SessionStore = {
+    ...store,
+    getNow: undefined,
+    async get(id, options) {
+      const wait = slow.delay;
+      const record = await store.get(id, options);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      return record;
+    },
+  };
+  return { store: wrapped, slow };
 }
 
 /** Counts the reads that reach the backing store. */
@@ -394,23 +410,14 @@ describe('cached store', () => {
 
   it("counts an entry's age from when its read began: a slow store does not stretch the bound", async () => {
     const backing = createMemoryStore();
-    let delay = 0;
-    const slow: SessionStore = {
-      ...backing,
-      getNow: undefined,
-      async get(id, options) {
-        const record = await backing.get(id, options);
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        return record;
-      },
-    };
-    const cached = await createCachedStore(slow, { maxStalenessMs: 400 });
+    const { store, slow } = slowed(backing);
+    const cached = await createCachedStore(store, { maxStalenessMs: 400 });
     const record = live();
     await cached.create(record, 10);
     await cached.get(record.id); // the first read
-    delay = 300;
+    slow.delay = 300;
     await cached.get(record.id); // the second, held: read 300 ms before it arrived
-    delay = 0;
+    slow.delay = 0;
     await backing.setData(record.id, { changed: 'behind the cache' }); // a lost invalidation
     await new Promise((resolve) => setTimeout(resolve, 150)); // 450 ms after the read began
     const { hits } = cached.stats;
@@ -419,25 +426,14 @@ describe('cached store', () => {
   });
 
   it('keeps no read that lands already past the bound: it would push out a fresher entry', async () => {
-    const backing = createMemoryStore();
-    let delay = 0;
-    const slow: SessionStore = {
-      ...backing,
-      getNow: undefined,
-      async get(id, options) {
-        const wait = delay; // taken when the read begins
-        const record = await backing.get(id, options);
-        await new Promise((resolve) => setTimeout(resolve, wait));
-        return record;
-      },
-    };
-    const cached = await createCachedStore(slow, { maxStalenessMs: 400 });
+    const { store, slow } = slowed(createMemoryStore());
+    const cached = await createCachedStore(store, { maxStalenessMs: 400 });
     const record = live();
     await cached.create(record, 10);
     await cached.get(record.id);
-    delay = 700;
+    slow.delay = 700;
     const slowRead = cached.get(record.id); // lands 700 ms after it began: past the bound
-    delay = 0;
+    slow.delay = 0;
     await new Promise((resolve) => setTimeout(resolve, 550));
     for (let i = 0; i < 3; i++) await cached.get(record.id); // fresh reads: held from the second
     const held = cached.stats.hits;
@@ -469,7 +465,11 @@ describe('cached store', () => {
     }
   });
 
-  it('a read in flight across a slide does not keep the times from before it', async () => {
+  /**
+   * A second read (the one that would be held) in flight while `write` goes through the cached
+   * store: what it answered, and what the next read answers.
+   */
+  async function readAcross(write: (cached: SessionStore, record: SessionRecord) => Promise<unknown>) {
     const backing = createMemoryStore();
     let gate: Promise<void> | undefined;
     const slow: SessionStore = {
@@ -491,40 +491,23 @@ describe('cached store', () => {
     });
     const racing = cached.get(record.id); // the second, which would be held
     await new Promise((resolve) => setTimeout(resolve, 0));
-    await cached.touch(record.id, record.lastSeenAt + 5, record.expiresAt - 500_000);
+    await write(cached, record);
     open();
     gate = undefined;
-    expect((await racing)?.expiresAt).toBe(record.expiresAt); // what it read before the slide
-    expect((await cached.get(record.id))?.expiresAt).toBe(record.expiresAt - 500_000); // not held
+    return { record, racing: await racing, next: await cached.get(record.id) };
+  }
+
+  it('a read in flight across a slide does not keep the times from before it', async () => {
+    const shorter = (r: SessionRecord) => r.expiresAt - 500_000;
+    const { record, racing, next } = await readAcross((c, r) => c.touch(r.id, r.lastSeenAt + 5, shorter(r)));
+    expect(racing?.expiresAt).toBe(record.expiresAt); // what it read before the slide
+    expect(next?.expiresAt).toBe(shorter(record)); // not held
   });
 
   it('a read in flight across an invalidation is not held, even when it is the read that would be', async () => {
-    const backing = createMemoryStore();
-    let gate: Promise<void> | undefined;
-    const slow: SessionStore = {
-      ...backing,
-      getNow: undefined,
-      async get(id, options) {
-        const record = await backing.get(id, options);
-        await gate;
-        return record;
-      },
-    };
-    const cached = await createCachedStore(slow, { maxStalenessMs: 60_000 });
-    const record = live();
-    await cached.create(record, 10);
-    await cached.get(record.id); // the first read
-    let open = () => {};
-    gate = new Promise((resolve) => {
-      open = resolve;
-    });
-    const racing = cached.get(record.id); // the second, which would be held
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    await cached.setData(record.id, { v: 2 });
-    open();
-    gate = undefined;
-    expect((await racing)?.data).toEqual(record.data); // what it read before the write
-    expect((await cached.get(record.id))?.data).toEqual({ v: 2 }); // not held: the next read sees the write
+    const { record, racing, next } = await readAcross((c, r) => c.setData(r.id, { v: 2 }));
+    expect(racing?.data).toEqual(record.data); // what it read before the write
+    expect(next?.data).toEqual({ v: 2 }); // not held: the next read sees the write
   });
 });
 
