@@ -43,10 +43,9 @@ export interface CachedStoreOptions {
   /**
    * Oldest an entry may be when served, in milliseconds: the bound on staleness even if an
    * invalidation message is lost, counted from when the store's read began. Default 1000; at
-   * least 10, so there is always a bound. The clock is read at each hit (lru-cache's, `performance`), so
-   * an event loop blocked by synchronous work does not stretch it. Invalidations themselves take
-   * effect at once. It is
-   * also the window of admission: a session is held from its second read within this time (up to
+   * least 10, so there is always a bound. The clock (lru-cache's `performance`) is read at each
+   * hit, so an event loop blocked by synchronous work does not stretch it. Invalidations
+   * themselves take effect at once. It is also the window of admission: a session is held from its second read within this time (up to
    * twice it, as windows follow the clock), so a session read once is not held (a rare hash
    * collision aside, which only holds it early).
    */
@@ -61,8 +60,9 @@ export interface CachedStoreOptions {
 
 /**
  * A `SessionStore` with an in-process cache in front of another, from `createCachedStore`. Reads
- * with `fresh` skip the cache; after a failing backing store, nothing it held is served again, so an
- * outage never leaves stale "logged in" answers behind. A session is held from its second read within about `maxStalenessMs`.
+ * with `fresh` skip the cache; after a failing backing store, nothing it held is served again, so
+ * an outage never leaves stale "logged in" answers behind. A session is held from its second read
+ * within about `maxStalenessMs`.
  *
  * @example
  * const store = await createCachedStore(createRedisStore(redis), { bus: createRedisInvalidation(redis) });
@@ -162,8 +162,9 @@ export async function createCachedStore(
    * entry (#18). The map is in order of time; a mark goes once twice `maxStalenessMs` old, at the
    * next drop, and raises `floor` to its epoch. Why the floor: once the mark is gone, nothing
    * else tells an entry it refused from a later one; such an entry is past the bound by then, and
-   * the floor refuses it without relying on the clock. Past `MAX_MARKS`, the floor moves to now and the marks go, as if the
-   * cache had been emptied: the marks' memory and the pruning stay bounded under a storm of drops.
+   * the floor refuses it without relying on the clock. Past `MAX_MARKS`, the floor moves to now
+   * and the marks go, as if the cache had been emptied: the marks' memory and the pruning stay
+   * bounded under a storm of drops.
    */
   const userDrops = new Map<string, { epoch: number; at: number }>();
   const markLifeMs = 2 * maxStalenessMs;
@@ -175,7 +176,7 @@ export async function createCachedStore(
     if (message.startsWith('s:')) forget(message.slice(2));
     else if (message.startsWith('u:')) {
       const userId = message.slice(2);
-      const at = performance.now();
+      const at = clock.now();
       for (const [old, mark] of userDrops) {
         if (at - mark.at < markLifeMs) break;
         floor = Math.max(floor, mark.epoch); // a reset may have raised it further
