@@ -13,7 +13,8 @@
  * refresh of the cache would weigh about 50 times more than they do (the servers run with
  * TOUCH_INTERVAL=900 and MAX_STALENESS_MS=600000). lru-cache's clock timer (one per millisecond)
  * stays, and weighs a few hundred instructions more per request than at full speed.
- * Flags: --requests N (default 4000), --rounds R (default 4). Needs valgrind (Debian's package).
+ * Flags: --requests N (default 4000), --rounds R (default 4), --only TEXT (the cases whose name
+ * contains it, for an A/B of one change). Needs valgrind (Debian's package).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -31,6 +32,7 @@ const arg = (name: string, fallback: string) => {
 };
 const requests = Number(arg('requests', '4000'));
 const rounds = Number(arg('rounds', '4'));
+const only = arg('only', '');
 const here = dirname(fileURLToPath(import.meta.url));
 
 try {
@@ -45,12 +47,18 @@ interface Case {
   env: Record<string, string>;
 }
 const sqlite = { STORE: 'sqlite', EXCLUSIVE: '1' };
-const cases: Case[] = [
+const allCases: Case[] = [
   { name: 'latchkey, SQLite exclusive + cache', env: { MECH: 'latchkey', ...sqlite, CACHE: '1' } },
   { name: 'latchkey, SQLite exclusive', env: { MECH: 'latchkey', ...sqlite, CACHE: '0' } },
   { name: 'the least a check can do (Map look-up + no-store)', env: { MECH: 'memory-read', ...sqlite, CACHE: '0' } },
   { name: "the store's read alone (one SELECT)", env: { MECH: 'sqlite-read', ...sqlite, CACHE: '0' } },
 ];
+
+const cases = allCases.filter((c) => c.name.includes(only));
+if (cases.length === 0) {
+  console.error(`--only ${only}: no case's name contains it (${allCases.map((c) => c.name).join('; ')})`);
+  process.exit(1);
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'latchkey-instructions-'));
 
